@@ -1,0 +1,105 @@
+// NodeletConfiguration: one typed, defaulted configuration from a YAML file and
+// flags (flags win). Defaults follow kubelet's where kubelet has one.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parse } from 'yaml';
+
+export interface NodeletConfiguration {
+  nodeName: string;
+  rootDir: string;
+  /** Directory of static pod manifests (standalone mode). */
+  manifests?: string;
+  logLevel: string;
+  /** Subnet of this node's pod network bridge. */
+  podCIDR: string;
+  clusterDomain: string;
+  clusterDNS: string[];
+  /** Host resolv.conf used for dnsPolicy Default and search-path inheritance. */
+  resolvConf: string;
+  maxPods: number;
+  /** Image of the sandbox container. */
+  podInfraImage: string;
+  /** How often static manifests are re-read even without a change notice (ms). */
+  fileCheckFrequencyMs: number;
+  /** How often every pod worker re-syncs with the runtime (ms). */
+  syncFrequencyMs: number;
+  /** How often the whole runtime is listed to catch missed events (ms). */
+  relistPeriodMs: number;
+  runtimeRequestTimeoutMs: number;
+  containerLogMaxSize: string;
+  containerLogMaxFiles: number;
+  /** Kept exited containers per (pod, container) besides the running one. */
+  maxDeadContainersPerContainer: number;
+  /** Port of the agent's HTTP API; 0 disables it. */
+  port: number;
+}
+
+export const VERSION = '0.1.0';
+
+export function defaultNodeName(): string {
+  return hostname().toLowerCase();
+}
+
+export function defaultConfig(): NodeletConfiguration {
+  return {
+    nodeName: defaultNodeName(),
+    rootDir: '/var/lib/nodelet',
+    logLevel: 'info',
+    podCIDR: '10.88.0.0/16',
+    clusterDomain: 'cluster.local',
+    clusterDNS: [],
+    resolvConf: '/etc/resolv.conf',
+    maxPods: 110,
+    podInfraImage: `nodelet/pause:${VERSION}`,
+    fileCheckFrequencyMs: 20_000,
+    syncFrequencyMs: 60_000,
+    relistPeriodMs: 5_000,
+    runtimeRequestTimeoutMs: 120_000,
+    containerLogMaxSize: '10m',
+    containerLogMaxFiles: 5,
+    maxDeadContainersPerContainer: 1,
+    port: 0,
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) { super(message); this.name = 'ConfigError'; }
+}
+
+const KEYS = Object.keys(defaultConfig()) as Array<keyof NodeletConfiguration>;
+
+/** Reads a NodeletConfiguration YAML file; unknown keys and wrong types are errors naming the key. */
+export function readConfigFile(path: string): Partial<NodeletConfiguration> {
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(path, 'utf8'), { version: '1.1' });
+  } catch (err) {
+    throw new ConfigError(`config ${path}: ${(err as Error).message}`);
+  }
+  if (doc == null) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config ${path}: expected a mapping at the top level`);
+  const out: Record<string, unknown> = {};
+  const defaults = defaultConfig() as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    if (key === 'apiVersion' || key === 'kind') continue;
+    if (!(KEYS as string[]).includes(key)) throw new ConfigError(`config ${path}: unknown field "${key}"`);
+    const expected = key === 'manifests' ? 'string' : Array.isArray(defaults[key]) ? 'array' : typeof defaults[key];
+    const actual = Array.isArray(value) ? 'array' : typeof value;
+    if (actual !== expected) throw new ConfigError(`config ${path}: field "${key}" must be a ${expected}, got ${actual}`);
+    out[key] = value;
+  }
+  return out as Partial<NodeletConfiguration>;
+}
+
+export function resolveConfig(flags: Partial<NodeletConfiguration> & { config?: string }): NodeletConfiguration {
+  const fromFile = flags.config ? readConfigFile(flags.config) : {};
+  const merged: NodeletConfiguration = { ...defaultConfig(), ...fromFile };
+  for (const [k, v] of Object.entries(flags)) {
+    if (k !== 'config' && v !== undefined) (merged as unknown as Record<string, unknown>)[k] = v;
+  }
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(merged.nodeName) || merged.nodeName.length > 253) {
+    throw new ConfigError(`node name "${merged.nodeName}" is not a valid DNS subdomain (lower-case letters, digits, '-', '.')`);
+  }
+  if (!merged.rootDir.startsWith('/')) throw new ConfigError(`root dir "${merged.rootDir}" must be an absolute path`);
+  return merged;
+}
