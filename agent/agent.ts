@@ -1,0 +1,101 @@
+// Wires the agent together: runtime, pod network, state, image manager, pod
+// manager and the pod sources. Shutting the agent down leaves every container
+// running: a restarted agent adopts them.
+import { readFileSync } from 'node:fs';
+import type { NodeletConfiguration } from './config/config.js';
+import { LoggingEventRecorder } from './events/event-recorder.js';
+import { ImageManager } from './images/image-manager.js';
+import type { Logger } from './log/logger.js';
+import { ensurePodNetwork, podNetworkSpec } from './network/pod-network.js';
+import { detectHostIP } from './node/host-ip.js';
+import { Backoff } from './pods/backoff.js';
+import { PodManager } from './pods/pod-manager.js';
+import { createRuntime } from './runtime/create-runtime.js';
+import { DockerNetworkDriver } from './runtime/docker-network-driver.js';
+import { nodeSelectorLabels } from './runtime/labels.js';
+import { StaticPodSource } from './sources/static-pod-source.js';
+import type { PodSource } from './sources/types.js';
+import { PodStateStore } from './state/pod-state-store.js';
+import { realClock, type Clock } from './util/clock.js';
+
+export interface RunningAgent {
+  manager: PodManager;
+  events: LoggingEventRecorder;
+  stop(): Promise<void>;
+}
+
+function readOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Retries `fn` with capped exponential backoff until it succeeds or `signal` aborts. */
+async function retryForever<T>(what: string, logger: Logger, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+  let delay = 1_000;
+  let reported = false;
+  for (;;) {
+    try {
+      const result = await fn();
+      if (reported) logger.info(`${what}: recovered`);
+      return result;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      if (!reported) logger.error({ err: (err as Error).message }, `${what} failed; retrying with backoff (max 30s)`);
+      else logger.debug({ err: (err as Error).message }, `${what} still failing`);
+      reported = true;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(30_000, delay * 2);
+    }
+  }
+}
+
+export async function startAgent(config: NodeletConfiguration, logger: Logger, clock: Clock = realClock): Promise<RunningAgent> {
+  const abort = new AbortController();
+  const runtime = createRuntime({ requestTimeoutMs: config.runtimeRequestTimeoutMs, logger });
+  const version = await retryForever('connecting to the container runtime (is dockerd running?)', logger, abort.signal, () => runtime.version());
+  logger.info({ node: config.nodeName, runtime: `${version.runtimeName}://${version.runtimeVersion}`, rootDir: config.rootDir }, 'nodelet agent starting');
+
+  // The sandbox image is built from host binaries when missing, so an air-gapped node works.
+  await retryForever('preparing local images', logger, abort.signal, () => runtime.ensureLocalImages());
+
+  const labels = nodeSelectorLabels(config.nodeName);
+  const netSpec = podNetworkSpec(config.nodeName, config.podCIDR, labels);
+  await retryForever(`creating pod network ${netSpec.name} (${netSpec.subnet})`, logger, abort.signal, () =>
+    ensurePodNetwork(new DockerNetworkDriver(), netSpec));
+
+  const store = new PodStateStore(config.rootDir);
+  const events = new LoggingEventRecorder(logger);
+  const images = new ImageManager(runtime, events, clock, (ref) => runtime.isLocalBuildableImage(ref));
+  const hostIP = detectHostIP();
+  const manager = new PodManager({
+    runtime, images, events, store, logger, clock, config,
+    networkName: netSpec.name,
+    hostIP: () => hostIP,
+    hostFiles: { resolvConf: () => readOrEmpty(config.resolvConf), hosts: () => readOrEmpty('/etc/hosts') },
+    crashBackoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 }, clock),
+    podSource: 'file',
+  });
+
+  const sources: PodSource[] = [];
+  if (config.manifests) {
+    sources.push(new StaticPodSource({ dir: config.manifests, nodeName: config.nodeName, logger, resyncMs: config.fileCheckFrequencyMs }));
+  } else {
+    // No source: the node runs nothing, and pods left by an earlier run are cleaned up.
+    manager.update({ pods: [], rejected: [] });
+  }
+  for (const source of sources) await source.start((u) => manager.update(u));
+  manager.start();
+
+  return {
+    manager,
+    events,
+    async stop() {
+      abort.abort();
+      for (const source of sources) await source.stop();
+      manager.stop();
+    },
+  };
+}

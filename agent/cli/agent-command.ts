@@ -1,0 +1,48 @@
+// `nodelet agent`: resolve the configuration, start the agent, stop on a signal.
+import { parseArgs } from 'node:util';
+import { resolveConfig, type NodeletConfiguration } from '../config/config.js';
+import { createLogger } from '../log/logger.js';
+import { startAgent } from '../agent.js';
+
+export async function runAgentCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'node-name': { type: 'string' },
+      'root-dir': { type: 'string' },
+      config: { type: 'string' },
+      'log-level': { type: 'string' },
+      manifests: { type: 'string' },
+      'pod-cidr': { type: 'string' },
+      'cluster-dns': { type: 'string' },
+      'cluster-domain': { type: 'string' },
+      'max-pods': { type: 'string' },
+    },
+    strict: true,
+  });
+  const flags: Partial<NodeletConfiguration> & { config?: string } = {
+    config: values.config,
+    nodeName: values['node-name'],
+    rootDir: values['root-dir'],
+    logLevel: values['log-level'],
+    manifests: values.manifests,
+    podCIDR: values['pod-cidr'],
+    clusterDNS: values['cluster-dns']?.split(',').filter(Boolean),
+    clusterDomain: values['cluster-domain'],
+    maxPods: values['max-pods'] !== undefined ? Number(values['max-pods']) : undefined,
+  };
+  const config = resolveConfig(flags);
+  const logger = createLogger(config.logLevel);
+  const agent = await startAgent(config, logger);
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: string) => {
+      logger.info({ signal: sig }, 'stopping agent; pods keep running');
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  await agent.stop();
+  logger.flush();
+  return 0;
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// `nodelet` entry point: parses the verb and hands off to one small command each.
+import { parseArgs } from 'node:util';
+import { runAgentCommand } from './agent-command.js';
+import { runPodsCommand } from './pods-command.js';
+import { runPsCommand } from './ps-command.js';
+import { runLogsCommand, runExecCommand, runInspectCommand } from './container-commands.js';
+import { VERSION } from '../config/config.js';
+
+const USAGE = `nodelet ${VERSION} — a kubelet-like node agent on Docker
+
+Usage: nodelet <command> [flags]
+
+Commands:
+  agent     run the node agent (--manifests DIR for standalone static pods)
+  pods      list the pods this node runs        [-o json|yaml|wide] [-n NS]
+  ps        list the pods' containers           [-a] [-q] [--pod NAME] [-o json|yaml]
+  logs      print a container's logs            POD [-c CONTAINER] [--tail N] [-f]
+  exec      run a command in a container        POD [-c CONTAINER] -- CMD [ARGS…]
+  inspect   show a pod with its full status     POD [-o json|yaml]
+  version   print the version
+
+Common flags: --node-name NAME (default: host name), --root-dir DIR (default /var/lib/nodelet)
+`;
+
+export const commonOptions = {
+  'node-name': { type: 'string' },
+  'root-dir': { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  output: { type: 'string', short: 'o' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  switch (verb) {
+    case 'agent': return runAgentCommand(rest);
+    case 'pods': return runPodsCommand(rest);
+    case 'ps': return runPsCommand(rest);
+    case 'logs': return runLogsCommand(rest);
+    case 'exec': return runExecCommand(rest);
+    case 'inspect': case 'inspectp': return runInspectCommand(rest);
+    case 'version': case '--version':
+      process.stdout.write(`nodelet ${VERSION}\n`);
+      return 0;
+    case undefined: case 'help': case '--help': case '-h':
+      process.stdout.write(USAGE);
+      return verb === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`nodelet: unknown command "${verb}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+void parseArgs; // (each command parses its own flags)
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: Error) => {
+    process.stderr.write(`nodelet: ${err.message}\n`);
+    process.exitCode = 1;
+  },
+);

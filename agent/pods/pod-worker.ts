@@ -1,0 +1,529 @@
+// One worker per pod: the only place that changes the pod's containers. Syncs run
+// one at a time per pod (a request during a sync runs one more sync afterwards), so
+// a slow pod never holds up another and a pod never races with itself.
+import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
+import type { Container, Pod, PodStatus } from '../api/types.js';
+import { podKey } from '../api/types.js';
+import type { EventRecorder } from '../events/event-recorder.js';
+import { ImageError, type ImageManager } from '../images/image-manager.js';
+import type { Logger } from '../log/logger.js';
+import { buildPodDNS } from '../network/dns-config.js';
+import { buildHostNetworkHostsFile, buildHostsFile } from '../network/hosts-file.js';
+import { isRuntimeError } from '../runtime/errors.js';
+import { LABEL_CONTAINER_NAME, LABEL_TERMINATION_GRACE } from '../runtime/labels.js';
+import type { ContainerStatus, Mount, Runtime } from '../runtime/runtime.js';
+import type { PodStateStore } from '../state/pod-state-store.js';
+import type { Clock, Timer } from '../util/clock.js';
+import { joinInside, safeSegment } from '../util/safe-path.js';
+import { Backoff, backoffKey } from './backoff.js';
+import { hashContainer } from './container-hash.js';
+import { generateContainerConfig } from './container-config.js';
+import { CreateContainerConfigError } from './errors.js';
+import { computePodActions } from './pod-actions.js';
+import { isTerminalPhase } from './pod-phase.js';
+import { computePodStatus } from './pod-status.js';
+import { generateSandboxConfig } from './sandbox-config.js';
+import { readRuntimePod, type RuntimePodSnapshot } from './runtime-pod.js';
+import type { WaitingOverrides } from './types.js';
+import type { NodeletConfiguration } from '../config/config.js';
+
+export interface PodWorkerDeps {
+  runtime: Runtime;
+  images: ImageManager;
+  events: EventRecorder;
+  store: PodStateStore;
+  logger: Logger;
+  clock: Clock;
+  config: NodeletConfiguration;
+  networkName: string;
+  hostIP: () => string;
+  hostFiles: { resolvConf: () => string; hosts: () => string };
+  crashBackoff: Backoff;
+  podSource: string;
+  onStatus?: (pod: Pod, status: PodStatus) => void;
+  onRemoved?: (uid: string) => void;
+}
+
+/** kubelet never gives a container less than this to stop, even for grace 0. */
+const MINIMUM_GRACE_SECONDS = 2;
+const MAX_TERMINATION_MESSAGE_BYTES = 4096;
+const FALLBACK_LOG_LINES = 80;
+const ERROR_RETRY_MIN_MS = 1_000;
+const ERROR_RETRY_MAX_MS = 30_000;
+
+type Termination = { gracePeriodSeconds: number; remove: boolean; reason: string };
+
+export class PodWorker {
+  private pod: Pod;
+  private status?: PodStatus;
+  private lastSavedStatus = '';
+  private readonly waiting: WaitingOverrides = new Map();
+  private readonly terminationMessages = new Map<string, string>();
+  private termination?: Termination;
+  private deadlineExceeded = false;
+  private syncing = false;
+  private pending = false;
+  private wake?: Timer;
+  private wakeAt = 0;
+  private errorDelayMs = 0;
+  private finished = false;
+  private readonly log: Logger;
+  private resolveDone!: () => void;
+  /** Settles when a removed pod's containers, sandbox and directory are gone. */
+  readonly done: Promise<void>;
+
+  constructor(pod: Pod, private readonly deps: PodWorkerDeps, previousStatus?: PodStatus) {
+    this.pod = pod;
+    this.status = previousStatus;
+    this.log = deps.logger.child({ pod: podKey(pod), uid: pod.metadata.uid });
+    this.done = new Promise((r) => { this.resolveDone = r; });
+  }
+
+  get uid(): string { return this.pod.metadata.uid ?? ''; }
+  get currentPod(): Pod { return this.pod; }
+  get currentStatus(): PodStatus | undefined { return this.status; }
+  get isTerminating(): boolean { return this.termination !== undefined; }
+
+  update(pod: Pod): void {
+    this.pod = pod;
+    this.requestSync();
+  }
+
+  /** Stops the pod's containers; with remove, also deletes everything the pod left. */
+  terminate(options: { gracePeriodSeconds?: number; remove: boolean; reason: string }): void {
+    const grace = options.gracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? 30;
+    const prev = this.termination;
+    // A later request may only shorten the grace period, never lengthen it.
+    this.termination = {
+      gracePeriodSeconds: prev ? Math.min(prev.gracePeriodSeconds, grace) : grace,
+      remove: (prev?.remove ?? false) || options.remove,
+      reason: options.reason,
+    };
+    this.requestSync();
+  }
+
+  requestSync(): void {
+    if (this.finished) return;
+    this.pending = true;
+    if (!this.syncing) void this.loop();
+  }
+
+  /** Stops scheduling work without touching containers (agent shutdown). */
+  stop(): void {
+    this.finished = true;
+    this.wake?.cancel();
+  }
+
+  private async loop(): Promise<void> {
+    this.syncing = true;
+    try {
+      while (this.pending && !this.finished) {
+        this.pending = false;
+        this.wake?.cancel();
+        this.wake = undefined;
+        try {
+          await this.sync();
+          this.errorDelayMs = 0;
+        } catch (err) {
+          this.errorDelayMs = Math.min(ERROR_RETRY_MAX_MS, Math.max(ERROR_RETRY_MIN_MS, this.errorDelayMs * 2));
+          const unavailable = isRuntimeError(err, 'RuntimeUnavailable');
+          this.log[unavailable ? 'warn' : 'error']({ err }, `pod sync failed, retrying in ${this.errorDelayMs / 1000}s`);
+          this.scheduleWake(this.errorDelayMs);
+        }
+      }
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  /** Asks for a sync after `ms`; of several requests during one sync the earliest wins. */
+  private scheduleWake(ms: number): void {
+    if (this.finished) return;
+    const at = this.deps.clock.now() + Math.max(0, ms);
+    if (this.wake && this.wakeAt <= at) return;
+    this.wake?.cancel();
+    this.wakeAt = at;
+    this.wake = this.deps.clock.setTimeout(() => {
+      this.wake = undefined;
+      this.requestSync();
+    }, Math.max(0, ms));
+  }
+
+  private async sync(): Promise<void> {
+    const { runtime, config } = this.deps;
+    let snap = await readRuntimePod(runtime, config.nodeName, this.uid);
+
+    if (this.termination) {
+      await this.killPod(snap, this.termination.gracePeriodSeconds, this.termination.reason);
+      if (this.termination.remove) {
+        await this.removeAll();
+        this.finished = true;
+        this.log.info('pod removed');
+        this.deps.onRemoved?.(this.uid);
+        this.resolveDone();
+        return;
+      }
+      snap = await readRuntimePod(runtime, config.nodeName, this.uid);
+      await this.publishStatus(snap);
+      return;
+    }
+
+    const deadlineMs = this.activeDeadlineRemainingMs();
+    if (deadlineMs !== undefined && deadlineMs <= 0 && !this.deadlineExceeded) {
+      this.deadlineExceeded = true;
+      this.deps.events.record(this.pod, 'Normal', 'DeadlineExceeded', 'Pod was active on the node longer than the specified deadline');
+    }
+
+    if (this.deadlineExceeded || isTerminalPhase(this.status?.phase)) {
+      // A terminal pod keeps its exited containers (for logs and status) but gives
+      // back its sandbox and never starts anything again.
+      await this.killPod(snap, this.pod.spec.terminationGracePeriodSeconds ?? 30, 'pod is terminal');
+      snap = await readRuntimePod(runtime, config.nodeName, this.uid);
+      await this.publishStatus(snap);
+      return;
+    }
+
+    const changed = await this.applyActions(snap);
+    if (changed) snap = await readRuntimePod(runtime, config.nodeName, this.uid);
+    const status = await this.publishStatus(snap);
+    if (isTerminalPhase(status.phase)) {
+      this.requestSync(); // release the sandbox of a pod that just finished
+      return;
+    }
+    await this.pruneDeadContainers(snap);
+    this.scheduleNextWake(deadlineMs);
+  }
+
+  private activeDeadlineRemainingMs(): number | undefined {
+    const deadline = this.pod.spec.activeDeadlineSeconds;
+    const start = this.status?.startTime;
+    if (deadline === undefined || !start) return undefined;
+    return Date.parse(start) + deadline * 1000 - this.deps.clock.now();
+  }
+
+  /** Executes one round of computePodActions; returns whether the runtime changed. */
+  private async applyActions(snap: RuntimePodSnapshot): Promise<boolean> {
+    const { runtime } = this.deps;
+    const actions = computePodActions(this.pod, snap.status);
+    let changed = false;
+
+    if (actions.killPod) {
+      await this.killPod(snap, this.pod.spec.terminationGracePeriodSeconds ?? 30, 'pod sandbox changed, it will be killed and re-created');
+      changed = true;
+    }
+    let sandboxId = actions.sandboxId;
+    let podIP = snap.status.sandboxes[0]?.ip ?? '';
+    if (actions.createSandbox) {
+      const created = await this.createSandbox(actions.sandboxAttempt);
+      if (!created) return true;
+      sandboxId = created.id;
+      podIP = created.ip;
+      changed = true;
+    }
+    if (!sandboxId) return changed;
+
+    for (const kill of actions.containersToKill) {
+      this.log.info({ container: kill.name }, kill.message);
+      this.deps.events.record(this.pod, 'Normal', 'Killing', `Stopping container ${kill.name}: ${kill.message}`);
+      await runtime.stopContainer(kill.id, this.graceFor(this.pod.spec.terminationGracePeriodSeconds ?? 30));
+      changed = true;
+    }
+
+    for (const start of actions.containersToStart) {
+      const started = await this.startContainer(snap, sandboxId, podIP, start.container, start.kind, start.attempt);
+      changed = changed || started;
+    }
+    return changed;
+  }
+
+  private async createSandbox(attempt: number): Promise<{ id: string; ip: string } | undefined> {
+    const { runtime, config } = this.deps;
+    const pod = this.pod;
+    const { dns, warnings } = buildPodDNS(pod, {
+      clusterDNS: config.clusterDNS,
+      clusterDomain: config.clusterDomain,
+      hostResolvConf: this.deps.hostFiles.resolvConf(),
+    });
+    for (const w of warnings) this.deps.events.record(pod, 'Warning', 'DNSConfigForming', w);
+    const sandboxConfig = generateSandboxConfig({
+      pod, attempt, nodeName: config.nodeName, podSource: this.deps.podSource,
+      networkName: this.deps.networkName, image: config.podInfraImage, dns,
+    });
+    try {
+      await this.deps.store.ensurePodDir(this.uid);
+      const id = await runtime.runPodSandbox(sandboxConfig);
+      const status = await runtime.podSandboxStatus(id);
+      const ip = pod.spec.hostNetwork ? this.deps.hostIP() : status.ip;
+      await this.writeHostsFile(ip);
+      this.log.info({ sandbox: id.slice(0, 12), ip }, 'sandbox started');
+      return { id, ip };
+    } catch (err) {
+      if (isRuntimeError(err, 'RuntimeUnavailable')) throw err;
+      const message = `Failed to create pod sandbox: ${(err as Error).message}`;
+      this.deps.events.record(pod, 'Warning', 'FailedCreatePodSandBox', message);
+      this.log.warn({ err }, 'sandbox creation failed');
+      this.errorDelayMs = Math.min(ERROR_RETRY_MAX_MS, Math.max(ERROR_RETRY_MIN_MS, this.errorDelayMs * 2));
+      this.scheduleWake(this.errorDelayMs);
+      return undefined;
+    }
+  }
+
+  private hostsFilePath(): string {
+    return joinInside(this.deps.store.podDir(this.uid), 'etc-hosts');
+  }
+
+  private async writeHostsFile(podIP: string): Promise<void> {
+    const spec = this.pod.spec;
+    const content = spec.hostNetwork
+      ? buildHostNetworkHostsFile(this.deps.hostFiles.hosts(), spec.hostAliases)
+      : buildHostsFile({
+          podIP,
+          hostname: spec.hostname ?? this.pod.metadata.name ?? '',
+          subdomain: spec.subdomain,
+          namespace: this.pod.metadata.namespace ?? 'default',
+          clusterDomain: this.deps.config.clusterDomain,
+          hostAliases: spec.hostAliases,
+        });
+    await writeFile(this.hostsFilePath(), content, { mode: 0o644 });
+  }
+
+  private previousInstance(snap: RuntimePodSnapshot, name: string): ContainerStatus | undefined {
+    return snap.status.containers.find((c) => (c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name) === name);
+  }
+
+  /** Returns whether a container was created. */
+  private async startContainer(
+    snap: RuntimePodSnapshot, sandboxId: string, podIP: string, container: Container, kind: 'init' | 'regular', attempt: number,
+  ): Promise<boolean> {
+    const { runtime, config, events, crashBackoff } = this.deps;
+    const pod = this.pod;
+    const name = container.name;
+    const log = this.log.child({ container: name });
+
+    // CrashLoopBackOff: a container that exited waits out its back-off before it runs again.
+    const previous = this.previousInstance(snap, name);
+    const key = backoffKey(this.uid, name, hashContainer(container));
+    if (previous && previous.state === 'exited') {
+      const since = (previous.finishedAt ?? previous.createdAt).getTime();
+      if (crashBackoff.isInBackOff(key, since)) {
+        const remaining = crashBackoff.remainingMs(key, since);
+        const delay = Math.round((this.deps.clock.now() - since + remaining) / 1000);
+        const message = `back-off ${delay}s restarting failed container=${name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${this.uid})`;
+        if (this.waiting.get(name)?.reason !== 'CrashLoopBackOff') {
+          events.record(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${name} in pod ${podKey(pod)}`);
+        }
+        this.waiting.set(name, { reason: 'CrashLoopBackOff', message });
+        this.scheduleWake(remaining + 10);
+        return false;
+      }
+      crashBackoff.next(key);
+    }
+
+    let imageRef: string;
+    try {
+      imageRef = await this.deps.images.ensureImage(pod, container);
+    } catch (err) {
+      if (err instanceof ImageError) {
+        this.waiting.set(name, { reason: err.reason, message: err.message });
+        log.warn({ reason: err.reason }, err.message);
+        this.scheduleWake(err.reason === 'ErrImagePull' ? 1_000 : 10_000);
+        return false;
+      }
+      throw err;
+    }
+
+    let id: string;
+    try {
+      const mounts = await this.prepareMounts(container, attempt);
+      const cfg = generateContainerConfig({
+        pod, container, kind, attempt, nodeName: config.nodeName, podIP, hostIP: this.deps.hostIP(),
+        hostsFilePath: this.hostsFilePath(), podSource: this.deps.podSource, config, imageRef, mounts,
+      });
+      const sandboxConfig = generateSandboxConfig({
+        pod, attempt: 0, nodeName: config.nodeName, podSource: this.deps.podSource,
+        networkName: this.deps.networkName, image: config.podInfraImage,
+      });
+      id = await runtime.createContainer(sandboxId, cfg, sandboxConfig);
+    } catch (err) {
+      if (isRuntimeError(err, 'RuntimeUnavailable')) throw err;
+      const reason = err instanceof CreateContainerConfigError ? 'CreateContainerConfigError' : 'CreateContainerError';
+      const message = (err as Error).message;
+      this.waiting.set(name, { reason, message });
+      events.record(pod, 'Warning', 'Failed', `Error: ${message}`);
+      log.warn({ reason }, message);
+      this.scheduleWake(10_000);
+      return false;
+    }
+    events.record(pod, 'Normal', 'Created', `Created container ${name}`);
+    try {
+      await runtime.startContainer(id);
+    } catch (err) {
+      if (isRuntimeError(err, 'RuntimeUnavailable')) throw err;
+      const message = (err as Error).message;
+      this.waiting.set(name, { reason: 'RunContainerError', message });
+      events.record(pod, 'Warning', 'Failed', `Error: ${message}`);
+      log.warn({ reason: 'RunContainerError' }, message);
+      return true;
+    }
+    this.waiting.delete(name);
+    events.record(pod, 'Normal', 'Started', `Started container ${name}`);
+    log.info({ attempt }, 'container started');
+    return true;
+  }
+
+  /** The termination-message file, mounted at terminationMessagePath as kubelet does. */
+  private async prepareMounts(container: Container, attempt: number): Promise<Mount[]> {
+    const path = container.terminationMessagePath ?? '/dev/termination-log';
+    const dir = joinInside(this.deps.store.podDir(this.uid), 'containers', safeSegment(container.name, 'container name'));
+    await mkdir(dir, { recursive: true });
+    const file = joinInside(dir, `termination-log-${attempt}`);
+    await writeFile(file, '', { flag: 'w' });
+    await chmod(file, 0o666);
+    return [{ containerPath: path, hostPath: file, readonly: false }];
+  }
+
+  private async readTerminationMessages(snap: RuntimePodSnapshot): Promise<void> {
+    const all = [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers];
+    for (const c of snap.status.containers) {
+      if (c.state !== 'exited' || this.terminationMessages.has(c.id)) continue;
+      const spec = all.find((s) => s.name === c.metadata.name);
+      const mount = c.mounts.find((m) => m.containerPath === (spec?.terminationMessagePath ?? '/dev/termination-log'));
+      let message = '';
+      if (mount) {
+        try {
+          message = (await readFile(mount.hostPath)).subarray(0, MAX_TERMINATION_MESSAGE_BYTES).toString('utf8');
+        } catch { /* the pod directory may already be gone */ }
+      }
+      if (!message && spec?.terminationMessagePolicy === 'FallbackToLogsOnError' && (c.exitCode ?? 0) !== 0) {
+        message = await this.tailLogs(c.id);
+      }
+      this.terminationMessages.set(c.id, message);
+    }
+  }
+
+  private async tailLogs(id: string): Promise<string> {
+    try {
+      const stream = await this.deps.runtime.logs(id, { tailLines: FALLBACK_LOG_LINES });
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+      const text = Buffer.concat(chunks).toString('utf8');
+      return text.length > 2048 ? text.slice(text.length - 2048) : text;
+    } catch {
+      return '';
+    }
+  }
+
+  private async publishStatus(snap: RuntimePodSnapshot): Promise<PodStatus> {
+    await this.readTerminationMessages(snap);
+    // Waiting reasons belong to the current instance: a newer running one clears them.
+    for (const c of snap.status.containers) {
+      if (c.state === 'running') this.waiting.delete(c.metadata.name);
+    }
+    const status = computePodStatus({
+      pod: this.pod,
+      runtime: snap.status,
+      previous: this.status,
+      waiting: this.waiting,
+      hostIP: this.deps.hostIP(),
+      now: new Date(this.deps.clock.now()),
+      terminationMessages: this.terminationMessages,
+    });
+    if (this.pod.spec.hostNetwork && !status.podIP) {
+      status.podIP = status.hostIP;
+      status.podIPs = status.hostIPs;
+    }
+    if (this.deadlineExceeded) {
+      status.phase = 'Failed';
+      status.reason = 'DeadlineExceeded';
+      status.message = 'Pod was active on the node longer than the specified deadline';
+    }
+    // A pod that has finished keeps the IP it had, as kubelet reports it.
+    if (isTerminalPhase(status.phase) && !status.podIP && this.status?.podIP) {
+      status.podIP = this.status.podIP;
+      status.podIPs = this.status.podIPs;
+    }
+    const before = this.status?.phase;
+    this.status = status;
+    const serialized = JSON.stringify(status);
+    if (serialized !== this.lastSavedStatus) {
+      this.lastSavedStatus = serialized;
+      if (before !== status.phase) this.log.info({ phase: status.phase }, `pod phase ${before ?? 'none'} -> ${status.phase}`);
+      await this.deps.store.saveStatus(this.uid, status);
+      this.deps.onStatus?.(this.pod, status);
+    }
+    return status;
+  }
+
+  private graceFor(seconds: number): number {
+    return Math.max(MINIMUM_GRACE_SECONDS, seconds);
+  }
+
+  /** Stops every running container of the pod (in parallel, with grace), then its sandboxes. */
+  private async killPod(snap: RuntimePodSnapshot, gracePeriodSeconds: number, reason: string): Promise<void> {
+    const { runtime } = this.deps;
+    const running = snap.allContainers.filter((c) => c.state === 'running' || c.state === 'created');
+    await Promise.all(
+      running.map(async (c) => {
+        const name = c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name;
+        if (c.state === 'running') {
+          this.deps.events.record(this.pod, 'Normal', 'Killing', `Stopping container ${name}`);
+          this.log.info({ container: name, grace: gracePeriodSeconds, reason }, 'stopping container');
+        }
+        await runtime.stopContainer(c.id, this.graceFor(gracePeriodSeconds));
+      }),
+    );
+    await Promise.all(
+      snap.allSandboxes.filter((s) => s.state === 'ready').map((s) => runtime.stopPodSandbox(s.id)),
+    );
+  }
+
+  /** Removes every container and sandbox of the pod, then its directory. */
+  private async removeAll(): Promise<void> {
+    const { runtime, config } = this.deps;
+    const snap = await readRuntimePod(runtime, config.nodeName, this.uid);
+    await Promise.all(snap.allContainers.map((c) => runtime.removeContainer(c.id)));
+    await Promise.all(snap.allSandboxes.map((s) => runtime.removePodSandbox(s.id)));
+    await this.deps.store.removePodDir(this.uid);
+  }
+
+  /** Keeps the newest exited instance per container (for lastState and logs); removes older ones. */
+  private async pruneDeadContainers(snap: RuntimePodSnapshot): Promise<void> {
+    const keep = this.deps.config.maxDeadContainersPerContainer;
+    const deadSeen = new Map<string, number>();
+    const doomed: string[] = [];
+    for (const c of snap.allContainers) {
+      if (c.state !== 'exited') continue;
+      const name = c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name;
+      const n = (deadSeen.get(name) ?? 0) + 1;
+      deadSeen.set(name, n);
+      if (n > keep) doomed.push(c.id);
+    }
+    const liveSandbox = snap.allSandboxes[0];
+    for (const s of snap.allSandboxes) {
+      if (s !== liveSandbox && s.state === 'notready' && !snap.allContainers.some((c) => c.podSandboxId === s.id)) doomed.push(s.id);
+    }
+    for (const id of doomed) {
+      try {
+        await this.deps.runtime.removeContainer(id);
+        this.terminationMessages.delete(id);
+      } catch (err) {
+        this.log.debug({ err }, 'pruning an exited container failed');
+      }
+    }
+  }
+
+  private scheduleNextWake(deadlineMs: number | undefined): void {
+    let next = this.deps.config.syncFrequencyMs;
+    if (deadlineMs !== undefined) next = Math.min(next, Math.max(0, deadlineMs) + 10);
+    this.scheduleWake(next);
+  }
+}
+
+/** Reconstructs enough of a pod from runtime labels to terminate an orphan. */
+export function orphanPodFromLabels(uid: string, labels: Record<string, string>, name: string, namespace: string): Pod {
+  const grace = Number(labels[LABEL_TERMINATION_GRACE]);
+  return {
+    metadata: { name, namespace, uid },
+    spec: { containers: [], terminationGracePeriodSeconds: Number.isFinite(grace) ? grace : 30 },
+  };
+}

@@ -1,0 +1,60 @@
+// Docker side of the pod network (the CNI's job in a CRI world): bridge networks
+// owned by nodelet. Lives in agent/runtime because only this folder talks to Docker.
+import Docker from 'dockerode';
+import type { BridgeNetworkSpec, NetworkInfo, PodNetworkDriver } from '../network/pod-network.js';
+import { PodNetworkError } from '../network/pod-network.js';
+
+export class DockerNetworkDriver implements PodNetworkDriver {
+  private readonly docker: Docker;
+
+  constructor(socketPath = '/var/run/docker.sock') {
+    this.docker = new Docker({ socketPath });
+  }
+
+  async inspectNetwork(name: string): Promise<NetworkInfo | undefined> {
+    try {
+      const info = (await this.docker.getNetwork(name).inspect()) as {
+        Name: string;
+        IPAM?: { Config?: Array<{ Subnet?: string }> };
+        Containers?: Record<string, unknown>;
+      };
+      return {
+        name: info.Name,
+        subnet: info.IPAM?.Config?.[0]?.Subnet,
+        attachedContainers: Object.keys(info.Containers ?? {}).length,
+      };
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async createBridgeNetwork(spec: BridgeNetworkSpec): Promise<void> {
+    try {
+      await this.docker.createNetwork({
+        Name: spec.name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet }] },
+        Options: {
+          'com.docker.network.bridge.name': spec.bridgeName,
+          'com.docker.network.bridge.enable_icc': 'true',
+          'com.docker.network.bridge.enable_ip_masquerade': 'true',
+        },
+        Labels: spec.labels,
+      });
+    } catch (err) {
+      const e = err as { statusCode?: number; json?: { message?: string }; message: string };
+      if (e.statusCode === 409) return; // created concurrently by another start of this agent
+      throw new PodNetworkError(`cannot create pod network ${spec.name} (${spec.subnet}): ${e.json?.message ?? e.message}`);
+    }
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    try {
+      await this.docker.getNetwork(name).remove();
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+    }
+  }
+}

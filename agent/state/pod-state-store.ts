@@ -1,0 +1,104 @@
+// What the agent remembers outside the runtime: per pod, the desired pod object and
+// the status it last computed, under <root>/pods/<uid>/. The CLI reads the same
+// files, so `nodelet pods` answers even while the agent is down.
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, readdirSync } from 'node:fs';
+import type { Pod, PodStatus } from '../api/types.js';
+import type { RejectedManifest } from '../sources/types.js';
+import { joinInside, safeSegment } from '../util/safe-path.js';
+
+async function writeAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data, { mode: 0o600 });
+  await rename(tmp, path);
+}
+
+export class PodStateStore {
+  constructor(readonly rootDir: string) {}
+
+  podDir(uid: string): string {
+    return joinInside(this.rootDir, 'pods', safeSegment(uid, 'pod UID'));
+  }
+
+  async ensurePodDir(uid: string): Promise<string> {
+    const dir = this.podDir(uid);
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    return dir;
+  }
+
+  async savePod(pod: Pod): Promise<void> {
+    const uid = pod.metadata.uid ?? '';
+    const dir = await this.ensurePodDir(uid);
+    const { status: _status, ...spec } = pod;
+    await writeAtomic(joinInside(dir, 'pod.json'), JSON.stringify(spec));
+  }
+
+  async saveStatus(uid: string, status: PodStatus): Promise<void> {
+    const dir = await this.ensurePodDir(uid);
+    await writeAtomic(joinInside(dir, 'status.json'), JSON.stringify(status));
+  }
+
+  async loadPod(uid: string): Promise<Pod | undefined> {
+    try {
+      const pod = JSON.parse(await readFile(joinInside(this.podDir(uid), 'pod.json'), 'utf8')) as Pod;
+      try {
+        pod.status = JSON.parse(await readFile(joinInside(this.podDir(uid), 'status.json'), 'utf8')) as PodStatus;
+      } catch {
+        /* no status computed yet */
+      }
+      return pod;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Synchronous read for the CLI. */
+  loadPodSync(uid: string): Pod | undefined {
+    try {
+      const pod = JSON.parse(readFileSync(joinInside(this.podDir(uid), 'pod.json'), 'utf8')) as Pod;
+      try {
+        pod.status = JSON.parse(readFileSync(joinInside(this.podDir(uid), 'status.json'), 'utf8')) as PodStatus;
+      } catch {
+        /* no status computed yet */
+      }
+      return pod;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async listPodUIDs(): Promise<string[]> {
+    try {
+      return (await readdir(joinInside(this.rootDir, 'pods'))).filter((n) => !n.startsWith('.'));
+    } catch {
+      return [];
+    }
+  }
+
+  listPodUIDsSync(): string[] {
+    try {
+      return readdirSync(joinInside(this.rootDir, 'pods')).filter((n) => !n.startsWith('.'));
+    } catch {
+      return [];
+    }
+  }
+
+  /** Removes a pod's directory; only called once its containers and sandbox are gone. */
+  async removePodDir(uid: string): Promise<void> {
+    await rm(this.podDir(uid), { recursive: true, force: true });
+  }
+
+  async saveRejected(rejected: RejectedManifest[]): Promise<void> {
+    const dir = joinInside(this.rootDir, 'state');
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    await writeAtomic(joinInside(dir, 'rejected.json'), JSON.stringify(rejected));
+  }
+
+  loadRejectedSync(): RejectedManifest[] {
+    try {
+      return JSON.parse(readFileSync(joinInside(this.rootDir, 'state', 'rejected.json'), 'utf8')) as RejectedManifest[];
+    } catch {
+      return [];
+    }
+  }
+}
