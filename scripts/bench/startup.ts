@@ -1,0 +1,112 @@
+// Startup benchmark: 50 pods (pause + one busybox container each) brought up by the
+// agent, against the same Docker calls made by a bare dockerode script at the same
+// concurrency, in one run. Prints both times, the ratio and the agent's RSS.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { stringify } from 'yaml';
+import { VERSION } from '../../agent/config/config.js';
+
+const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+const PAUSE = `nodelet/pause:${VERSION}`;
+const BUSYBOX = `nodelet/busybox:${VERSION}`;
+
+function arg(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+}
+
+async function removeByLabel(label: string): Promise<void> {
+  const list = await docker.listContainers({ all: true, filters: { label: [label] } });
+  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+}
+
+/** The same engine calls the agent makes for one pod, without any agent logic. */
+async function baselinePod(i: number, network: string, runLabel: string): Promise<void> {
+  const labels = { 'nodelet-bench': runLabel };
+  const sandbox = await docker.createContainer({
+    Image: PAUSE, name: `bench-pause-${runLabel}-${i}`, Hostname: `bench-${i}`, Labels: labels,
+    HostConfig: { NetworkMode: network, IpcMode: 'shareable', RestartPolicy: { Name: 'no' } },
+  });
+  await sandbox.start();
+  await sandbox.inspect();
+  const app = await docker.createContainer({
+    Image: BUSYBOX, name: `bench-app-${runLabel}-${i}`, Labels: labels, Entrypoint: ['sleep'], Cmd: ['3600'],
+    Healthcheck: { Test: ['NONE'] },
+    HostConfig: { NetworkMode: `container:${sandbox.id}`, IpcMode: `container:${sandbox.id}`, RestartPolicy: { Name: 'no' } },
+  });
+  await app.start();
+}
+
+async function runBaseline(count: number): Promise<number> {
+  const runLabel = `b${Date.now().toString(36)}`;
+  const network = `nodelet-bench-${runLabel}`;
+  await docker.createNetwork({ Name: network, Driver: 'bridge', IPAM: { Config: [{ Subnet: '10.251.0.0/16' }] } });
+  try {
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: count }, (_, i) => baselinePod(i, network, runLabel)));
+    return performance.now() - t0;
+  } finally {
+    await removeByLabel(`nodelet-bench=${runLabel}`);
+    await docker.getNetwork(network).remove().catch(() => undefined);
+  }
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function runAgent(count: number): Promise<{ ms: number; rss: number }> {
+  const nodeName = `bench-${Date.now().toString(36)}`;
+  const rootDir = await mkdtemp(join(tmpdir(), 'nodelet-bench-root-'));
+  const manifests = await mkdtemp(join(tmpdir(), 'nodelet-bench-manifests-'));
+  const child = spawn(process.execPath, [
+    'dist/agent/cli/main.js', 'agent', '--node-name', nodeName, '--root-dir', rootDir, '--manifests', manifests,
+    '--pod-cidr', '10.252.0.0/16', '--log-level', 'warn',
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    // Let the agent finish starting (network, images) before the clock starts.
+    const statePods = join(rootDir, 'pods');
+    await new Promise((r) => setTimeout(r, 3000));
+    const pods = Array.from({ length: count }, (_, i) => ({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: `bench-${i}` },
+      spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: BUSYBOX, command: ['sleep', '3600'] }] },
+    }));
+    const t0 = performance.now();
+    await writeFile(join(manifests, 'pods.yaml'), pods.map((p) => stringify(p)).join('---\n'));
+    for (;;) {
+      const { readdir } = await import('node:fs/promises');
+      const uids = await readdir(statePods).catch(() => [] as string[]);
+      let running = 0;
+      for (const uid of uids) {
+        const text = await readFile(join(statePods, uid, 'status.json'), 'utf8').catch(() => '');
+        if (text.includes('"phase":"Running"')) running++;
+      }
+      if (running >= count) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const ms = performance.now() - t0;
+    const rss = rssMiB(child.pid!);
+    return { ms, rss };
+  } finally {
+    child.kill('SIGKILL');
+    await removeByLabel(`nodelet.io/node=${nodeName}`);
+    await docker.getNetwork(`nodelet-${nodeName}`).remove().catch(() => undefined);
+    await rm(rootDir, { recursive: true, force: true });
+    await rm(manifests, { recursive: true, force: true });
+  }
+}
+
+export async function runStartupBench(args: string[]): Promise<void> {
+  const count = arg(args, 'pods', 50);
+  process.stdout.write(`startup bench: ${count} pods (pause + 1 busybox container each)\n`);
+  const baselineMs = await runBaseline(count);
+  process.stdout.write(`baseline (bare dockerode, ${count} pods in parallel): ${(baselineMs / 1000).toFixed(2)} s\n`);
+  const agent = await runAgent(count);
+  process.stdout.write(`agent (manifests written -> all ${count} pods Running): ${(agent.ms / 1000).toFixed(2)} s, agent RSS ${agent.rss.toFixed(1)} MiB\n`);
+  process.stdout.write(`ratio=${(agent.ms / baselineMs).toFixed(2)} rss_mib=${agent.rss.toFixed(0)}\n`);
+}
