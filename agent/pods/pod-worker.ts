@@ -22,7 +22,7 @@ import { CreateContainerConfigError } from './errors.js';
 import { computePodActions } from './pod-actions.js';
 import { isTerminalPhase } from './pod-phase.js';
 import { computePodStatus } from './pod-status.js';
-import { generateSandboxConfig } from './sandbox-config.js';
+import { generateSandboxConfig, podHostname } from './sandbox-config.js';
 import { readRuntimePod, type RuntimePodSnapshot } from './runtime-pod.js';
 import type { WaitingOverrides } from './types.js';
 import type { NodeletConfiguration } from '../config/config.js';
@@ -278,7 +278,7 @@ export class PodWorker {
       ? buildHostNetworkHostsFile(this.deps.hostFiles.hosts(), spec.hostAliases)
       : buildHostsFile({
           podIP,
-          hostname: spec.hostname ?? this.pod.metadata.name ?? '',
+          hostname: podHostname(this.pod),
           subdomain: spec.subdomain,
           namespace: this.pod.metadata.namespace ?? 'default',
           clusterDomain: this.deps.config.clusterDomain,
