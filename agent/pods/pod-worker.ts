@@ -208,7 +208,8 @@ export class PodWorker {
     let changed = false;
 
     if (actions.killPod) {
-      await this.killPod(snap, this.pod.spec.terminationGracePeriodSeconds ?? 30, 'pod sandbox changed, it will be killed and re-created');
+      const why = actions.createSandbox ? 'pod sandbox changed, it will be killed and re-created' : 'pod sandbox is gone and nothing will restart';
+      await this.killPod(snap, this.pod.spec.terminationGracePeriodSeconds ?? 30, why);
       changed = true;
     }
     let sandboxId = actions.sandboxId;
