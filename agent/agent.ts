@@ -79,6 +79,10 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
     podSource: 'file',
   });
 
+  // Know what the runtime holds before the first desired state arrives: pods found
+  // there are adopted, the rest are new and need no read before their first sync.
+  await manager.relist();
+
   const sources: PodSource[] = [];
   if (config.manifests) {
     sources.push(new StaticPodSource({ dir: config.manifests, nodeName: config.nodeName, logger, resyncMs: config.fileCheckFrequencyMs }));

@@ -14,6 +14,12 @@ export interface PodManagerDeps extends Omit<PodWorkerDeps, 'onRemoved'> {
 }
 
 const RELIST_ERROR_MAX_MS = 30_000;
+/**
+ * Engine events that mean a pod's state changed behind its worker's back. Creates
+ * and starts are the worker's own doing (or are caught by the relist), so waking
+ * the worker for them would only repeat work.
+ */
+const WAKING_ACTIONS = new Set(['die', 'oom', 'destroy', 'pause', 'unpause']);
 
 export class PodManager {
   private readonly workers = new Map<string, PodWorker>();
@@ -22,6 +28,7 @@ export class PodManager {
   private readonly abort = new AbortController();
   private relistTimer?: ReturnType<typeof setTimeout>;
   private lastRelist = new Map<string, string>();
+  private relistDone = false;
   private runtimeDown = false;
   private readonly log: Logger;
   private resolveFirstUpdate!: () => void;
@@ -62,19 +69,24 @@ export class PodManager {
     const saved = await this.deps.store.loadPod(uid);
     if (this.workers.has(uid) || !this.desired.has(uid)) return;
     const latest = this.desired.get(uid) ?? pod;
-    const worker = this.newWorker(latest, saved?.status);
+    // A pod the last relist did not see has nothing in the runtime yet: skip reading it.
+    const knownEmpty = this.relistDone && !this.lastRelist.has(uid);
+    const worker = this.newWorker(latest, saved?.status, knownEmpty);
     await this.deps.store.savePod(latest);
     worker.requestSync();
   }
 
-  private newWorker(pod: Pod, previous?: PodStatus): PodWorker {
+  private newWorker(pod: Pod, previous?: PodStatus, knownEmpty = false): PodWorker {
     const uid = pod.metadata.uid ?? '';
     const worker = new PodWorker(pod, {
       ...this.deps,
       onRemoved: (removedUid) => {
         if (this.workers.get(removedUid) === worker) this.workers.delete(removedUid);
+        // Desired again while it was being torn down (a manifest restored): start afresh.
+        const again = this.desired.get(removedUid);
+        if (again) void this.startWorker(again);
       },
-    }, previous);
+    }, previous, { knownEmpty });
     this.workers.set(uid, worker);
     return worker;
   }
@@ -159,6 +171,7 @@ export class PodManager {
       }
     }
     this.lastRelist = current;
+    this.relistDone = true;
   }
 
   private async watchEvents(): Promise<void> {
@@ -168,7 +181,7 @@ export class PodManager {
         for await (const event of this.deps.runtime.events(this.abort.signal)) {
           delay = 1_000;
           const uid = event.labels[LABEL_POD_UID];
-          if (uid) this.workers.get(uid)?.requestSync();
+          if (uid && WAKING_ACTIONS.has(event.action)) this.workers.get(uid)?.requestSync();
         }
       } catch (err) {
         if (this.abort.signal.aborted) return;

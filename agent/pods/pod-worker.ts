@@ -23,7 +23,7 @@ import { computePodActions } from './pod-actions.js';
 import { isTerminalPhase } from './pod-phase.js';
 import { computePodStatus } from './pod-status.js';
 import { generateSandboxConfig, podHostname } from './sandbox-config.js';
-import { readRuntimePod, type RuntimePodSnapshot } from './runtime-pod.js';
+import { emptyRuntimePod, readRuntimePod, refreshRuntimePod, type RuntimePodSnapshot } from './runtime-pod.js';
 import type { WaitingOverrides } from './types.js';
 import type { NodeletConfiguration } from '../config/config.js';
 
@@ -68,12 +68,17 @@ export class PodWorker {
   private errorDelayMs = 0;
   private finished = false;
   private readonly log: Logger;
+  /** What this sync created, so the re-read after acting needs no list call. */
+  private created = { sandboxes: [] as string[], containers: [] as string[] };
+  /** Set when the manager knows the runtime holds nothing for this pod yet. */
+  private knownEmpty = false;
   private resolveDone!: () => void;
   /** Settles when a removed pod's containers, sandbox and directory are gone. */
   readonly done: Promise<void>;
 
-  constructor(pod: Pod, private readonly deps: PodWorkerDeps, previousStatus?: PodStatus) {
+  constructor(pod: Pod, private readonly deps: PodWorkerDeps, previousStatus?: PodStatus, options: { knownEmpty?: boolean } = {}) {
     this.pod = pod;
+    this.knownEmpty = options.knownEmpty ?? false;
     this.status = previousStatus;
     this.log = deps.logger.child({ pod: podKey(pod), uid: pod.metadata.uid });
     this.done = new Promise((r) => { this.resolveDone = r; });
@@ -151,7 +156,9 @@ export class PodWorker {
 
   private async sync(): Promise<void> {
     const { runtime, config } = this.deps;
-    let snap = await readRuntimePod(runtime, config.nodeName, this.uid);
+    let snap = this.knownEmpty ? emptyRuntimePod(this.uid) : await readRuntimePod(runtime, config.nodeName, this.uid);
+    this.knownEmpty = false;
+    this.created = { sandboxes: [], containers: [] };
 
     if (this.termination) {
       await this.killPod(snap, this.termination.gracePeriodSeconds, this.termination.reason);
@@ -184,7 +191,7 @@ export class PodWorker {
     }
 
     const changed = await this.applyActions(snap);
-    if (changed) snap = await readRuntimePod(runtime, config.nodeName, this.uid);
+    if (changed) snap = await refreshRuntimePod(runtime, snap, this.created);
     const status = await this.publishStatus(snap);
     if (isTerminalPhase(status.phase)) {
       this.requestSync(); // release the sandbox of a pod that just finished
@@ -253,6 +260,7 @@ export class PodWorker {
     try {
       await this.deps.store.ensurePodDir(this.uid);
       const id = await runtime.runPodSandbox(sandboxConfig);
+      this.created.sandboxes.push(id);
       const status = await runtime.podSandboxStatus(id);
       const ip = pod.spec.hostNetwork ? this.deps.hostIP() : status.ip;
       await this.writeHostsFile(ip);
@@ -345,6 +353,7 @@ export class PodWorker {
         networkName: this.deps.networkName, image: config.podInfraImage,
       });
       id = await runtime.createContainer(sandboxId, cfg, sandboxConfig);
+      this.created.containers.push(id);
     } catch (err) {
       if (isRuntimeError(err, 'RuntimeUnavailable')) throw err;
       const reason = err instanceof CreateContainerConfigError ? 'CreateContainerConfigError' : 'CreateContainerError';

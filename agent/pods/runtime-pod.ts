@@ -64,3 +64,34 @@ export async function readRuntimePod(runtime: Runtime, nodeName: string, uid: st
     allContainers,
   };
 }
+
+/**
+ * Re-reads a pod after its worker acted, by inspecting what the last snapshot held
+ * plus what the worker just created — no list calls, which cost the engine a walk
+ * over every container on the node.
+ */
+export async function refreshRuntimePod(
+  runtime: Runtime, previous: RuntimePodSnapshot, created: { sandboxes: string[]; containers: string[] },
+): Promise<RuntimePodSnapshot> {
+  const sandboxIds = [...new Set([...created.sandboxes, ...previous.allSandboxes.map((s) => s.id)])];
+  const containerIds = [...new Set([...created.containers, ...previous.allContainers.map((c) => c.id)])];
+  const [sandboxes, containers] = await Promise.all([
+    Promise.all(sandboxIds.map((id) => inspectOrSkip(() => runtime.podSandboxStatus(id)))),
+    Promise.all(containerIds.map((id) => inspectOrSkip(() => runtime.containerStatus(id)))),
+  ]);
+  const allSandboxes = newestFirst(sandboxes.filter((s): s is PodSandboxStatus => s !== undefined));
+  const allContainers = newestFirst(containers.filter((c): c is ContainerStatus => c !== undefined));
+  const seen = new Map<string, number>();
+  const current = allContainers.filter((c) => {
+    const name = c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name;
+    const n = seen.get(name) ?? 0;
+    seen.set(name, n + 1);
+    return n < 2;
+  });
+  return { status: { uid: previous.status.uid, sandboxes: allSandboxes.slice(0, 2), containers: current }, allSandboxes, allContainers };
+}
+
+/** The snapshot of a pod the runtime is known to hold nothing for. */
+export function emptyRuntimePod(uid: string): RuntimePodSnapshot {
+  return { status: { uid, sandboxes: [], containers: [] }, allSandboxes: [], allContainers: [] };
+}

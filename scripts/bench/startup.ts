@@ -55,18 +55,24 @@ async function runBaseline(count: number): Promise<number> {
   }
 }
 
+/** CPU seconds (user + system) the process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function runAgent(count: number): Promise<{ ms: number; rss: number }> {
+async function runAgent(count: number): Promise<{ ms: number; rss: number; cpu: number }> {
   const nodeName = `bench-${Date.now().toString(36)}`;
   const rootDir = await mkdtemp(join(tmpdir(), 'nodelet-bench-root-'));
   const manifests = await mkdtemp(join(tmpdir(), 'nodelet-bench-manifests-'));
   const child = spawn(process.execPath, [
     'dist/agent/cli/main.js', 'agent', '--node-name', nodeName, '--root-dir', rootDir, '--manifests', manifests,
-    '--pod-cidr', '10.252.0.0/16', '--log-level', 'warn',
+    '--pod-cidr', '10.252.0.0/16', '--log-level', 'error',
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     // Let the agent finish starting (network, images) before the clock starts.
@@ -76,6 +82,7 @@ async function runAgent(count: number): Promise<{ ms: number; rss: number }> {
       apiVersion: 'v1', kind: 'Pod', metadata: { name: `bench-${i}` },
       spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: BUSYBOX, command: ['sleep', '3600'] }] },
     }));
+    const cpu0 = cpuSeconds(child.pid!);
     const t0 = performance.now();
     await writeFile(join(manifests, 'pods.yaml'), pods.map((p) => stringify(p)).join('---\n'));
     for (;;) {
@@ -91,7 +98,7 @@ async function runAgent(count: number): Promise<{ ms: number; rss: number }> {
     }
     const ms = performance.now() - t0;
     const rss = rssMiB(child.pid!);
-    return { ms, rss };
+    return { ms, rss, cpu: cpuSeconds(child.pid!) - cpu0 };
   } finally {
     child.kill('SIGKILL');
     await removeByLabel(`nodelet.io/node=${nodeName}`);
@@ -107,6 +114,6 @@ export async function runStartupBench(args: string[]): Promise<void> {
   const baselineMs = await runBaseline(count);
   process.stdout.write(`baseline (bare dockerode, ${count} pods in parallel): ${(baselineMs / 1000).toFixed(2)} s\n`);
   const agent = await runAgent(count);
-  process.stdout.write(`agent (manifests written -> all ${count} pods Running): ${(agent.ms / 1000).toFixed(2)} s, agent RSS ${agent.rss.toFixed(1)} MiB\n`);
+  process.stdout.write(`agent (manifests written -> all ${count} pods Running): ${(agent.ms / 1000).toFixed(2)} s, agent RSS ${agent.rss.toFixed(1)} MiB, agent CPU ${agent.cpu.toFixed(2)} s\n`);
   process.stdout.write(`ratio=${(agent.ms / baselineMs).toFixed(2)} rss_mib=${agent.rss.toFixed(0)}\n`);
 }

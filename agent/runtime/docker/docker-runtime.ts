@@ -3,14 +3,12 @@
 // which would also cut quiet log, event and exec streams. Failures leave here typed:
 // RuntimeUnavailableError (socket gone, timeout), NotFoundError (404), or the
 // operation's own error carrying Docker's message.
-import type { IncomingMessage } from 'node:http';
 import { writeFile } from 'node:fs/promises';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { silentLogger, type Logger } from '../../log/logger.js';
 import {
-  CreateContainerError, ImagePullError, NotFoundError, RuntimeError, RuntimeUnavailableError,
-  StartContainerError, isRuntimeError,
+  CreateContainerError, ImagePullError, NotFoundError, RuntimeError, RuntimeUnavailableError, StartContainerError, isRuntimeError,
 } from '../errors.js';
 import { imageName, normalizeImageReference, parseImageReference } from '../image-reference.js';
 import { LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX } from '../labels.js';
@@ -20,12 +18,14 @@ import type {
   LogOptions, PodSandboxConfig, PodSandboxStatus, PodSandboxSummary, Runtime, RuntimeEvent, RuntimeVersion,
 } from '../runtime.js';
 import { containerCreateOptions } from './container-create-options.js';
-import { GenericRuntimeError, dockerMessage, httpStatusOf, toRuntimeError, type RuntimeErrorClass } from './docker-errors.js';
+import { createDockerCall, type DockerCall } from './docker-call.js';
+import { GenericRuntimeError, dockerMessage, httpStatusOf, toRuntimeError } from './docker-errors.js';
 import { LABEL_SANDBOX_ID } from './docker-labels.js';
 import { eventFilters, runtimeEventFromDocker } from './event-mapping.js';
 import { runExec } from './exec-session.js';
-import { demultiplexedOutput } from './frame-decoder.js';
-import { jsonMessages, progressError } from './json-stream.js';
+import { pullThroughDocker } from './image-pull.js';
+import { jsonMessages } from './json-stream.js';
+import { openLogStream } from './log-stream.js';
 import { withConflictSuffix } from './names.js';
 import { resolvConfContent } from './resolv-conf.js';
 import { sandboxCreateOptions, type DockerCreateOptions } from './sandbox-create-options.js';
@@ -52,17 +52,6 @@ export interface DockerRuntimeOptions {
   logger?: Logger;
 }
 
-interface CallOptions {
-  /** 0 = no deadline. */
-  timeoutMs?: number;
-  /** The caller's cancellation, linked to the request. */
-  signal?: AbortSignal;
-  /** Error class for a refusal by Docker (status other than 404). */
-  failure?: RuntimeErrorClass;
-}
-
-class DeadlineExceeded extends Error {}
-
 type LocalImageBuilder = (docker: Docker, tag: string) => Promise<void>;
 
 function short(id: string): string {
@@ -83,6 +72,8 @@ export class DockerRuntime implements Runtime {
   private readonly endpoint: string;
   private readonly requestTimeoutMs: number;
   private readonly log: Logger;
+  /** Every short request goes through here: deadline and error mapping. */
+  private readonly call: DockerCall;
   private readonly localBuilds = new Map<string, Promise<void>>();
   private readonly localImages: ReadonlyMap<string, LocalImageBuilder>;
 
@@ -92,41 +83,11 @@ export class DockerRuntime implements Runtime {
     this.endpoint = `unix://${socketPath}`;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.log = options.logger ?? silentLogger;
+    this.call = createDockerCall(this.endpoint, this.requestTimeoutMs);
     this.localImages = new Map<string, LocalImageBuilder>([
       [pauseImageTag(), (docker, tag) => buildPauseImage(docker, tag)],
       [busyboxImageTag(), (docker, tag) => buildBusyboxImage(docker, tag)],
     ]);
-  }
-
-  /**
-   * Runs one Docker request under a deadline and maps its failure. The deadline is
-   * both handed to dockerode (which aborts the HTTP request) and raced, because a few
-   * dockerode calls (image inspect) ignore abort signals.
-   */
-  private async call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>, options: CallOptions = {}): Promise<T> {
-    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
-    const deadline = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
-    const timer = timeoutMs > 0 ? setTimeout(() => deadline.abort(new DeadlineExceeded()), timeoutMs) : undefined;
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_resolve, reject) => {
-      onAbort = () => reject(signal.reason as Error);
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-    aborted.catch(() => undefined);
-    try {
-      return await Promise.race([fn(signal), aborted]);
-    } catch (err) {
-      if (deadline.signal.aborted) {
-        throw new RuntimeUnavailableError(`${what}: Docker at ${this.endpoint} did not answer within ${timeoutMs} ms`, { cause: err });
-      }
-      if (options.signal?.aborted) throw new (options.failure ?? GenericRuntimeError)(`${what}: cancelled`, { cause: err });
-      throw toRuntimeError(err, what, this.endpoint, options.failure);
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) signal.removeEventListener('abort', onAbort);
-    }
   }
 
   // ---- version and local images ---------------------------------------------------
@@ -389,38 +350,14 @@ export class DockerRuntime implements Runtime {
 
   async pullImage(ref: string, signal?: AbortSignal): Promise<ImageInfo> {
     const parsed = parseImageReference(ref);
-    const what = `pull image "${ref}"`;
-    const stalled = new AbortController();
-    const cancel = signal ? AbortSignal.any([signal, stalled.signal]) : stalled.signal;
-    const progress = await this.call(
-      what,
-      (abortSignal) => this.docker.createImage({ fromImage: imageName(parsed), tag: parsed.digest ?? parsed.tag ?? 'latest', abortSignal }),
-      { signal: cancel, failure: ImagePullError },
-    );
-    let stallTimer: NodeJS.Timeout | undefined;
-    const armStallTimer = () => {
-      clearTimeout(stallTimer);
-      stallTimer = setTimeout(() => stalled.abort(), Math.max(this.requestTimeoutMs, PULL_PROGRESS_DEADLINE_MS));
+    const pull: Parameters<typeof pullThroughDocker>[2] = {
+      ref, parsed, endpoint: this.endpoint, progressDeadlineMs: Math.max(this.requestTimeoutMs, PULL_PROGRESS_DEADLINE_MS),
     };
-    let failure: string | undefined;
-    try {
-      armStallTimer();
-      for await (const message of jsonMessages(progress as AsyncIterable<Buffer>)) {
-        armStallTimer();
-        failure ??= progressError(message);
-      }
-    } catch (err) {
-      if (signal?.aborted) throw new ImagePullError(`${what}: cancelled`, { cause: err });
-      if (stalled.signal.aborted) throw new ImagePullError(`${what}: no progress from Docker in ${PULL_PROGRESS_DEADLINE_MS / 1000} s`, { cause: err });
-      throw toRuntimeError(err, what, this.endpoint, ImagePullError);
-    } finally {
-      clearTimeout(stallTimer);
-      (progress as Readable).destroy?.();
-    }
-    if (failure !== undefined) throw new ImagePullError(`${what}: ${failure}`);
+    if (signal) pull.signal = signal;
+    await pullThroughDocker(this.docker, this.call, pull);
     const pulled = parsed.digest ? `${imageName(parsed)}@${parsed.digest}` : normalizeImageReference(ref);
     const info = await this.imageStatus(pulled);
-    if (!info) throw new ImagePullError(`${what}: Docker reported success but has no image ${pulled}`);
+    if (!info) throw new ImagePullError(`pull image "${ref}": Docker reported success but has no image ${pulled}`);
     return info;
   }
 
@@ -446,7 +383,7 @@ export class DockerRuntime implements Runtime {
 
   async exec(containerId: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     try {
-      return await runExec(this.docker.getContainer(containerId), cmd, options, (what, fn) => this.call(what, fn));
+      return await runExec(this.docker.getContainer(containerId), cmd, options, this.call);
     } catch (err) {
       throw toRuntimeError(err, `exec in container ${short(containerId)}`, this.endpoint);
     }
@@ -455,32 +392,7 @@ export class DockerRuntime implements Runtime {
   /** Container output, stdout and stderr merged in order, with Docker's frame headers stripped. */
   async logs(containerId: string, options: LogOptions = {}): Promise<Readable> {
     const info = await this.inspect(containerId, `read logs of container ${short(containerId)}`);
-    const query: Record<string, unknown> = {
-      stdout: true,
-      stderr: true,
-      follow: options.follow === true,
-      timestamps: options.timestamps === true,
-      tail: options.tailLines !== undefined && options.tailLines >= 0 ? Math.floor(options.tailLines) : 'all',
-    };
-    if (options.sinceSeconds !== undefined && options.sinceSeconds > 0) {
-      query['since'] = Math.floor(Date.now() / 1000 - options.sinceSeconds);
-    }
-    // Always as a stream: dockerode buffers a non-follow answer and may even JSON-parse it.
-    const response = await this.call(
-      `read logs of container ${short(containerId)}`,
-      (abortSignal) => new Promise<IncomingMessage>((resolve, reject) => {
-        this.docker.modem.dial({
-          path: `/containers/${encodeURIComponent(containerId)}/logs?`,
-          method: 'GET',
-          options: query,
-          isStream: true,
-          abortSignal,
-          statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
-        }, (err, result) => (err ? reject(err) : resolve(result as IncomingMessage)));
-      }),
-      options.signal ? { signal: options.signal } : {},
-    );
-    return plainOutput(response, info.Config?.Tty === true, options.signal);
+    return openLogStream(this.docker, this.call, containerId, info.Config?.Tty === true, options);
   }
 
   async stats(containerId: string): Promise<ContainerStats> {
@@ -514,22 +426,6 @@ export class DockerRuntime implements Runtime {
       stream.destroy();
     }
   }
-}
-
-/**
- * The readable handed to log readers: frame headers stripped unless the container has
- * a TTY. An abort by the reader's signal ends it cleanly; a reader that stops early
- * (destroys it) releases the connection to Docker.
- */
-function plainOutput(response: IncomingMessage, tty: boolean, signal: AbortSignal | undefined): Readable {
-  const output = tty ? new PassThrough() : demultiplexedOutput();
-  response.pipe(output);
-  response.once('error', (err) => {
-    if (signal?.aborted) output.end();
-    else output.destroy(err);
-  });
-  output.once('close', () => response.destroy());
-  return output;
 }
 
 /** A create refused by Docker: a missing image is ImageNotPresent (the agent pulls first), the rest CreateContainer. */

@@ -5,10 +5,8 @@
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import type { ExecOptions, ExecResult } from '../runtime.js';
+import type { DockerCall } from './docker-call.js';
 import { FrameDecoder } from './frame-decoder.js';
-
-/** Runs one short Docker request under the runtime's deadline and error mapping. */
-export type DockerCall = <T>(what: string, fn: (signal: AbortSignal) => Promise<T>) => Promise<T>;
 
 const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 /** The exit code is recorded just before the stream closes; allow a moment for it to land. */
@@ -80,7 +78,7 @@ export async function runExec(
     // 'end' comes after the last 'data': the tail of the output is never lost.
     socket.once('end', () => finish());
     socket.once('close', () => finish());
-    socket.once('error', (err) => finish(err));
+    socket.on('error', (err) => finish(err));
     if (deadline !== undefined) {
       timer = setTimeout(() => {
         timedOut = true;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRuntime, socketPathOf } from '../../../agent/runtime/create-runtime.js';
 import { DockerRuntime } from '../../../agent/runtime/docker/docker-runtime.js';
-import { RuntimeUnavailableError } from '../../../agent/runtime/errors.js';
+import { InvalidImageNameError, RuntimeUnavailableError } from '../../../agent/runtime/errors.js';
 
 describe('socketPathOf', () => {
   it('reads unix:// URLs and plain paths, and refuses anything else', () => {
@@ -28,6 +28,11 @@ describe('a runtime whose Docker socket is missing', () => {
     await expect(runtime.imageStatus('busybox')).rejects.toThrow(RuntimeUnavailableError);
     const events = runtime.events(new AbortController().signal)[Symbol.asyncIterator]();
     await expect(events.next()).rejects.toThrow(RuntimeUnavailableError);
+  });
+
+  it('refuses an invalid image reference before asking Docker', async () => {
+    await expect(runtime.pullImage('Bad Image')).rejects.toThrow(InvalidImageNameError);
+    await expect(runtime.imageStatus('lower/Upper')).rejects.toThrow(/invalid image reference "lower\/Upper"/);
   });
 
   it('treats stop and remove of what cannot be inspected as an error, not as done', async () => {

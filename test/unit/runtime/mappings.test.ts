@@ -5,6 +5,7 @@ import { resolvConfContent } from '../../../agent/runtime/docker/resolv-conf.js'
 import { normalizeSignal } from '../../../agent/runtime/docker/signals.js';
 import { containerStatsFromDocker, workingSetBytes } from '../../../agent/runtime/docker/stats-mapping.js';
 import { mergeAnnotationsIntoLabels, splitAnnotationLabels } from '../../../agent/runtime/docker/docker-labels.js';
+import { logQuery } from '../../../agent/runtime/docker/log-stream.js';
 
 describe('runtimeEventFromDocker', () => {
   const base = {
@@ -88,5 +89,15 @@ describe('annotation labels', () => {
     expect(merged).toEqual({ app: 'web', 'nodelet.io/annotation:kubernetes.io/config.hash': 'abc', 'nodelet.io/annotation:app': 'annotation-app' });
     expect(splitAnnotationLabels(merged)).toEqual({ labels: { app: 'web' }, annotations: { 'kubernetes.io/config.hash': 'abc', app: 'annotation-app' } });
     expect(splitAnnotationLabels(null)).toEqual({ labels: {}, annotations: {} });
+  });
+});
+
+describe('logQuery', () => {
+  it('asks for both streams, all lines by default, and turns sinceSeconds into a Unix time', () => {
+    expect(logQuery({}, 1_700_000_000_000)).toEqual({ stdout: true, stderr: true, follow: false, timestamps: false, tail: 'all' });
+    expect(logQuery({ follow: true, timestamps: true, tailLines: 10, sinceSeconds: 60 }, 1_700_000_000_000)).toEqual({
+      stdout: true, stderr: true, follow: true, timestamps: true, tail: 10, since: 1_699_999_940,
+    });
+    expect(logQuery({ tailLines: 0 }, 0).tail).toBe(0);
   });
 });
