@@ -11,8 +11,26 @@ import { stringify } from 'yaml';
 import { VERSION } from '../../agent/config/config.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+
+/** Docker refuses to remove a network until it has released the endpoints of just-removed containers. */
+async function removeNetwork(name: string): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    try {
+      await docker.getNetwork(name).remove();
+      return;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
 const PAUSE = `nodelet/pause:${VERSION}`;
 const BUSYBOX = `nodelet/busybox:${VERSION}`;
+
+/** A /16 per call, so a network a killed run could not remove never collides with the next. */
+function benchSubnet(): string {
+  return `10.${241 + Math.floor(Math.random() * 14)}.0.0/16`;
+}
 
 function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
@@ -44,14 +62,14 @@ async function baselinePod(i: number, network: string, runLabel: string): Promis
 async function runBaseline(count: number): Promise<number> {
   const runLabel = `b${Date.now().toString(36)}`;
   const network = `nodelet-bench-${runLabel}`;
-  await docker.createNetwork({ Name: network, Driver: 'bridge', IPAM: { Config: [{ Subnet: '10.251.0.0/16' }] } });
+  await docker.createNetwork({ Name: network, Driver: 'bridge', IPAM: { Config: [{ Subnet: benchSubnet() }] } });
   try {
     const t0 = performance.now();
     await Promise.all(Array.from({ length: count }, (_, i) => baselinePod(i, network, runLabel)));
     return performance.now() - t0;
   } finally {
     await removeByLabel(`nodelet-bench=${runLabel}`);
-    await docker.getNetwork(network).remove().catch(() => undefined);
+    await removeNetwork(network);
   }
 }
 
@@ -72,7 +90,7 @@ async function runAgent(count: number): Promise<{ ms: number; rss: number; cpu: 
   const manifests = await mkdtemp(join(tmpdir(), 'nodelet-bench-manifests-'));
   const child = spawn(process.execPath, [
     'dist/agent/cli/main.js', 'agent', '--node-name', nodeName, '--root-dir', rootDir, '--manifests', manifests,
-    '--pod-cidr', '10.252.0.0/16', '--log-level', 'error',
+    '--pod-cidr', benchSubnet(), '--log-level', 'error',
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     // Let the agent finish starting (network, images) before the clock starts.
@@ -102,7 +120,7 @@ async function runAgent(count: number): Promise<{ ms: number; rss: number; cpu: 
   } finally {
     child.kill('SIGKILL');
     await removeByLabel(`nodelet.io/node=${nodeName}`);
-    await docker.getNetwork(`nodelet-${nodeName}`).remove().catch(() => undefined);
+    await removeNetwork(`nodelet-${nodeName}`);
     await rm(rootDir, { recursive: true, force: true });
     await rm(manifests, { recursive: true, force: true });
   }

@@ -13,6 +13,19 @@ import type { Pod, PodStatus } from '../../agent/api/types.js';
 import { pino } from 'pino';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+
+/** Docker refuses to remove a network until it has released the endpoints of just-removed containers. */
+async function removeNetwork(name: string): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    try {
+      await docker.getNetwork(name).remove();
+      return;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
 let counter = 0;
 
 export const BUSYBOX = 'nodelet/busybox:0.1.0';
@@ -67,7 +80,7 @@ export async function prepareTestNode(overrides: Partial<NodeletConfiguration> =
     staticName: (name) => `${name}-${config.nodeName}`,
     async cleanup() {
       await removeNodeContainers(config.nodeName);
-      await docker.getNetwork(`nodelet-${config.nodeName}`).remove().catch(() => undefined);
+      await removeNetwork(`nodelet-${config.nodeName}`);
       await rm(rootDir, { recursive: true, force: true });
       await rm(manifests, { recursive: true, force: true });
     },
