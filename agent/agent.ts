@@ -10,7 +10,7 @@ import { ensurePodNetwork, podNetworkSpec } from './network/pod-network.js';
 import { detectHostIP } from './node/host-ip.js';
 import { Backoff } from './pods/backoff.js';
 import { PodManager } from './pods/pod-manager.js';
-import { createRuntime } from './runtime/create-runtime.js';
+import { createRuntime, socketPathOf } from './runtime/create-runtime.js';
 import { DockerNetworkDriver } from './runtime/docker-network-driver.js';
 import { nodeSelectorLabels } from './runtime/labels.js';
 import { StaticPodSource } from './sources/static-pod-source.js';
@@ -54,7 +54,7 @@ async function retryForever<T>(what: string, logger: Logger, signal: AbortSignal
 
 export async function startAgent(config: NodeletConfiguration, logger: Logger, clock: Clock = realClock): Promise<RunningAgent> {
   const abort = new AbortController();
-  const runtime = createRuntime({ requestTimeoutMs: config.runtimeRequestTimeoutMs, logger });
+  const runtime = createRuntime({ endpoint: config.containerRuntimeEndpoint, requestTimeoutMs: config.runtimeRequestTimeoutMs, logger });
   const version = await retryForever('connecting to the container runtime (is dockerd running?)', logger, abort.signal, () => runtime.version());
   logger.info({ node: config.nodeName, runtime: `${version.runtimeName}://${version.runtimeVersion}`, rootDir: config.rootDir }, 'nodelet agent starting');
 
@@ -64,7 +64,7 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   const labels = nodeSelectorLabels(config.nodeName);
   const netSpec = podNetworkSpec(config.nodeName, config.podCIDR, labels);
   await retryForever(`creating pod network ${netSpec.name} (${netSpec.subnet})`, logger, abort.signal, () =>
-    ensurePodNetwork(new DockerNetworkDriver(), netSpec));
+    ensurePodNetwork(new DockerNetworkDriver(socketPathOf(config.containerRuntimeEndpoint)), netSpec));
 
   const store = new PodStateStore(config.rootDir);
   const events = new LoggingEventRecorder(logger);

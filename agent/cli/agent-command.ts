@@ -17,6 +17,7 @@ export async function runAgentCommand(args: string[]): Promise<number> {
       'cluster-dns': { type: 'string' },
       'cluster-domain': { type: 'string' },
       'max-pods': { type: 'string' },
+      'container-runtime-endpoint': { type: 'string' },
     },
     strict: true,
   });
@@ -30,6 +31,7 @@ export async function runAgentCommand(args: string[]): Promise<number> {
     clusterDNS: values['cluster-dns']?.split(',').filter(Boolean),
     clusterDomain: values['cluster-domain'],
     maxPods: values['max-pods'] !== undefined ? Number(values['max-pods']) : undefined,
+    containerRuntimeEndpoint: values['container-runtime-endpoint'],
   };
   const config = resolveConfig(flags);
   const logger = createLogger(config.logLevel);

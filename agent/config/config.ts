@@ -32,6 +32,8 @@ export interface NodeletConfiguration {
   maxDeadContainersPerContainer: number;
   /** Port of the agent's HTTP API; 0 disables it. */
   port: number;
+  /** The container engine's socket, kubelet's --container-runtime-endpoint. */
+  containerRuntimeEndpoint: string;
 }
 
 export const VERSION = '0.1.0';
@@ -59,6 +61,7 @@ export function defaultConfig(): NodeletConfiguration {
     containerLogMaxFiles: 5,
     maxDeadContainersPerContainer: 1,
     port: 0,
+    containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
   };
 }
 
