@@ -50,11 +50,20 @@ export class DockerNetworkDriver implements PodNetworkDriver {
     }
   }
 
-  async removeNetwork(name: string): Promise<void> {
-    try {
-      await this.docker.getNetwork(name).remove();
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+  /**
+   * Docker refuses to remove a network until it has released the endpoints of
+   * containers removed a moment earlier, so a refusal is retried for a few seconds.
+   */
+  async removeNetwork(name: string, attempts = 20): Promise<void> {
+    for (let i = 1; ; i++) {
+      try {
+        await this.docker.getNetwork(name).remove();
+        return;
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode === 404) return;
+        if (i >= attempts) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
     }
   }
 }

@@ -7,23 +7,14 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { DockerNetworkDriver } from '../../agent/runtime/docker-network-driver.js';
 import { stringify } from 'yaml';
 import { VERSION } from '../../agent/config/config.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
-/** Docker refuses to remove a network until it has released the endpoints of just-removed containers. */
-async function removeNetwork(name: string): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    try {
-      await docker.getNetwork(name).remove();
-      return;
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
+const networks = new DockerNetworkDriver();
+const removeNetwork = (name: string) => networks.removeNetwork(name).catch(() => undefined);
 const PAUSE = `nodelet/pause:${VERSION}`;
 const BUSYBOX = `nodelet/busybox:${VERSION}`;
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import Docker from 'dockerode';
+import { DockerNetworkDriver } from '../../agent/runtime/docker-network-driver.js';
 import { defaultConfig, type NodeletConfiguration } from '../../agent/config/config.js';
 import { startAgent, type RunningAgent } from '../../agent/agent.js';
 import { createLogger } from '../../agent/log/logger.js';
@@ -14,18 +15,8 @@ import { pino } from 'pino';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
-/** Docker refuses to remove a network until it has released the endpoints of just-removed containers. */
-async function removeNetwork(name: string): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    try {
-      await docker.getNetwork(name).remove();
-      return;
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
+const networks = new DockerNetworkDriver();
+const removeNetwork = (name: string) => networks.removeNetwork(name).catch(() => undefined);
 let counter = 0;
 
 export const BUSYBOX = 'nodelet/busybox:0.1.0';
