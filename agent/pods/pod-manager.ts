@@ -7,10 +7,15 @@ import type { PodSourceUpdate } from '../sources/types.js';
 import { LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID, nodeSelectorLabels } from '../runtime/labels.js';
 import { isRuntimeError } from '../runtime/errors.js';
 import { PodWorker, orphanPodFromLabels, type PodWorkerDeps } from './pod-worker.js';
+import { isTerminalPhase } from './pod-phase.js';
+
+export type AdmitResult = { admit: true } | { admit: false; reason: string; message: string };
 
 export interface PodManagerDeps extends Omit<PodWorkerDeps, 'onRemoved'> {
-  /** Retries of a failing relist or event stream back off up to this (ms). */
-  maxRetryMs?: number;
+  /** Decides whether a new pod may run here, given the pods already admitted. */
+  admit?: (pod: Pod, admitted: Pod[]) => AdmitResult;
+  /** A pod's containers, sandbox and directory are gone (the final delete may follow). */
+  onPodRemoved?: (pod: Pod) => void;
 }
 
 const RELIST_ERROR_MAX_MS = 30_000;
@@ -24,6 +29,8 @@ const WAKING_ACTIONS = new Set(['die', 'oom', 'destroy', 'pause', 'unpause']);
 export class PodManager {
   private readonly workers = new Map<string, PodWorker>();
   private readonly desired = new Map<string, Pod>();
+  /** Pods refused by admission: they never get a worker. */
+  private readonly refused = new Map<string, Pod>();
   private firstUpdateSeen = false;
   private readonly abort = new AbortController();
   private relistTimer?: ReturnType<typeof setTimeout>;
@@ -47,14 +54,30 @@ export class PodManager {
     for (const [uid, pod] of next) {
       this.desired.set(uid, pod);
       const worker = this.workers.get(uid);
+      if (pod.metadata.deletionTimestamp) {
+        // Graceful deletion: stop with the deletion's grace period, then remove everything.
+        if (worker) {
+          worker.terminate({ gracePeriodSeconds: pod.metadata.deletionGracePeriodSeconds, remove: true, reason: 'pod deleted' });
+        } else if (!this.finalized.has(uid)) {
+          this.finalized.add(uid);
+          this.refused.delete(uid);
+          this.deps.onPodRemoved?.(pod); // never ran here: nothing to stop
+        }
+        continue;
+      }
       if (worker && !worker.isTerminating) worker.update(pod);
-      else if (!worker) void this.startWorker(pod);
+      else if (!worker && !this.refused.has(uid)) this.admitAndStart(pod);
     }
     for (const [uid, pod] of this.desired) {
       if (next.has(uid)) continue;
       this.desired.delete(uid);
-      this.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid }, 'pod removed from its source, terminating');
-      this.workers.get(uid)?.terminate({ remove: true, reason: 'pod removed' });
+      if (this.refused.delete(uid)) void this.deps.store.removePodDir(uid).catch(() => undefined);
+      this.finalized.delete(uid);
+      const worker = this.workers.get(uid);
+      if (worker && !worker.isTerminating) {
+        this.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid }, 'pod removed from its source, terminating');
+      }
+      worker?.terminate({ remove: true, reason: 'pod removed' });
     }
     if (!this.firstUpdateSeen) {
       this.firstUpdateSeen = true;
@@ -63,17 +86,56 @@ export class PodManager {
     }
   }
 
-  private async startWorker(pod: Pod): Promise<void> {
+  private readonly finalized = new Set<string>();
+
+  /** Pods that hold node resources: admitted, not finished, not being torn down. */
+  private admittedPods(): Pod[] {
+    return [...this.workers.values()]
+      .filter((w) => !w.isTerminating && !isTerminalPhase(w.currentStatus?.phase))
+      .map((w) => w.currentPod);
+  }
+
+  private admitAndStart(pod: Pod): void {
     const uid = pod.metadata.uid ?? '';
-    // Restore the status computed before a restart: startTime and terminal phases must survive it.
-    const saved = await this.deps.store.loadPod(uid);
-    if (this.workers.has(uid) || !this.desired.has(uid)) return;
-    const latest = this.desired.get(uid) ?? pod;
+    // A pod already running here (agent restart) was admitted before: never refuse it now.
+    const adopted = this.lastRelist.has(uid);
+    const verdict = this.deps.admit && !adopted ? this.deps.admit(pod, this.admittedPods()) : { admit: true as const };
+    if (!verdict.admit) {
+      this.refused.set(uid, pod);
+      this.log.warn({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid, reason: verdict.reason }, `pod refused by admission: ${verdict.message}`);
+      this.deps.events.record(pod, 'Warning', verdict.reason, verdict.message);
+      const status: PodStatus = {
+        phase: 'Failed', reason: verdict.reason, message: verdict.message,
+        startTime: new Date(this.deps.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      };
+      this.refused.set(uid, { ...pod, status });
+      this.deps.onStatus?.(pod, status);
+      // Recorded like any other pod so `nodelet pods` shows why it is not running.
+      void this.deps.store.savePod(pod).then(() => this.deps.store.saveStatus(uid, status))
+        .catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot record refused pod'));
+      return;
+    }
+    this.startWorker(pod);
+  }
+
+  private startWorker(pod: Pod): void {
+    const uid = pod.metadata.uid ?? '';
     // A pod the last relist did not see has nothing in the runtime yet: skip reading it.
     const knownEmpty = this.relistDone && !this.lastRelist.has(uid);
-    const worker = this.newWorker(latest, saved?.status, knownEmpty);
-    await this.deps.store.savePod(latest);
+    const worker = this.newWorker(pod, undefined, knownEmpty);
+    worker.hold();
     worker.requestSync();
+    void (async () => {
+      let previous: PodStatus | undefined;
+      try {
+        // Restore the status computed before a restart: startTime and terminal phases must survive it.
+        previous = (await this.deps.store.loadPod(uid))?.status;
+        await this.deps.store.savePod(worker.currentPod);
+      } catch (err) {
+        this.log.error({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid, err: (err as Error).message }, 'cannot record pod state');
+      }
+      worker.release(previous);
+    })();
   }
 
   private newWorker(pod: Pod, previous?: PodStatus, knownEmpty = false): PodWorker {
@@ -82,9 +144,14 @@ export class PodManager {
       ...this.deps,
       onRemoved: (removedUid) => {
         if (this.workers.get(removedUid) === worker) this.workers.delete(removedUid);
-        // Desired again while it was being torn down (a manifest restored): start afresh.
         const again = this.desired.get(removedUid);
-        if (again) void this.startWorker(again);
+        if (again?.metadata.deletionTimestamp) {
+          this.finalized.add(removedUid);
+          this.deps.onPodRemoved?.(again);
+        } else if (again) {
+          // Desired again while it was being torn down (a manifest restored): start afresh.
+          this.startWorker(again);
+        }
       },
     }, previous, { knownEmpty });
     this.workers.set(uid, worker);
@@ -105,7 +172,10 @@ export class PodManager {
   }
 
   pods(): Array<{ pod: Pod; status?: PodStatus }> {
-    return [...this.workers.values()].map((w) => ({ pod: w.currentPod, status: w.currentStatus }));
+    return [
+      ...[...this.workers.values()].map((w) => ({ pod: w.currentPod, status: w.currentStatus })),
+      ...[...this.refused.values()].map((p) => ({ pod: p, status: p.status })),
+    ];
   }
 
   worker(uid: string): PodWorker | undefined {

@@ -110,7 +110,18 @@ export class PodWorker {
   requestSync(): void {
     if (this.finished) return;
     this.pending = true;
-    if (!this.syncing) void this.loop();
+    if (!this.syncing && !this.held) void this.loop();
+  }
+
+  private held = false;
+
+  /** Keeps the worker from syncing until release(), while its saved state is loaded. */
+  hold(): void { this.held = true; }
+
+  release(previousStatus?: PodStatus): void {
+    if (previousStatus && !this.status) this.status = previousStatus;
+    this.held = false;
+    if (this.pending) this.requestSync();
   }
 
   /** Stops scheduling work without touching containers (agent shutdown). */
