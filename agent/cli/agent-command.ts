@@ -18,6 +18,8 @@ export async function runAgentCommand(args: string[]): Promise<number> {
       'cluster-domain': { type: 'string' },
       'max-pods': { type: 'string' },
       'container-runtime-endpoint': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'node-labels': { type: 'string' },
     },
     strict: true,
   });
@@ -32,6 +34,8 @@ export async function runAgentCommand(args: string[]): Promise<number> {
     clusterDomain: values['cluster-domain'],
     maxPods: values['max-pods'] !== undefined ? Number(values['max-pods']) : undefined,
     containerRuntimeEndpoint: values['container-runtime-endpoint'],
+    kubeconfig: values.kubeconfig,
+    nodeLabels: values['node-labels'] !== undefined ? parseLabels(values['node-labels']) : undefined,
   };
   const config = resolveConfig(flags);
   const logger = createLogger(config.logLevel);
@@ -47,4 +51,15 @@ export async function runAgentCommand(args: string[]): Promise<number> {
   await agent.stop();
   logger.flush();
   return 0;
+}
+
+/** `a=b,c=d` as kubelet's --node-labels takes it. */
+function parseLabels(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of text.split(',').filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`--node-labels: "${pair}" is not key=value`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
 }

@@ -34,6 +34,23 @@ export interface NodeletConfiguration {
   port: number;
   /** The container engine's socket, kubelet's --container-runtime-endpoint. */
   containerRuntimeEndpoint: string;
+  /** Joins the cluster this kubeconfig points at; without it the agent runs standalone. */
+  kubeconfig?: string;
+  /** Labels added to the Node at registration (kubelet's --node-labels). */
+  nodeLabels: Record<string, string>;
+  /** Taints the Node is created with (kubelet's registerWithTaints). */
+  registerWithTaints: Array<{ key: string; value?: string; effect: string }>;
+  /** Resources held back from allocatable for the OS and for the agent and engine. */
+  systemReserved: Record<string, string>;
+  kubeReserved: Record<string, string>;
+  /** Node status computation period, and the longest time between two reports (ms). */
+  nodeStatusUpdateFrequencyMs: number;
+  nodeStatusReportFrequencyMs: number;
+  /** The node Lease's duration (s); it is renewed every quarter of it. */
+  nodeLeaseDurationSeconds: number;
+  /** Client-side rate limit towards the apiserver. */
+  kubeAPIQPS: number;
+  kubeAPIBurst: number;
 }
 
 export const VERSION = '0.1.0';
@@ -62,6 +79,15 @@ export function defaultConfig(): NodeletConfiguration {
     maxDeadContainersPerContainer: 1,
     port: 0,
     containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
+    nodeLabels: {},
+    registerWithTaints: [],
+    systemReserved: {},
+    kubeReserved: {},
+    nodeStatusUpdateFrequencyMs: 10_000,
+    nodeStatusReportFrequencyMs: 300_000,
+    nodeLeaseDurationSeconds: 40,
+    kubeAPIQPS: 50,
+    kubeAPIBurst: 100,
   };
 }
 
@@ -69,7 +95,9 @@ export class ConfigError extends Error {
   constructor(message: string) { super(message); this.name = 'ConfigError'; }
 }
 
-const KEYS = Object.keys(defaultConfig()) as Array<keyof NodeletConfiguration>;
+/** Keys without a default (unset means "off"), all strings. */
+const OPTIONAL_STRING_KEYS = ['manifests', 'kubeconfig'];
+const KEYS = [...Object.keys(defaultConfig()), ...OPTIONAL_STRING_KEYS] as Array<keyof NodeletConfiguration>;
 
 /** Reads a NodeletConfiguration YAML file; unknown keys and wrong types are errors naming the key. */
 export function readConfigFile(path: string): Partial<NodeletConfiguration> {
@@ -86,7 +114,7 @@ export function readConfigFile(path: string): Partial<NodeletConfiguration> {
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     if (key === 'apiVersion' || key === 'kind') continue;
     if (!(KEYS as string[]).includes(key)) throw new ConfigError(`config ${path}: unknown field "${key}"`);
-    const expected = key === 'manifests' ? 'string' : Array.isArray(defaults[key]) ? 'array' : typeof defaults[key];
+    const expected = OPTIONAL_STRING_KEYS.includes(key) ? 'string' : Array.isArray(defaults[key]) ? 'array' : typeof defaults[key];
     const actual = Array.isArray(value) ? 'array' : typeof value;
     if (actual !== expected) throw new ConfigError(`config ${path}: field "${key}" must be a ${expected}, got ${actual}`);
     out[key] = value;

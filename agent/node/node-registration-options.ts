@@ -5,7 +5,7 @@ import { InvalidQuantityError, parseCPUToMilli, parseMemoryToBytes } from '../po
 import type { Taint, TaintEffect } from './node-types.js';
 
 export interface NodeRegistrationOptions {
-  /** Added to the Node's labels (the well-known kubernetes.io/* labels win on a clash). */
+  /** Added to the Node's labels; as in kubelet, a configured label overrides a default one of the same key. */
   nodeLabels: Record<string, string>;
   /** Set on the Node when it is created; an existing Node's taints are left alone, as kubelet does. */
   registerWithTaints: Taint[];
