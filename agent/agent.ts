@@ -17,6 +17,9 @@ import { StaticPodSource } from './sources/static-pod-source.js';
 import type { PodSource } from './sources/types.js';
 import { PodStateStore } from './state/pod-state-store.js';
 import { realClock, type Clock } from './util/clock.js';
+import { connectCluster, type ClusterConnection } from './cluster.js';
+import { MergedPodSource } from './sources/merged-pod-source.js';
+import type { EventRecorder } from './events/event-recorder.js';
 
 export interface RunningAgent {
   manager: PodManager;
@@ -61,13 +64,18 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   // The sandbox image is built from host binaries when missing, so an air-gapped node works.
   await retryForever('preparing local images', logger, abort.signal, () => runtime.ensureLocalImages());
 
+  const logEvents = new LoggingEventRecorder(logger);
+  // Joined mode: register the Node first; its spec.podCIDR (when set) decides the pod network.
+  const cluster: ClusterConnection | undefined = config.kubeconfig ? await connectCluster(config, runtime, logger, logEvents) : undefined;
+  const podCIDR = cluster?.podCIDR ?? config.podCIDR;
+
   const labels = nodeSelectorLabels(config.nodeName);
-  const netSpec = podNetworkSpec(config.nodeName, config.podCIDR, labels);
+  const netSpec = podNetworkSpec(config.nodeName, podCIDR, labels);
   await retryForever(`creating pod network ${netSpec.name} (${netSpec.subnet})`, logger, abort.signal, () =>
     ensurePodNetwork(new DockerNetworkDriver(socketPathOf(config.containerRuntimeEndpoint)), netSpec));
 
   const store = new PodStateStore(config.rootDir);
-  const events = new LoggingEventRecorder(logger);
+  const events: EventRecorder = cluster?.events ?? logEvents;
   const images = new ImageManager(runtime, events, clock, (ref) => runtime.isLocalBuildableImage(ref));
   const hostIP = detectHostIP();
   const manager = new PodManager({
@@ -77,29 +85,40 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
     hostFiles: { resolvConf: () => readOrEmpty(config.resolvConf), hosts: () => readOrEmpty('/etc/hosts') },
     crashBackoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 }, clock),
     podSource: 'file',
+    onStatus: cluster?.onStatus,
+    onPodRemoved: cluster?.onPodRemoved,
+    admit: cluster?.admit,
   });
 
   // Know what the runtime holds before the first desired state arrives: pods found
   // there are adopted, the rest are new and need no read before their first sync.
   await manager.relist();
 
-  const sources: PodSource[] = [];
+  const sources: Array<{ name: string; source: PodSource }> = [];
   if (config.manifests) {
-    sources.push(new StaticPodSource({ dir: config.manifests, nodeName: config.nodeName, logger, resyncMs: config.fileCheckFrequencyMs }));
+    sources.push({ name: 'file', source: new StaticPodSource({ dir: config.manifests, nodeName: config.nodeName, logger, resyncMs: config.fileCheckFrequencyMs }) });
+  }
+  if (cluster) sources.push({ name: 'api', source: cluster.podSource });
+  const source: PodSource | undefined = sources.length > 1 ? new MergedPodSource(sources, logger) : sources[0]?.source;
+  if (source) {
+    await source.start((u) => {
+      manager.update(u);
+      cluster?.onSnapshot(u);
+    });
   } else {
     // No source: the node runs nothing, and pods left by an earlier run are cleaned up.
     manager.update({ pods: [], rejected: [] });
   }
-  for (const source of sources) await source.start((u) => manager.update(u));
   manager.start();
 
   return {
     manager,
-    events,
+    events: logEvents,
     async stop() {
       abort.abort();
-      for (const source of sources) await source.stop();
+      await source?.stop();
       manager.stop();
+      await cluster?.stop();
     },
   };
 }

@@ -85,6 +85,11 @@ export class PodWorker {
   }
 
   get uid(): string { return this.pod.metadata.uid ?? ''; }
+
+  /** Where the pod came from (kubelet's config.source annotation): file for static pods, api otherwise. */
+  private podSource(): string {
+    return this.pod.metadata.annotations?.['kubernetes.io/config.source'] ?? (this.deps.podSource || 'api');
+  }
   get currentPod(): Pod { return this.pod; }
   get currentStatus(): PodStatus | undefined { return this.status; }
   get isTerminating(): boolean { return this.termination !== undefined; }
@@ -265,7 +270,7 @@ export class PodWorker {
     });
     for (const w of warnings) this.deps.events.record(pod, 'Warning', 'DNSConfigForming', w);
     const sandboxConfig = generateSandboxConfig({
-      pod, attempt, nodeName: config.nodeName, podSource: this.deps.podSource,
+      pod, attempt, nodeName: config.nodeName, podSource: this.podSource(),
       networkName: this.deps.networkName, image: config.podInfraImage, dns,
     });
     try {
@@ -357,10 +362,10 @@ export class PodWorker {
       const mounts = await this.prepareMounts(container, attempt);
       const cfg = generateContainerConfig({
         pod, container, kind, attempt, nodeName: config.nodeName, podIP, hostIP: this.deps.hostIP(),
-        hostsFilePath: this.hostsFilePath(), podSource: this.deps.podSource, config, imageRef, mounts,
+        hostsFilePath: this.hostsFilePath(), podSource: this.podSource(), config, imageRef, mounts,
       });
       const sandboxConfig = generateSandboxConfig({
-        pod, attempt: 0, nodeName: config.nodeName, podSource: this.deps.podSource,
+        pod, attempt: 0, nodeName: config.nodeName, podSource: this.podSource(),
         networkName: this.deps.networkName, image: config.podInfraImage,
       });
       id = await runtime.createContainer(sandboxId, cfg, sandboxConfig);

@@ -1,9 +1,11 @@
 // `npm run bench -- <scenario>`: runs one benchmark and prints its figures, the
 // last line being the machine-readable summary the issue asks for.
 import { runStartupBench } from './startup.js';
+import { runStartupApiBench } from './startup-api.js';
 
 const scenarios: Record<string, (args: string[]) => Promise<void>> = {
   startup: runStartupBench,
+  'startup-api': runStartupApiBench,
 };
 
 const [name = 'startup', ...rest] = process.argv.slice(2);

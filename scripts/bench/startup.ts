@@ -14,12 +14,12 @@ import { VERSION } from '../../agent/config/config.js';
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
 const networks = new DockerNetworkDriver();
-const removeNetwork = (name: string) => networks.removeNetwork(name).catch(() => undefined);
+export const removeNetwork = (name: string) => networks.removeNetwork(name).catch(() => undefined);
 const PAUSE = `nodelet/pause:${VERSION}`;
 const BUSYBOX = `nodelet/busybox:${VERSION}`;
 
 /** A /16 per call, so a network a killed run could not remove never collides with the next. */
-function benchSubnet(): string {
+export function benchSubnet(): string {
   return `10.${241 + Math.floor(Math.random() * 14)}.0.0/16`;
 }
 
@@ -28,7 +28,7 @@ function arg(args: string[], name: string, fallback: number): number {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 }
 
-async function removeByLabel(label: string): Promise<void> {
+export async function removeByLabel(label: string): Promise<void> {
   const list = await docker.listContainers({ all: true, filters: { label: [label] } });
   await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
 }
@@ -50,14 +50,18 @@ async function baselinePod(i: number, network: string, runLabel: string): Promis
   await app.start();
 }
 
-async function runBaseline(count: number): Promise<number> {
+/** Bare-dockerode baseline: total time, and each pod's time from the common start. */
+export async function runBaseline(count: number): Promise<{ totalMs: number; perPodMs: number[] }> {
   const runLabel = `b${Date.now().toString(36)}`;
   const network = `nodelet-bench-${runLabel}`;
   await docker.createNetwork({ Name: network, Driver: 'bridge', IPAM: { Config: [{ Subnet: benchSubnet() }] } });
   try {
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: count }, (_, i) => baselinePod(i, network, runLabel)));
-    return performance.now() - t0;
+    const perPodMs = await Promise.all(Array.from({ length: count }, async (_, i) => {
+      await baselinePod(i, network, runLabel);
+      return performance.now() - t0;
+    }));
+    return { totalMs: performance.now() - t0, perPodMs };
   } finally {
     await removeByLabel(`nodelet-bench=${runLabel}`);
     await removeNetwork(network);
@@ -65,12 +69,12 @@ async function runBaseline(count: number): Promise<number> {
 }
 
 /** CPU seconds (user + system) the process has used so far. */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-function rssMiB(pid: number): number {
+export function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
@@ -120,7 +124,7 @@ async function runAgent(count: number): Promise<{ ms: number; rss: number; cpu: 
 export async function runStartupBench(args: string[]): Promise<void> {
   const count = arg(args, 'pods', 50);
   process.stdout.write(`startup bench: ${count} pods (pause + 1 busybox container each)\n`);
-  const baselineMs = await runBaseline(count);
+  const baselineMs = (await runBaseline(count)).totalMs;
   process.stdout.write(`baseline (bare dockerode, ${count} pods in parallel): ${(baselineMs / 1000).toFixed(2)} s\n`);
   const agent = await runAgent(count);
   process.stdout.write(`agent (manifests written -> all ${count} pods Running): ${(agent.ms / 1000).toFixed(2)} s, agent RSS ${agent.rss.toFixed(1)} MiB, agent CPU ${agent.cpu.toFixed(2)} s\n`);
