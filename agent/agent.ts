@@ -19,6 +19,7 @@ import { PodStateStore } from './state/pod-state-store.js';
 import { realClock, type Clock } from './util/clock.js';
 import { connectCluster, type ClusterConnection } from './cluster.js';
 import { MergedPodSource } from './sources/merged-pod-source.js';
+import { ProbeManager } from './probes/probe-manager.js';
 import type { EventRecorder } from './events/event-recorder.js';
 
 export interface RunningAgent {
@@ -78,6 +79,9 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   const events: EventRecorder = cluster?.events ?? logEvents;
   const images = new ImageManager(runtime, events, clock, (ref) => runtime.isLocalBuildableImage(ref));
   const hostIP = detectHostIP();
+  // Probe results wake the pod's worker so readiness reaches the status at once.
+  let wake: (uid: string) => void = () => undefined;
+  const probes = new ProbeManager({ runtime, clock, logger, events, onChange: (uid) => wake(uid) });
   const manager = new PodManager({
     runtime, images, events, store, logger, clock, config,
     networkName: netSpec.name,
@@ -85,10 +89,13 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
     hostFiles: { resolvConf: () => readOrEmpty(config.resolvConf), hosts: () => readOrEmpty('/etc/hosts') },
     crashBackoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 }, clock),
     podSource: 'file',
+    probes,
     onStatus: cluster?.onStatus,
     onPodRemoved: cluster?.onPodRemoved,
     admit: cluster?.admit,
   });
+
+  wake = (uid) => manager.worker(uid)?.requestSync();
 
   // Know what the runtime holds before the first desired state arrives: pods found
   // there are adopted, the rest are new and need no read before their first sync.
@@ -118,6 +125,7 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
       abort.abort();
       await source?.stop();
       manager.stop();
+      probes.stop();
       await cluster?.stop();
     },
   };

@@ -26,6 +26,8 @@ import { generateSandboxConfig, podHostname } from './sandbox-config.js';
 import { emptyRuntimePod, readRuntimePod, refreshRuntimePod, type RuntimePodSnapshot } from './runtime-pod.js';
 import type { WaitingOverrides } from './types.js';
 import type { NodeletConfiguration } from '../config/config.js';
+import { probeKillGraceSeconds } from '../probes/probe-settings.js';
+import type { ProbeManager } from '../probes/probe-manager.js';
 
 export interface PodWorkerDeps {
   runtime: Runtime;
@@ -42,6 +44,8 @@ export interface PodWorkerDeps {
   podSource: string;
   onStatus?: (pod: Pod, status: PodStatus) => void;
   onRemoved?: (uid: string) => void;
+  /** Liveness, readiness and startup probes; without it every running container is ready. */
+  probes?: ProbeManager;
 }
 
 /** kubelet never gives a container less than this to stop, even for grace 0. */
@@ -181,6 +185,7 @@ export class PodWorker {
       if (this.termination.remove) {
         await this.removeAll();
         this.finished = true;
+        this.deps.probes?.removePod(this.uid);
         this.log.info('pod removed');
         this.deps.onRemoved?.(this.uid);
         this.resolveDone();
@@ -227,7 +232,9 @@ export class PodWorker {
   /** Executes one round of computePodActions; returns whether the runtime changed. */
   private async applyActions(snap: RuntimePodSnapshot): Promise<boolean> {
     const { runtime } = this.deps;
-    const actions = computePodActions(this.pod, snap.status);
+    const probes = this.deps.probes;
+    const unhealthy = probes?.unhealthy(this.uid);
+    const actions = computePodActions(this.pod, snap.status, probes ? { unhealthy, startupPending: probes.startupPending(this.uid) } : undefined);
     let changed = false;
 
     if (actions.killPod) {
@@ -249,7 +256,11 @@ export class PodWorker {
     for (const kill of actions.containersToKill) {
       this.log.info({ container: kill.name }, kill.message);
       this.deps.events.record(this.pod, 'Normal', 'Killing', `Stopping container ${kill.name}: ${kill.message}`);
-      await runtime.stopContainer(kill.id, this.graceFor(this.pod.spec.terminationGracePeriodSeconds ?? 30));
+      const failedProbe = unhealthy?.get(kill.name);
+      const spec = this.pod.spec.containers.find((c) => c.name === kill.name);
+      const grace = failedProbe && spec ? probeKillGraceSeconds(this.pod, spec, failedProbe) : this.pod.spec.terminationGracePeriodSeconds ?? 30;
+      await runtime.stopContainer(kill.id, this.graceFor(grace));
+      if (failedProbe) probes?.acknowledgeRestart(this.uid, kill.name);
       changed = true;
     }
 
@@ -445,11 +456,28 @@ export class PodWorker {
     for (const c of snap.status.containers) {
       if (c.state === 'running') this.waiting.delete(c.metadata.name);
     }
+    const probes = this.deps.probes;
+    if (probes) {
+      // Probe workers follow the containers' current instances (a new ID restarts them).
+      const seen = new Set<string>();
+      const containers = [];
+      for (const c of snap.status.containers) {
+        const name = c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name;
+        if (seen.has(name)) continue;
+        seen.add(name);
+        containers.push({ name, containerId: c.id, startedAt: c.startedAt, running: c.state === 'running' });
+      }
+      const ip = snap.status.sandboxes[0]?.ip || (this.pod.spec.hostNetwork ? this.deps.hostIP() : '');
+      if (this.termination || isTerminalPhase(this.status?.phase)) probes.removePod(this.uid);
+      else probes.syncPod(this.pod, { podIP: ip, containers });
+    }
     const status = computePodStatus({
       pod: this.pod,
       runtime: snap.status,
       previous: this.status,
       waiting: this.waiting,
+      readiness: probes?.readiness(this.uid),
+      started: probes?.started(this.uid),
       hostIP: this.deps.hostIP(),
       now: new Date(this.deps.clock.now()),
       terminationMessages: this.terminationMessages,
