@@ -20,6 +20,7 @@ import { realClock, type Clock } from './util/clock.js';
 import { connectCluster, type ClusterConnection } from './cluster.js';
 import { MergedPodSource } from './sources/merged-pod-source.js';
 import { ProbeManager } from './probes/probe-manager.js';
+import { percentile } from './probes/latency-recorder.js';
 import type { EventRecorder } from './events/event-recorder.js';
 
 export interface RunningAgent {
@@ -96,6 +97,16 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   });
 
   wake = (uid) => manager.worker(uid)?.requestSync();
+  // Probe latency summary for operators (and the probes benchmark), refreshed every 10 s.
+  const probeStats = setInterval(() => {
+    const summary: Record<string, { count: number; p50: number; p99: number }> = {};
+    for (const kind of ['exec', 'httpGet', 'tcpSocket', 'grpc'] as const) {
+      const values = probes.latencies(kind);
+      if (values.length) summary[kind] = { count: values.length, p50: percentile(values, 50) ?? 0, p99: percentile(values, 99) ?? 0 };
+    }
+    if (Object.keys(summary).length) void store.saveStateFile('probe-latency.json', summary).catch(() => undefined);
+  }, 10_000);
+  probeStats.unref();
 
   // Know what the runtime holds before the first desired state arrives: pods found
   // there are adopted, the rest are new and need no read before their first sync.
@@ -123,6 +134,7 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
     events: logEvents,
     async stop() {
       abort.abort();
+      clearInterval(probeStats);
       await source?.stop();
       manager.stop();
       probes.stop();

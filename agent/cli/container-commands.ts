@@ -7,6 +7,7 @@ import { createRuntime } from '../runtime/create-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { parseOutputFormat, renderStructured } from './format.js';
 import { listNodePods } from './pod-listing.js';
+import { PodStateStore } from '../state/pod-state-store.js';
 
 const options = {
   'node-name': { type: 'string' },
@@ -77,6 +78,8 @@ export async function runInspectCommand(args: string[]): Promise<number> {
   const pod: Pod | undefined = listing.pods.find((p) => p.metadata.namespace === namespace && p.metadata.name === name);
   if (!pod) throw new Error(`pod ${namespace}/${name} not found on node ${nodeName}`);
   const format = parseOutputFormat(values.output ?? 'yaml');
-  process.stdout.write(renderStructured(pod, format === 'json' ? 'json' : 'yaml'));
+  // crictl inspectp shows the runtime's view beside the pod; here: the probes' last results.
+  const probes = new PodStateStore(values['root-dir'] ?? defaultConfig().rootDir).loadProbeResultsSync(pod.metadata.uid ?? '');
+  process.stdout.write(renderStructured(probes ? { ...pod, probes } : pod, format === 'json' ? 'json' : 'yaml'));
   return 0;
 }

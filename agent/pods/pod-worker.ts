@@ -61,6 +61,7 @@ export class PodWorker {
   private pod: Pod;
   private status?: PodStatus;
   private lastSavedStatus = '';
+  private lastProbeResults = '';
   private readonly waiting: WaitingOverrides = new Map();
   private readonly terminationMessages = new Map<string, string>();
   private termination?: Termination;
@@ -495,6 +496,13 @@ export class PodWorker {
     if (isTerminalPhase(status.phase) && !status.podIP && this.status?.podIP) {
       status.podIP = this.status.podIP;
       status.podIPs = this.status.podIPs;
+    }
+    if (probes) {
+      const results = JSON.stringify(probes.results(this.uid));
+      if (results !== this.lastProbeResults) {
+        this.lastProbeResults = results;
+        await this.deps.store.saveProbeResults(this.uid, JSON.parse(results));
+      }
     }
     const before = this.status?.phase;
     this.status = status;

@@ -38,6 +38,27 @@ export class PodStateStore {
     await writeAtomic(joinInside(dir, 'status.json'), JSON.stringify(status));
   }
 
+  /** Per-container probe results, for `nodelet inspect`. */
+  async saveProbeResults(uid: string, results: unknown): Promise<void> {
+    const dir = await this.ensurePodDir(uid);
+    await writeAtomic(joinInside(dir, 'probes.json'), JSON.stringify(results));
+  }
+
+  loadProbeResultsSync(uid: string): unknown {
+    try {
+      return JSON.parse(readFileSync(joinInside(this.podDir(uid), 'probes.json'), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Node-wide state files (probe latency summary and the like) under <root>/state. */
+  async saveStateFile(name: string, value: unknown): Promise<void> {
+    const dir = joinInside(this.rootDir, 'state');
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    await writeAtomic(joinInside(dir, safeSegment(name, 'state file')), JSON.stringify(value));
+  }
+
   async loadPod(uid: string): Promise<Pod | undefined> {
     try {
       const pod = JSON.parse(await readFile(joinInside(this.podDir(uid), 'pod.json'), 'utf8')) as Pod;
