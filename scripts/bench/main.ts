@@ -2,10 +2,12 @@
 // last line being the machine-readable summary the issue asks for.
 import { runStartupBench } from './startup.js';
 import { runStartupApiBench } from './startup-api.js';
+import { runProbesBench } from './probes.js';
 
 const scenarios: Record<string, (args: string[]) => Promise<void>> = {
   startup: runStartupBench,
   'startup-api': runStartupApiBench,
+  probes: runProbesBench,
 };
 
 const [name = 'startup', ...rest] = process.argv.slice(2);
