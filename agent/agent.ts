@@ -20,6 +20,7 @@ import { realClock, type Clock } from './util/clock.js';
 import { connectCluster, type ClusterConnection } from './cluster.js';
 import { MergedPodSource } from './sources/merged-pod-source.js';
 import { ProbeManager } from './probes/probe-manager.js';
+import { LifecycleHookRunner } from './probes/lifecycle-hooks.js';
 import { percentile } from './probes/latency-recorder.js';
 import type { EventRecorder } from './events/event-recorder.js';
 
@@ -91,6 +92,7 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
     crashBackoff: new Backoff({ initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 }, clock),
     podSource: 'file',
     probes,
+    hooks: new LifecycleHookRunner({ runtime, clock, logger, events }),
     onStatus: cluster?.onStatus,
     onPodRemoved: cluster?.onPodRemoved,
     admit: cluster?.admit,

@@ -28,6 +28,7 @@ import type { WaitingOverrides } from './types.js';
 import type { NodeletConfiguration } from '../config/config.js';
 import { probeKillGraceSeconds } from '../probes/probe-settings.js';
 import type { ProbeManager } from '../probes/probe-manager.js';
+import type { LifecycleHookRunner } from '../probes/lifecycle-hooks.js';
 
 export interface PodWorkerDeps {
   runtime: Runtime;
@@ -46,6 +47,8 @@ export interface PodWorkerDeps {
   onRemoved?: (uid: string) => void;
   /** Liveness, readiness and startup probes; without it every running container is ready. */
   probes?: ProbeManager;
+  /** postStart and preStop hooks; without it hooks are not run. */
+  hooks?: LifecycleHookRunner;
 }
 
 /** kubelet never gives a container less than this to stop, even for grace 0. */
@@ -260,7 +263,7 @@ export class PodWorker {
       const failedProbe = unhealthy?.get(kill.name);
       const spec = this.pod.spec.containers.find((c) => c.name === kill.name);
       const grace = failedProbe && spec ? probeKillGraceSeconds(this.pod, spec, failedProbe) : this.pod.spec.terminationGracePeriodSeconds ?? 30;
-      await runtime.stopContainer(kill.id, this.graceFor(grace));
+      await this.stopWithHooks(kill.id, kill.name, true, grace, podIP);
       if (failedProbe) probes?.acknowledgeRestart(this.uid, kill.name);
       changed = true;
     }
@@ -406,7 +409,35 @@ export class PodWorker {
     this.waiting.delete(name);
     events.record(pod, 'Normal', 'Started', `Started container ${name}`);
     log.info({ attempt }, 'container started');
+    // postStart runs before the next status is computed, so the container is not
+    // reported ready until its hook returned; a failed hook kills the container.
+    if (container.lifecycle?.postStart && this.deps.hooks) {
+      const hook = await this.deps.hooks.runPostStart(pod, container, id, podIP);
+      if (!hook.ok) {
+        this.waiting.set(name, { reason: 'PostStartHookError', message: hook.message });
+        events.record(pod, 'Normal', 'Killing', `FailedPostStartHook: stopping container ${name}`);
+        log.warn({ reason: 'PostStartHookError' }, hook.message);
+        await runtime.stopContainer(id, this.graceFor(pod.spec.terminationGracePeriodSeconds ?? 30));
+      }
+    }
     return true;
+  }
+
+  private containerSpec(name: string): Container | undefined {
+    return [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers].find((c) => c.name === name);
+  }
+
+  /**
+   * Stops one container: its preStop hook first, whose time is taken out of the
+   * grace period (at least 2 s remain for SIGTERM), then the stop signal.
+   */
+  private async stopWithHooks(id: string, name: string, running: boolean, gracePeriodSeconds: number, podIP: string): Promise<void> {
+    let grace = this.graceFor(gracePeriodSeconds);
+    const spec = this.containerSpec(name);
+    if (running && spec?.lifecycle?.preStop && this.deps.hooks) {
+      grace = await this.deps.hooks.runPreStop(this.pod, spec, id, podIP, gracePeriodSeconds);
+    }
+    await this.deps.runtime.stopContainer(id, grace);
   }
 
   /** The termination-message file, mounted at terminationMessagePath as kubelet does. */
@@ -531,7 +562,7 @@ export class PodWorker {
           this.deps.events.record(this.pod, 'Normal', 'Killing', `Stopping container ${name}`);
           this.log.info({ container: name, grace: gracePeriodSeconds, reason }, 'stopping container');
         }
-        await runtime.stopContainer(c.id, this.graceFor(gracePeriodSeconds));
+        await this.stopWithHooks(c.id, name, c.state === 'running', gracePeriodSeconds, snap.status.sandboxes[0]?.ip ?? '');
       }),
     );
     await Promise.all(
