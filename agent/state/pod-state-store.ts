@@ -13,6 +13,24 @@ async function writeAtomic(path: string, data: string): Promise<void> {
   await rename(tmp, path);
 }
 
+/** The pod object with the status the agent last computed (absent before its first sync). */
+function assemblePod(podText: string | undefined, statusText: string | undefined): Pod | undefined {
+  if (podText === undefined) return undefined;
+  try {
+    const pod = JSON.parse(podText) as Pod;
+    if (statusText !== undefined) {
+      try {
+        pod.status = JSON.parse(statusText) as PodStatus;
+      } catch {
+        /* a torn status is ignored: the next sync rewrites it */
+      }
+    }
+    return pod;
+  } catch {
+    return undefined;
+  }
+}
+
 export class PodStateStore {
   constructor(readonly rootDir: string) {}
 
@@ -60,32 +78,23 @@ export class PodStateStore {
   }
 
   async loadPod(uid: string): Promise<Pod | undefined> {
-    try {
-      const pod = JSON.parse(await readFile(joinInside(this.podDir(uid), 'pod.json'), 'utf8')) as Pod;
-      try {
-        pod.status = JSON.parse(await readFile(joinInside(this.podDir(uid), 'status.json'), 'utf8')) as PodStatus;
-      } catch {
-        /* no status computed yet */
-      }
-      return pod;
-    } catch {
-      return undefined;
-    }
+    const dir = this.podDir(uid);
+    const read = (name: string) => readFile(joinInside(dir, name), 'utf8').catch(() => undefined);
+    const [pod, status] = await Promise.all([read('pod.json'), read('status.json')]);
+    return assemblePod(pod, status);
   }
 
   /** Synchronous read for the CLI. */
   loadPodSync(uid: string): Pod | undefined {
-    try {
-      const pod = JSON.parse(readFileSync(joinInside(this.podDir(uid), 'pod.json'), 'utf8')) as Pod;
+    const dir = this.podDir(uid);
+    const read = (name: string) => {
       try {
-        pod.status = JSON.parse(readFileSync(joinInside(this.podDir(uid), 'status.json'), 'utf8')) as PodStatus;
+        return readFileSync(joinInside(dir, name), 'utf8');
       } catch {
-        /* no status computed yet */
+        return undefined;
       }
-      return pod;
-    } catch {
-      return undefined;
-    }
+    };
+    return assemblePod(read('pod.json'), read('status.json'));
   }
 
   async listPodUIDs(): Promise<string[]> {

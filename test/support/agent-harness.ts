@@ -2,6 +2,7 @@
 // name, root dir, manifests dir and pod CIDR, so tests never touch each other's (or
 // an operator's) containers. cleanup() removes everything the node made.
 import { mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
+import { afterAll, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -165,3 +166,41 @@ export function dockerId(containerID: string | undefined): string {
 }
 
 export { docker };
+
+export interface ContainerDeath { name: string; pod: string; exitCode: number; at: number }
+
+/** Records every container death of a node from Docker's event stream (time and exit code). */
+export async function watchContainerDeaths(nodeName: string): Promise<{ deaths: ContainerDeath[]; stop(): void }> {
+  const deaths: ContainerDeath[] = [];
+  const stream = await docker.getEvents({ filters: { label: [`nodelet.io/node=${nodeName}`], event: ['die'], type: ['container'] } });
+  stream.on('data', (buf: Buffer) => {
+    for (const line of buf.toString().split('\n').filter(Boolean)) {
+      const e = JSON.parse(line) as { Actor: { Attributes: Record<string, string> }; timeNano: number };
+      deaths.push({
+        name: e.Actor.Attributes['io.kubernetes.container.name'] ?? '', pod: e.Actor.Attributes['io.kubernetes.pod.name'] ?? '',
+        exitCode: Number(e.Actor.Attributes.exitCode), at: e.timeNano / 1e6,
+      });
+    }
+  });
+  return { deaths, stop: () => (stream as unknown as { destroy?: () => void }).destroy?.() };
+}
+
+/**
+ * A test agent plus a record of its containers' deaths, set up before the file's
+ * tests and cleaned up after them (registers vitest's beforeAll/afterAll).
+ */
+export function agentWithDeathWatch(overrides: Partial<NodeletConfiguration> = {}): { readonly node: TestAgent; readonly deaths: ContainerDeath[] } {
+  const ctx = { node: undefined as unknown as TestAgent, deaths: [] as ContainerDeath[] };
+  let stop = () => undefined as void;
+  beforeAll(async () => {
+    ctx.node = await startTestAgent(overrides);
+    const watch = await watchContainerDeaths(ctx.node.config.nodeName);
+    ctx.deaths = watch.deaths;
+    stop = watch.stop;
+  });
+  afterAll(async () => {
+    stop();
+    await ctx.node?.cleanup();
+  });
+  return ctx;
+}

@@ -1,40 +1,19 @@
 // Lifecycle hooks on real Docker: a failing postStart kills the container with
 // PostStartHookError; preStop runs before SIGTERM and its time is taken out of the
 // grace period.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX, containerStatus, docker, podManifest, startTestAgent, type TestAgent } from '../../support/agent-harness.js';
-
-interface Death { name: string; pod: string; exitCode: number; at: number }
+import { describe, expect, it } from 'vitest';
+import { BUSYBOX, agentWithDeathWatch, containerStatus, podManifest } from '../../support/agent-harness.js';
 
 describe('lifecycle hooks', () => {
-  let node: TestAgent;
-  const deaths: Death[] = [];
-  let events: NodeJS.ReadableStream | undefined;
-  beforeAll(async () => {
-    node = await startTestAgent();
-    events = await docker.getEvents({ filters: { label: [`nodelet.io/node=${node.config.nodeName}`], event: ['die'], type: ['container'] } });
-    events.on('data', (buf: Buffer) => {
-      for (const line of buf.toString().split('\n').filter(Boolean)) {
-        const e = JSON.parse(line) as { Actor: { Attributes: Record<string, string> }; timeNano: number };
-        deaths.push({
-          name: e.Actor.Attributes['io.kubernetes.container.name'] ?? '', pod: e.Actor.Attributes['io.kubernetes.pod.name'] ?? '',
-          exitCode: Number(e.Actor.Attributes.exitCode), at: e.timeNano / 1e6,
-        });
-      }
-    });
-  });
-  afterAll(async () => {
-    (events as unknown as { destroy?: () => void })?.destroy?.();
-    await node?.cleanup();
-  });
+  const ctx = agentWithDeathWatch();
 
   it('kills a container whose postStart hook fails, with reason PostStartHookError', async () => {
-    await node.writeManifest('poststart.yaml', [podManifest('poststart', {
+    await ctx.node.writeManifest('poststart.yaml', [podManifest('poststart', {
       terminationGracePeriodSeconds: 2,
       containers: [{ name: 'main', image: BUSYBOX, command: ['sleep', '3600'], lifecycle: { postStart: { exec: { command: ['sh', '-c', 'echo hook broke; exit 3'] } } } }],
     })]);
     const reasons = new Set<string>();
-    const st = await node.waitForPod('poststart', 'killed for its hook', (s) => {
+    const st = await ctx.node.waitForPod('poststart', 'killed for its hook', (s) => {
       const c = containerStatus(s, 'main');
       if (c.state.waiting?.reason) reasons.add(c.state.waiting.reason);
       return reasons.has('PostStartHookError') && c.lastState.terminated !== undefined;
@@ -44,7 +23,7 @@ describe('lifecycle hooks', () => {
   });
 
   it('runs preStop before SIGTERM and takes its time out of the grace period', async () => {
-    await node.writeManifest('prestop.yaml', [
+    await ctx.node.writeManifest('prestop.yaml', [
       podManifest('polite', {
         terminationGracePeriodSeconds: 30,
         containers: [{
@@ -60,14 +39,14 @@ describe('lifecycle hooks', () => {
         }],
       }),
     ]);
-    await node.waitForPod('polite', 'Running', (s) => s.phase === 'Running' && (s.containerStatuses ?? []).every((c) => c.ready));
-    await node.waitForPod('stubborn', 'Running', (s) => s.phase === 'Running' && (s.containerStatuses ?? []).every((c) => c.ready));
+    await ctx.node.waitForPod('polite', 'Running', (s) => s.phase === 'Running' && (s.containerStatuses ?? []).every((c) => c.ready));
+    await ctx.node.waitForPod('stubborn', 'Running', (s) => s.phase === 'Running' && (s.containerStatuses ?? []).every((c) => c.ready));
     const removedAt = Date.now();
-    await node.removeManifest('prestop.yaml');
-    await node.waitForGone('polite');
-    await node.waitForGone('stubborn');
-    const polite = deaths.find((d) => d.name === 'polite');
-    const stubborn = deaths.find((d) => d.name === 'stubborn');
+    await ctx.node.removeManifest('prestop.yaml');
+    await ctx.node.waitForGone('polite');
+    await ctx.node.waitForGone('stubborn');
+    const polite = ctx.deaths.find((d) => d.name === 'polite');
+    const stubborn = ctx.deaths.find((d) => d.name === 'stubborn');
     // The polite container exits on SIGTERM: it died only after the 3 s hook.
     expect(polite?.exitCode).toBe(0);
     expect(polite!.at - removedAt).toBeGreaterThanOrEqual(2_500);

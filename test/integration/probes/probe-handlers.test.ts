@@ -8,7 +8,8 @@ import { tcpProbe } from '../../../agent/probes/tcp-handler.js';
 import { LABEL_MANAGED } from '../../../agent/runtime/labels.js';
 import { busyboxImageTag, pauseImageTag } from '../../../agent/runtime/local-images.js';
 import type { LocalImageRuntime } from '../../../agent/runtime/create-runtime.js';
-import type { ContainerConfig, PodSandboxConfig } from '../../../agent/runtime/runtime.js';
+import type { PodSandboxConfig } from '../../../agent/runtime/runtime.js';
+import { criContainerConfig } from '../../support/cri-configs.js';
 import { TEST_RUN_LABEL, createTestNetwork, removeAllWithLabel, runId, testRuntime, type TestNetwork } from '../../support/docker.js';
 
 let runtime: LocalImageRuntime;
@@ -38,20 +39,12 @@ beforeAll(async () => {
   };
   const sandboxId = await runtime.runPodSandbox(sandbox);
   podIP = (await runtime.podSandboxStatus(sandboxId)).ip;
-  const config: ContainerConfig = {
+  const config = criContainerConfig({
     metadata: { name: 'app', attempt: 0 },
     image: busyboxImageTag(),
     command: ['sh', '-c', 'mkdir -p /www && echo up > /www/healthz && touch /tmp/healthy && exec httpd -f -p 8080 -h /www'],
-    envs: [],
-    mounts: [],
     labels: { ...labels, 'io.kubernetes.container.name': 'app' },
-    annotations: {},
-    stdin: false,
-    stdinOnce: false,
-    tty: false,
-    resources: {},
-    securityContext: { namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
-  };
+  });
   containerId = await runtime.createContainer(sandboxId, config, sandbox);
   await runtime.startContainer(containerId);
   // Wait for httpd to listen.

@@ -8,6 +8,7 @@ import { busyboxImageTag, pauseImageTag } from '../../../agent/runtime/local-ima
 import type { ContainerConfig, ContainerStatus, PodSandboxConfig, RuntimeEvent } from '../../../agent/runtime/runtime.js';
 import type { LocalImageRuntime } from '../../../agent/runtime/create-runtime.js';
 import { TEST_RUN_LABEL, createTestNetwork, removeAllWithLabel, runId, testRuntime, type TestNetwork } from '../../support/docker.js';
+import { criContainerConfig } from '../../support/cri-configs.js';
 
 const BUSYBOX = busyboxImageTag();
 let runtime: LocalImageRuntime;
@@ -33,22 +34,15 @@ function sandboxConfig(overrides: Partial<PodSandboxConfig> = {}): PodSandboxCon
 }
 
 function containerConfig(name: string, command: string[], overrides: Partial<ContainerConfig> = {}): ContainerConfig {
-  return {
+  return criContainerConfig({
     metadata: { name, attempt: 0 },
     image: BUSYBOX,
     command,
     envs: [{ key: 'GREETING', value: 'hello world' }],
-    mounts: [],
     labels: { 'io.kubernetes.container.name': name, [LABEL_MANAGED]: 'true', [TEST_RUN_LABEL]: runId },
-    annotations: {},
-    stdin: false,
-    stdinOnce: false,
-    tty: false,
-    resources: {},
-    securityContext: { namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
     log: { maxSize: '1Mi', maxFiles: 2 },
     ...overrides,
-  };
+  });
 }
 
 /** A running container in a fresh sandbox. */

@@ -1,5 +1,6 @@
 // Builders of CRI configs for the runtime's unit tests.
 import type { ContainerConfig, PodSandboxConfig } from '../../../agent/runtime/runtime.js';
+import { criContainerConfig } from '../../support/cri-configs.js';
 
 export function sandboxConfig(overrides: Partial<PodSandboxConfig> = {}): PodSandboxConfig {
   return {
@@ -16,18 +17,5 @@ export function sandboxConfig(overrides: Partial<PodSandboxConfig> = {}): PodSan
 }
 
 export function containerConfig(overrides: Partial<ContainerConfig> = {}): ContainerConfig {
-  return {
-    metadata: { name: 'app', attempt: 1 },
-    image: 'sha256:abc',
-    envs: [],
-    mounts: [],
-    labels: { 'io.kubernetes.container.name': 'app' },
-    annotations: {},
-    stdin: false,
-    stdinOnce: false,
-    tty: false,
-    resources: {},
-    securityContext: { namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
-    ...overrides,
-  };
+  return criContainerConfig(overrides);
 }
