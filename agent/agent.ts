@@ -23,6 +23,7 @@ import { ProbeManager } from './probes/probe-manager.js';
 import { LifecycleHookRunner } from './probes/lifecycle-hooks.js';
 import { percentile } from './probes/latency-recorder.js';
 import type { EventRecorder } from './events/event-recorder.js';
+import { createVolumeManager } from './volumes/create-volume-manager.js';
 
 export interface RunningAgent {
   manager: PodManager;
@@ -84,6 +85,9 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   // Probe results wake the pod's worker so readiness reaches the status at once.
   let wake: (uid: string) => void = () => undefined;
   const probes = new ProbeManager({ runtime, clock, logger, events, onChange: (uid) => wake(uid) });
+  // A changed ConfigMap or Secret wakes the pods that read it (volumes refresh, waiting pods start).
+  let objectChanged: (key: string) => void = () => undefined;
+  const volumes = createVolumeManager({ config, store, logger, client: cluster?.client, onObjectChange: (key) => objectChanged(key) });
   const manager = new PodManager({
     runtime, images, events, store, logger, clock, config,
     networkName: netSpec.name,
@@ -93,12 +97,17 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
     podSource: 'file',
     probes,
     hooks: new LifecycleHookRunner({ runtime, clock, logger, events }),
+    volumes: volumes.manager,
     onStatus: cluster?.onStatus,
     onPodRemoved: cluster?.onPodRemoved,
     admit: cluster?.admit,
   });
 
   wake = (uid) => manager.worker(uid)?.requestSync();
+  objectChanged = (key) => {
+    for (const w of manager.allWorkers()) if (volumes.references(w.currentPod).has(key)) w.requestSync();
+  };
+  const volumeTimers = volumes.startHousekeeping(() => manager.allWorkers());
   // Probe latency summary for operators (and the probes benchmark), refreshed every 10 s.
   const probeStats = setInterval(() => {
     const summary: Record<string, { count: number; p50: number; p99: number }> = {};
@@ -137,6 +146,7 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
     async stop() {
       abort.abort();
       clearInterval(probeStats);
+      volumeTimers.stop();
       await source?.stop();
       manager.stop();
       probes.stop();

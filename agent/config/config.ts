@@ -51,6 +51,14 @@ export interface NodeletConfiguration {
   /** Client-side rate limit towards the apiserver. */
   kubeAPIQPS: number;
   kubeAPIBurst: number;
+  /** Host path prefixes pods may mount (readOnly: only read-only mounts); empty allows all, as kubelet does. */
+  allowedHostPaths: Array<{ pathPrefix: string; readOnly?: boolean }>;
+  /** tmpfs size of an `emptyDir.medium: Memory` without sizeLimit or memory limits; '' = the node's memory. */
+  memoryVolumeDefaultSize: string;
+  /** How often emptyDir usage is measured against sizeLimit (kubelet's volumeStatsAggPeriod, ms). */
+  volumeStatsAggPeriodMs: number;
+  /** How often the directories of pods no longer on the node are looked for and removed (ms). */
+  podDirCleanupPeriodMs: number;
 }
 
 export const VERSION = '0.1.0';
@@ -88,6 +96,10 @@ export function defaultConfig(): NodeletConfiguration {
     nodeLeaseDurationSeconds: 40,
     kubeAPIQPS: 50,
     kubeAPIBurst: 100,
+    allowedHostPaths: [],
+    memoryVolumeDefaultSize: '',
+    volumeStatsAggPeriodMs: 60_000,
+    podDirCleanupPeriodMs: 60_000,
   };
 }
 
@@ -132,5 +144,11 @@ export function resolveConfig(flags: Partial<NodeletConfiguration> & { config?: 
     throw new ConfigError(`node name "${merged.nodeName}" is not a valid DNS subdomain (lower-case letters, digits, '-', '.')`);
   }
   if (!merged.rootDir.startsWith('/')) throw new ConfigError(`root dir "${merged.rootDir}" must be an absolute path`);
+  merged.allowedHostPaths.forEach((a, i) => {
+    if (typeof a?.pathPrefix !== 'string' || !a.pathPrefix.startsWith('/')) {
+      throw new ConfigError(`allowedHostPaths[${i}].pathPrefix must be an absolute path`);
+    }
+    if (a.readOnly !== undefined && typeof a.readOnly !== 'boolean') throw new ConfigError(`allowedHostPaths[${i}].readOnly must be a boolean`);
+  });
   return merged;
 }

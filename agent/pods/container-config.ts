@@ -8,7 +8,7 @@ import { podKey } from '../api/types.js';
 import type { NodeletConfiguration } from '../config/config.js';
 import {
   LABEL_CONTAINER_HASH, LABEL_CONTAINER_KIND, LABEL_CONTAINER_NAME, LABEL_MANAGED, LABEL_NODE, LABEL_POD_NAME,
-  LABEL_POD_NAMESPACE, LABEL_POD_SOURCE, LABEL_POD_UID, LABEL_RESTART_COUNT, LABEL_TERMINATION_GRACE,
+  LABEL_POD_NAMESPACE, LABEL_POD_SOURCE, LABEL_PRESTOP_HANDLER, LABEL_CONTAINER_PORTS, LABEL_POD_UID, LABEL_RESTART_COUNT, LABEL_TERMINATION_GRACE,
   LABEL_TERMINATION_MESSAGE_PATH, LABEL_TERMINATION_MESSAGE_POLICY,
 } from '../runtime/labels.js';
 import type {
@@ -275,7 +275,7 @@ function fieldRefValue(pod: Pod, ref: { fieldPath: string; apiVersion?: string }
  * Requests default to limits (as the API server defaults them); a limit the container
  * does not set is the node's allocatable, as kubelet reports it.
  */
-function resourceFieldValue(
+export function resourceFieldValue(
   pod: Pod, self: Container, ref: { resource: string; containerName?: string; divisor?: Quantity }, ctx: EnvironmentContext,
 ): string {
   let target = self;
@@ -429,5 +429,9 @@ function containerLabels(input: ContainerConfigInput): Record<string, string> {
     [LABEL_TERMINATION_MESSAGE_POLICY]: container.terminationMessagePolicy ?? DEFAULT_TERMINATION_MESSAGE_POLICY,
     [LABEL_CONTAINER_KIND]: input.kind,
     [LABEL_POD_SOURCE]: input.podSource,
+    ...(container.lifecycle?.preStop ? {
+      [LABEL_PRESTOP_HANDLER]: JSON.stringify(container.lifecycle.preStop),
+      ...(container.ports?.length ? { [LABEL_CONTAINER_PORTS]: JSON.stringify(container.ports) } : {}),
+    } : {}),
   };
 }

@@ -36,6 +36,8 @@ export class PodManager {
   private relistTimer?: ReturnType<typeof setTimeout>;
   private lastRelist = new Map<string, string>();
   private relistDone = false;
+  private lastDirCleanup = 0;
+  private dirCleanupRunning = false;
   private runtimeDown = false;
   private readonly log: Logger;
   private resolveFirstUpdate!: () => void;
@@ -242,6 +244,34 @@ export class PodManager {
     }
     this.lastRelist = current;
     this.relistDone = true;
+    if (this.firstUpdateSeen && !this.dirCleanupRunning && this.deps.clock.now() - this.lastDirCleanup >= this.deps.config.podDirCleanupPeriodMs) {
+      this.lastDirCleanup = this.deps.clock.now();
+      this.dirCleanupRunning = true;
+      void this.cleanupOrphanedPodDirs(new Set(current.keys())).finally(() => { this.dirCleanupRunning = false; });
+    }
+  }
+
+  /**
+   * Tears down the directories (volumes first) of pods that are neither desired nor
+   * in the runtime — pods that went away while the agent was down, or whose removal
+   * was interrupted. Runs after the first snapshot and then periodically.
+   */
+  private async cleanupOrphanedPodDirs(inRuntime: ReadonlySet<string>): Promise<void> {
+    for (const uid of await this.deps.store.listPodUIDs()) {
+      if (this.workers.has(uid) || this.desired.has(uid) || this.refused.has(uid) || inRuntime.has(uid)) continue;
+      try {
+        await this.deps.volumes?.tearDownPod(uid);
+        await this.deps.store.removePodDir(uid);
+        this.log.info({ uid }, 'removed the directory and volumes of a pod no longer on this node');
+      } catch (err) {
+        this.log.warn({ uid, err: (err as Error).message }, 'cannot remove an orphaned pod directory; retrying later');
+      }
+    }
+  }
+
+  /** Every worker (for node-wide checks such as emptyDir size limits). */
+  allWorkers(): PodWorker[] {
+    return [...this.workers.values()];
   }
 
   private async watchEvents(): Promise<void> {

@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.js';
 import { buildPodDNS } from '../network/dns-config.js';
 import { buildHostNetworkHostsFile, buildHostsFile } from '../network/hosts-file.js';
 import { isRuntimeError } from '../runtime/errors.js';
-import { LABEL_CONTAINER_NAME, LABEL_TERMINATION_GRACE } from '../runtime/labels.js';
+import { LABEL_CONTAINER_NAME, LABEL_CONTAINER_PORTS, LABEL_PRESTOP_HANDLER, LABEL_TERMINATION_GRACE } from '../runtime/labels.js';
 import type { ContainerStatus, Mount, Runtime } from '../runtime/runtime.js';
 import type { PodStateStore } from '../state/pod-state-store.js';
 import type { Clock, Timer } from '../util/clock.js';
@@ -29,6 +29,11 @@ import type { NodeletConfiguration } from '../config/config.js';
 import { probeKillGraceSeconds } from '../probes/probe-settings.js';
 import type { ProbeManager } from '../probes/probe-manager.js';
 import type { LifecycleHookRunner } from '../probes/lifecycle-hooks.js';
+import type { VolumeManager } from '../volumes/volume-manager.js';
+import { VolumeError, type MountedVolume } from '../volumes/types.js';
+import { NO_OBJECTS } from '../volumes/api-object-source.js';
+import { loadEnvObjects, type EnvObjects } from './env-objects.js';
+import { makeEnvironment } from './container-config.js';
 
 export interface PodWorkerDeps {
   runtime: Runtime;
@@ -49,6 +54,8 @@ export interface PodWorkerDeps {
   probes?: ProbeManager;
   /** postStart and preStop hooks; without it hooks are not run. */
   hooks?: LifecycleHookRunner;
+  /** Volumes and the ConfigMaps/Secrets the pod reads; without it no volume is mounted. */
+  volumes?: VolumeManager;
 }
 
 /** kubelet never gives a container less than this to stop, even for grace 0. */
@@ -68,7 +75,11 @@ export class PodWorker {
   private readonly waiting: WaitingOverrides = new Map();
   private readonly terminationMessages = new Map<string, string>();
   private termination?: Termination;
-  private deadlineExceeded = false;
+  /** Set once the pod failed for good on the node (deadline exceeded, evicted): never restarted. */
+  private failure?: { reason: string; message: string };
+  /** The pod's volumes as set up by the last sync, for its containers' mounts. */
+  private mountedVolumes = new Map<string, MountedVolume>();
+  private lastMountError = '';
   private syncing = false;
   private pending = false;
   private wake?: Timer;
@@ -201,12 +212,12 @@ export class PodWorker {
     }
 
     const deadlineMs = this.activeDeadlineRemainingMs();
-    if (deadlineMs !== undefined && deadlineMs <= 0 && !this.deadlineExceeded) {
-      this.deadlineExceeded = true;
-      this.deps.events.record(this.pod, 'Normal', 'DeadlineExceeded', 'Pod was active on the node longer than the specified deadline');
+    if (deadlineMs !== undefined && deadlineMs <= 0 && !this.failure) {
+      this.failure = { reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' };
+      this.deps.events.record(this.pod, 'Normal', 'DeadlineExceeded', this.failure.message);
     }
 
-    if (this.deadlineExceeded || isTerminalPhase(this.status?.phase)) {
+    if (this.failure || isTerminalPhase(this.status?.phase)) {
       // A terminal pod keeps its exited containers (for logs and status) but gives
       // back its sandbox and never starts anything again.
       await this.killPod(snap, this.pod.spec.terminationGracePeriodSeconds ?? 30, 'pod is terminal');
@@ -215,6 +226,10 @@ export class PodWorker {
       return;
     }
 
+    if (!(await this.setUpVolumes(snap))) {
+      await this.publishStatus(snap);
+      return;
+    }
     const changed = await this.applyActions(snap);
     if (changed) snap = await refreshRuntimePod(runtime, snap, this.created);
     const status = await this.publishStatus(snap);
@@ -224,6 +239,51 @@ export class PodWorker {
     }
     await this.pruneDeadContainers(snap);
     this.scheduleNextWake(deadlineMs);
+  }
+
+  /**
+   * Evicts the pod (an emptyDir over its sizeLimit): its containers are stopped and
+   * it ends Failed with reason Evicted, as kubelet's eviction manager does.
+   */
+  evict(message: string): void {
+    if (this.failure || this.termination || this.finished) return;
+    this.failure = { reason: 'Evicted', message };
+    this.log.warn({ reason: 'Evicted' }, message);
+    this.deps.events.record(this.pod, 'Warning', 'Evicted', message);
+    this.requestSync();
+  }
+
+  /**
+   * Sets up the pod's volumes; false when one cannot be, in which case containers
+   * not yet running wait (ContainerCreating with the mount error) and running ones
+   * are left alone, and the sync is retried.
+   */
+  private async setUpVolumes(snap: RuntimePodSnapshot): Promise<boolean> {
+    const volumes = this.deps.volumes;
+    if (!volumes || (this.pod.spec.volumes ?? []).length === 0) return true;
+    try {
+      this.mountedVolumes = await volumes.setUpPod(this.pod);
+      if (this.lastMountError) {
+        this.lastMountError = '';
+        for (const [name, w] of this.waiting) if (w.reason === 'ContainerCreating') this.waiting.delete(name);
+      }
+      return true;
+    } catch (err) {
+      if (!(err instanceof VolumeError)) throw err;
+      const message = err.message;
+      if (message !== this.lastMountError) {
+        this.lastMountError = message;
+        this.deps.events.record(this.pod, 'Warning', 'FailedMount', message);
+        this.log.warn({ reason: 'FailedMount' }, message);
+      }
+      const running = new Set(snap.status.containers.filter((c) => c.state === 'running').map((c) => c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name));
+      for (const c of [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers]) {
+        if (!running.has(c.name)) this.waiting.set(c.name, { reason: 'ContainerCreating', message });
+      }
+      this.errorDelayMs = Math.min(ERROR_RETRY_MAX_MS, Math.max(2_000, this.errorDelayMs * 2));
+      this.scheduleWake(this.errorDelayMs);
+      return false;
+    }
   }
 
   private activeDeadlineRemainingMs(): number | undefined {
@@ -374,9 +434,15 @@ export class PodWorker {
 
     let id: string;
     try {
+      const envObjects: EnvObjects = await loadEnvObjects(pod, this.deps.volumes?.objects ?? NO_OBJECTS);
+      const envContext = { podIP, hostIP: this.deps.hostIP(), nodeName: config.nodeName, ...envObjects };
       const mounts = await this.prepareMounts(container, attempt);
+      if (this.deps.volumes && (container.volumeMounts ?? []).length > 0) {
+        const env = new Map(makeEnvironment(pod, container, envContext).map((e) => [e.key, e.value]));
+        mounts.push(...(await this.deps.volumes.containerMounts(pod, container, env, this.mountedVolumes)));
+      }
       const cfg = generateContainerConfig({
-        pod, container, kind, attempt, nodeName: config.nodeName, podIP, hostIP: this.deps.hostIP(),
+        pod, container, kind, attempt, ...envContext,
         hostsFilePath: this.hostsFilePath(), podSource: this.podSource(), config, imageRef, mounts,
       });
       const sandboxConfig = generateSandboxConfig({
@@ -431,9 +497,11 @@ export class PodWorker {
    * Stops one container: its preStop hook first, whose time is taken out of the
    * grace period (at least 2 s remain for SIGTERM), then the stop signal.
    */
-  private async stopWithHooks(id: string, name: string, running: boolean, gracePeriodSeconds: number, podIP: string): Promise<void> {
+  private async stopWithHooks(
+    id: string, name: string, running: boolean, gracePeriodSeconds: number, podIP: string, labels?: Record<string, string>,
+  ): Promise<void> {
     let grace = this.graceFor(gracePeriodSeconds);
-    const spec = this.containerSpec(name);
+    const spec = this.containerSpec(name) ?? (labels ? containerFromLabels(name, labels) : undefined);
     if (running && spec?.lifecycle?.preStop && this.deps.hooks) {
       grace = await this.deps.hooks.runPreStop(this.pod, spec, id, podIP, gracePeriodSeconds);
     }
@@ -518,10 +586,10 @@ export class PodWorker {
       status.podIP = status.hostIP;
       status.podIPs = status.hostIPs;
     }
-    if (this.deadlineExceeded) {
+    if (this.failure) {
       status.phase = 'Failed';
-      status.reason = 'DeadlineExceeded';
-      status.message = 'Pod was active on the node longer than the specified deadline';
+      status.reason = this.failure.reason;
+      status.message = this.failure.message;
     }
     // A pod that has finished keeps the IP it had, as kubelet reports it.
     if (isTerminalPhase(status.phase) && !status.podIP && this.status?.podIP) {
@@ -562,7 +630,7 @@ export class PodWorker {
           this.deps.events.record(this.pod, 'Normal', 'Killing', `Stopping container ${name}`);
           this.log.info({ container: name, grace: gracePeriodSeconds, reason }, 'stopping container');
         }
-        await this.stopWithHooks(c.id, name, c.state === 'running', gracePeriodSeconds, snap.status.sandboxes[0]?.ip ?? '');
+        await this.stopWithHooks(c.id, name, c.state === 'running', gracePeriodSeconds, snap.status.sandboxes[0]?.ip ?? '', c.labels);
       }),
     );
     await Promise.all(
@@ -576,6 +644,8 @@ export class PodWorker {
     const snap = await readRuntimePod(runtime, config.nodeName, this.uid);
     await Promise.all(snap.allContainers.map((c) => runtime.removeContainer(c.id)));
     await Promise.all(snap.allSandboxes.map((s) => runtime.removePodSandbox(s.id)));
+    // Volumes go only once no container can use them; a tmpfs is unmounted before removal.
+    await this.deps.volumes?.tearDownPod(this.uid);
     await this.deps.store.removePodDir(this.uid);
   }
 
@@ -609,6 +679,21 @@ export class PodWorker {
     let next = this.deps.config.syncFrequencyMs;
     if (deadlineMs !== undefined) next = Math.min(next, Math.max(0, deadlineMs) + 10);
     this.scheduleWake(next);
+  }
+}
+
+/**
+ * The part of a container spec an orphan's stop needs (its preStop hook and ports),
+ * from the labels written when it was created; undefined when it has no hook.
+ */
+export function containerFromLabels(name: string, labels: Record<string, string>): Container | undefined {
+  const handler = labels[LABEL_PRESTOP_HANDLER];
+  if (!handler) return undefined;
+  try {
+    const ports = labels[LABEL_CONTAINER_PORTS];
+    return { name, image: '', lifecycle: { preStop: JSON.parse(handler) }, ...(ports ? { ports: JSON.parse(ports) } : {}) };
+  } catch {
+    return undefined; // a label someone edited by hand: stop without the hook
   }
 }
 

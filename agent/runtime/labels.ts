@@ -18,6 +18,10 @@ export const LABEL_TERMINATION_GRACE = 'io.kubernetes.pod.terminationGracePeriod
 export const LABEL_TERMINATION_MESSAGE_PATH = 'io.kubernetes.container.terminationMessagePath';
 export const LABEL_TERMINATION_MESSAGE_POLICY = 'io.kubernetes.container.terminationMessagePolicy';
 export const LABEL_CONTAINER_KIND = 'nodelet.io/container-kind'; // 'init' | 'regular'
+/** JSON of lifecycle.preStop, so a pod deleted while the agent was down still gets its hook. */
+export const LABEL_PRESTOP_HANDLER = 'io.kubernetes.container.preStopHandler';
+/** JSON of the container's ports (a preStop httpGet may name one). */
+export const LABEL_CONTAINER_PORTS = 'io.kubernetes.container.ports';
 export const LABEL_POD_SOURCE = 'nodelet.io/pod-source';
 
 export const TYPE_SANDBOX = 'podsandbox';

@@ -1,11 +1,12 @@
 // What the agent remembers outside the runtime: per pod, the desired pod object and
 // the status it last computed, under <root>/pods/<uid>/. The CLI reads the same
 // files, so `nodelet pods` answers even while the agent is down.
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { readFileSync, readdirSync } from 'node:fs';
 import type { Pod, PodStatus } from '../api/types.js';
 import type { RejectedManifest } from '../sources/types.js';
 import { joinInside, safeSegment } from '../util/safe-path.js';
+import { removeTreeSafely } from '../volumes/safe-remove.js';
 
 async function writeAtomic(path: string, data: string): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -113,9 +114,13 @@ export class PodStateStore {
     }
   }
 
-  /** Removes a pod's directory; only called once its containers and sandbox are gone. */
+  /**
+   * Removes a pod's directory; only called once its containers and sandbox are gone.
+   * Anything still mounted beneath it is unmounted first and no symlink is followed,
+   * so a leftover bind of a hostPath can never lose the host's files.
+   */
   async removePodDir(uid: string): Promise<void> {
-    await rm(this.podDir(uid), { recursive: true, force: true });
+    await removeTreeSafely(this.podDir(uid));
   }
 
   async saveRejected(rejected: RejectedManifest[]): Promise<void> {

@@ -1,6 +1,7 @@
 // Runs a real agent in-process against the real Docker engine, with its own node
 // name, root dir, manifests dir and pod CIDR, so tests never touch each other's (or
 // an operator's) containers. cleanup() removes everything the node made.
+import { removeTreeSafely } from '../../agent/volumes/safe-remove.js';
 import { mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
 import { afterAll, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
@@ -73,7 +74,8 @@ export async function prepareTestNode(overrides: Partial<NodeletConfiguration> =
     async cleanup() {
       await removeNodeContainers(config.nodeName);
       await removeNetwork(`nodelet-${config.nodeName}`);
-      await rm(rootDir, { recursive: true, force: true });
+      // Unmounts what the pods left (tmpfs, subPath binds) and never follows a link out.
+      await removeTreeSafely(rootDir);
       await rm(manifests, { recursive: true, force: true });
     },
   };
