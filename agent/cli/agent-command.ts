@@ -3,6 +3,10 @@ import { parseArgs } from 'node:util';
 import { resolveConfig, type NodeletConfiguration } from '../config/config.js';
 import { createLogger } from '../log/logger.js';
 import { startAgent } from '../agent.js';
+import { startProxy, type RunningProxy } from '../network/proxy/start-proxy.js';
+import { DEFAULT_HEALTHZ_PORT } from '../network/proxy/proxy-health-server.js';
+import { DEFAULT_MAX_SYNC_MS, DEFAULT_MIN_SYNC_MS } from '../network/proxy/proxier.js';
+import type { ProxyMode } from '../network/proxy/proxy-backend.js';
 
 export async function runAgentCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -20,6 +24,11 @@ export async function runAgentCommand(args: string[]): Promise<number> {
       'container-runtime-endpoint': { type: 'string' },
       kubeconfig: { type: 'string' },
       'node-labels': { type: 'string' },
+      // The embedded default (`npm start`): the Service proxy in the same process,
+      // on the same manifests (it takes the Services, the agent the Pods).
+      proxy: { type: 'boolean', default: false },
+      'proxy-mode': { type: 'string', default: 'iptables' },
+      'service-cidr': { type: 'string', default: '10.96.0.0/12' },
     },
     strict: true,
   });
@@ -40,6 +49,16 @@ export async function runAgentCommand(args: string[]): Promise<number> {
   const config = resolveConfig(flags);
   const logger = createLogger(config.logLevel);
   const agent = await startAgent(config, logger);
+  let proxy: RunningProxy | undefined;
+  if (values.proxy) {
+    proxy = await startProxy({
+      mode: values['proxy-mode'] as ProxyMode,
+      nodeName: config.nodeName, rootDir: config.rootDir, manifests: config.manifests, kubeconfig: config.kubeconfig,
+      serviceCIDR: values['service-cidr'], clusterCIDR: config.podCIDR, nodeIPs: [],
+      healthzPort: DEFAULT_HEALTHZ_PORT, healthzBindAddress: '127.0.0.1',
+      minSyncMs: DEFAULT_MIN_SYNC_MS, maxSyncMs: DEFAULT_MAX_SYNC_MS,
+    }, logger.child({ component: 'proxy' }));
+  }
   await new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {
       logger.info({ signal: sig }, 'stopping agent; pods keep running');
@@ -48,6 +67,7 @@ export async function runAgentCommand(args: string[]): Promise<number> {
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
+  await proxy?.stop();
   await agent.stop();
   logger.flush();
   return 0;

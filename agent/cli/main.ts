@@ -6,6 +6,8 @@ import { runPodsCommand } from './pods-command.js';
 import { runPsCommand } from './ps-command.js';
 import { runLogsCommand, runExecCommand, runInspectCommand } from './container-commands.js';
 import { VERSION } from '../config/config.js';
+import { runProxyCommand } from './proxy-command.js';
+import { runRulesCommand } from './rules-command.js';
 
 const USAGE = `nodelet ${VERSION} — a kubelet-like node agent on Docker
 
@@ -13,6 +15,8 @@ Usage: nodelet <command> [flags]
 
 Commands:
   agent     run the node agent (--manifests DIR for standalone static pods)
+  proxy     run the Service proxy               [--mode iptables|nftables|ipvs] [--cleanup]
+  rules     show what the proxy programmed      [SERVICE] [-o json|yaml]
   pods      list the pods this node runs        [-o json|yaml|wide] [-n NS]
   ps        list the pods' containers           [-a] [-q] [--pod NAME] [-o json|yaml]
   logs      print a container's logs            POD [-c CONTAINER] [--tail N] [-f]
@@ -35,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   switch (verb) {
     case 'agent': return runAgentCommand(rest);
+    case 'proxy': return runProxyCommand(rest);
+    case 'rules': return runRulesCommand(rest);
     case 'pods': return runPodsCommand(rest);
     case 'ps': return runPsCommand(rest);
     case 'logs': return runLogsCommand(rest);
