@@ -23,6 +23,23 @@ export function benchSubnet(): string {
   return `10.${241 + Math.floor(Math.random() * 14)}.0.0/16`;
 }
 
+/**
+ * A /16 no existing Docker network overlaps: a network a killed run could not
+ * remove (Docker 20.10 keeps stale endpoints) must not stall the next run.
+ */
+export async function freeBenchSubnet(): Promise<string> {
+  const used = new Set<string>();
+  for (const n of await docker.listNetworks()) {
+    for (const c of (n.IPAM?.Config ?? []) as Array<{ Subnet?: string }>) {
+      const m = /^10\.(\d+)\./.exec(c.Subnet ?? '');
+      if (m) used.add(m[1]!);
+    }
+  }
+  const free = Array.from({ length: 14 }, (_, i) => String(241 + i)).filter((b) => !used.has(b));
+  if (free.length === 0) throw new Error('every bench subnet 10.241-254.0.0/16 is taken by a Docker network; remove stale nodelet-bench-* networks');
+  return `10.${free[Math.floor(Math.random() * free.length)]}.0.0/16`;
+}
+
 function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;

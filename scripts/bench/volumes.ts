@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { VERSION } from '../../agent/config/config.js';
 import { removeTreeSafely } from '../../agent/volumes/safe-remove.js';
 import { TestApiServer } from '../../test/support/apiserver/server.js';
-import { benchSubnet, removeByLabel, removeNetwork } from './startup.js';
+import { freeBenchSubnet, removeByLabel, removeNetwork } from './startup.js';
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? NaN;
 const ms = (n: number) => `${n.toFixed(0)} ms`;
@@ -27,7 +27,8 @@ function podSpec(withVolumes: boolean, hostDir: string): Record<string, unknown>
     terminationGracePeriodSeconds: 0,
     ...(withVolumes ? { volumes } : {}),
     containers: [{
-      name: 'app', image: `nodelet/busybox:${VERSION}`, command: ['sleep', '3600'],
+      // Exits on SIGTERM at once, so teardown measures the agent, not a grace period.
+      name: 'app', image: `nodelet/busybox:${VERSION}`, command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
       ...(withVolumes ? { volumeMounts: volumes.map((v) => ({ name: v.name, mountPath: `/v/${v.name}` })) } : {}),
     }],
   };
@@ -48,7 +49,7 @@ export async function runVolumesBench(args: string[]): Promise<void> {
   api.create('secrets', 'default', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bench-secret', namespace: 'default' }, data: { p: Buffer.from('x').toString('base64') } });
   const child = spawn(process.execPath, [
     'dist/agent/cli/main.js', 'agent', '--node-name', nodeName, '--root-dir', join(dir, 'root'), '--kubeconfig', kubeconfig,
-    '--pod-cidr', benchSubnet(), '--log-level', 'error',
+    '--pod-cidr', await freeBenchSubnet(), '--log-level', 'error',
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
 
   const waitFor = (predicate: (c: { type: string; resource: string; object: any }) => boolean) => new Promise<number>((resolve) => {
@@ -64,7 +65,8 @@ export async function runVolumesBench(args: string[]): Promise<void> {
     const t1 = await running;
     const gone = waitFor((c) => c.resource === 'pods' && c.type === 'DELETED' && c.object.metadata.name === name);
     const t2 = performance.now();
-    api.delete('pods', 'default', name, { gracePeriodSeconds: 0 });
+    // Graceful: the object stays until the agent has torn the pod down and sent the final DELETE.
+    api.delete('pods', 'default', name, { gracePeriodSeconds: 10 });
     const t3 = await gone;
     return { setUp: t1 - t0, tearDown: t3 - t2 };
   };
