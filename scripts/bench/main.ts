@@ -4,12 +4,14 @@ import { runStartupBench } from './startup.js';
 import { runStartupApiBench } from './startup-api.js';
 import { runProbesBench } from './probes.js';
 import { runVolumesBench } from './volumes.js';
+import { runProxyBench } from './proxy.js';
 
 const scenarios: Record<string, (args: string[]) => Promise<void>> = {
   startup: runStartupBench,
   'startup-api': runStartupApiBench,
   probes: runProbesBench,
   volumes: runVolumesBench,
+  proxy: runProxyBench,
 };
 
 const [name = 'startup', ...rest] = process.argv.slice(2);

@@ -74,7 +74,20 @@ async function createMarker(runner: CommandRunner, table: 'nat' | 'filter', mark
  */
 export async function ensureIptablesJump(runner: CommandRunner, jump: IptablesJumpRule, nfTables: boolean): Promise<void> {
   const check = await runner.run('iptables', ['-w', '-t', jump.table, '-C', jump.chain, ...jump.rule]);
-  if (check.code === 0) return;
+  if (check.code === 0) {
+    // Docker re-inserts its own rules at the top of FORWARD and friends when it
+    // creates a network; its ACCEPTs would then bypass our REJECTs. Keep ours first.
+    const ours = new Set(iptablesJumpRules().filter((j) => j.table === jump.table && j.chain === jump.chain).map((j) => j.rule.at(-1)));
+    const targetOf = (line: string) => / -j (\S+)/.exec(line)?.[1];
+    const listed = await runner.run('iptables', ['-w', '-t', jump.table, '-S', jump.chain]);
+    const rules = listed.stdout.split('\n').filter((l) => l.startsWith('-A '));
+    const firstForeign = rules.findIndex((l) => !ours.has(targetOf(l)));
+    const leading = firstForeign === -1 ? rules : rules.slice(0, firstForeign);
+    if (leading.some((l) => targetOf(l) === jump.rule.at(-1))) return;
+    await runChecked(runner, 'iptables', ['-w', '-t', jump.table, '-D', jump.chain, ...jump.rule]);
+    await runChecked(runner, 'iptables', ['-w', '-t', jump.table, '-I', jump.chain, ...jump.rule]);
+    return;
+  }
   const existed = !nfTables || (await runner.run('nft', ['list', 'chain', 'ip', jump.table, jump.chain])).code === 0;
   await runChecked(runner, 'iptables', ['-w', '-t', jump.table, '-I', jump.chain, ...jump.rule]);
   if (!existed) await createMarker(runner, jump.table, `${CREATED_MARKER_PREFIX}${jump.chain}`);

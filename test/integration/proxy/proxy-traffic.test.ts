@@ -122,7 +122,8 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
     });
 
     it('refuses a Service without endpoints at once instead of timing out', async () => {
-      const r = await execIn(client, ['sh', '-c', 'nc -w 10 10.251.0.12 80 </dev/null']);
+      // `timeout` bounds it: a dropped SYN would make nc wait out TCP's retries.
+      const r = await execIn(client, ['sh', '-c', 'timeout 15 nc -w 10 10.251.0.12 80 </dev/null']);
       expect(r.exitCode).not.toBe(0);
       expect(r.output).toMatch(/refused|unreachable/i);
       expect(r.output).not.toMatch(/timed out/i);
