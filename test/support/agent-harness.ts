@@ -2,6 +2,7 @@
 // name, root dir, manifests dir and pod CIDR, so tests never touch each other's (or
 // an operator's) containers. cleanup() removes everything the node made.
 import { removeTreeSafely } from '../../agent/volumes/safe-remove.js';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
 import { afterAll, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
@@ -205,4 +206,15 @@ export function agentWithDeathWatch(overrides: Partial<NodeletConfiguration> = {
     await ctx.node?.cleanup();
   });
   return ctx;
+}
+
+/** Runs the built CLI's agent as its own process for this node (so a test can kill -9 it). */
+export function spawnAgentProcess(files: TestNodeFiles, extraArgs: string[] = []): ChildProcess {
+  const c = files.config;
+  const child = spawn(process.execPath, [
+    'dist/agent/cli/main.js', 'agent', '--node-name', c.nodeName, '--root-dir', c.rootDir,
+    '--manifests', c.manifests!, '--pod-cidr', c.podCIDR, ...extraArgs,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr?.resume();
+  return child;
 }

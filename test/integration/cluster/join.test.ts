@@ -9,21 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestApiServer } from '../../support/apiserver/server.js';
 import { BUSYBOX, nodeContainers, podManifest, startTestAgent, type TestAgent } from '../../support/agent-harness.js';
 import type { Pod } from '../../../agent/api/types.js';
+import { until } from '../../support/wait.js';
 
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 describe('joined to an apiserver', () => {
   let api: TestApiServer;

@@ -1,31 +1,15 @@
 // The agent can be killed at any moment: kill -9 it with pods running, start it
 // again, and it adopts everything — no container recreated, restart counts intact —
 // while the pods removed during the outage are cleaned up.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX, nodeContainers, podManifest, prepareTestNode, type TestNodeFiles } from '../../support/agent-harness.js';
+import { BUSYBOX, nodeContainers, podManifest, prepareTestNode, spawnAgentProcess, type TestNodeFiles } from '../../support/agent-harness.js';
+import { until } from '../../support/wait.js';
 import { PodStateStore } from '../../../agent/state/pod-state-store.js';
 import type { Pod } from '../../../agent/api/types.js';
 
-function startAgentProcess(files: TestNodeFiles): ChildProcess {
-  const c = files.config;
-  const child = spawn(process.execPath, [
-    'dist/agent/cli/main.js', 'agent', '--node-name', c.nodeName, '--root-dir', c.rootDir,
-    '--manifests', c.manifests!, '--pod-cidr', c.podCIDR, '--log-level', 'debug',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr?.resume();
-  return child;
-}
+const startAgentProcess = (files: TestNodeFiles) => spawnAgentProcess(files, ['--log-level', 'debug']);
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('agent restart safety', () => {
   let files: TestNodeFiles;
@@ -53,7 +37,7 @@ describe('agent restart safety', () => {
       podManifest('doomed', { terminationGracePeriodSeconds: 2, containers: [{ name: 'main', image: BUSYBOX, command: ['sleep', '3600'] }] }),
     ]);
     agent = startAgentProcess(files);
-    await waitFor('pods running', async () => {
+    await until('pods running', async () => {
       const pods = await podsByName();
       const steady = pods.get(files.staticName('steady'));
       const flaky = pods.get(files.staticName('flaky'));
@@ -74,7 +58,7 @@ describe('agent restart safety', () => {
     ]);
 
     agent = startAgentProcess(files);
-    await waitFor('doomed pod cleaned up', async () => {
+    await until('doomed pod cleaned up', async () => {
       const left = (await nodeContainers(files.config.nodeName)).filter((c) => c.Labels['io.kubernetes.pod.name'] === files.staticName('doomed'));
       return left.length === 0 ? true : undefined;
     });
@@ -86,7 +70,7 @@ describe('agent restart safety', () => {
     expect(steadyAfter).toEqual(steadyBefore);
     expect(after.filter((c) => c.Labels['io.kubernetes.pod.name'] === files.staticName('steady') && c.State !== 'running')).toEqual([]);
 
-    const steady = await waitFor('steady status re-published', async () => {
+    const steady = await until('steady status re-published', async () => {
       const p = (await podsByName()).get(files.staticName('steady'));
       return p?.status?.containerStatuses?.every((c) => c.ready && c.restartCount === 0) ? p : undefined;
     });

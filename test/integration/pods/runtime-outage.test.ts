@@ -9,16 +9,8 @@ import { pino } from 'pino';
 import { startAgent, type RunningAgent } from '../../../agent/agent.js';
 import { BUSYBOX, docker, nodeContainers, podManifest, prepareTestNode, type TestNodeFiles } from '../../support/agent-harness.js';
 import { SocketProxy } from '../../support/socket-proxy.js';
+import { until } from '../../support/wait.js';
 
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v as T;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('container runtime outage', () => {
   let files: TestNodeFiles;

@@ -2,32 +2,16 @@
 // Memory tmpfs intact (mounted once, containers not recreated), and tears down the
 // volumes of pods that went away while it was down — whether their containers were
 // still there (orphans) or already gone (only the directory was left).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX, docker, nodeContainers, podManifest, prepareTestNode, type TestNodeFiles } from '../../support/agent-harness.js';
+import { BUSYBOX, docker, nodeContainers, podManifest, prepareTestNode, spawnAgentProcess, type TestNodeFiles } from '../../support/agent-harness.js';
+import { until } from '../../support/wait.js';
 import { PodStateStore } from '../../../agent/state/pod-state-store.js';
 
-function startAgentProcess(files: TestNodeFiles, configPath: string): ChildProcess {
-  const c = files.config;
-  const child = spawn(process.execPath, [
-    'dist/agent/cli/main.js', 'agent', '--config', configPath, '--node-name', c.nodeName, '--root-dir', c.rootDir,
-    '--manifests', c.manifests!, '--pod-cidr', c.podCIDR,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr?.resume();
-  return child;
-}
+const startAgentProcess = (files: TestNodeFiles, configPath: string) => spawnAgentProcess(files, ['--config', configPath]);
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const mountCount = async (path: string) =>
   (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.split(' ')[4] === path).length;
@@ -72,11 +56,11 @@ describe('volumes across agent restarts', () => {
   it('keeps volumes intact across kill -9 and removes those of pods gone meanwhile', async () => {
     await files.writeManifest('pods.yaml', [podManifest('keep', spec('keep')), podManifest('orphan', spec('orphan')), podManifest('vanished', spec('vanished'))]);
     agent = startAgentProcess(files, configPath);
-    const keep = await waitFor('keep running', () => running('keep'));
-    const orphan = await waitFor('orphan running', () => running('orphan'));
-    const vanished = await waitFor('vanished running', () => running('vanished'));
+    const keep = await until('keep running', () => running('keep'));
+    const orphan = await until('orphan running', () => running('orphan'));
+    const vanished = await until('vanished running', () => running('vanished'));
     const volumes = (uid: string) => join(files.config.rootDir, 'pods', uid, 'volumes', 'emptyDir');
-    await waitFor('files written', async () => (await exists(join(volumes(keep), 'mem', 'f'))) ? true : undefined);
+    await until('files written', async () => (await exists(join(volumes(keep), 'mem', 'f'))) ? true : undefined);
     const keepIds = (await nodeContainers(files.config.nodeName)).filter((c) => c.Labels['io.kubernetes.pod.name'] === files.staticName('keep')).map((c) => c.Id).sort();
 
     agent.kill('SIGKILL');
@@ -88,7 +72,7 @@ describe('volumes across agent restarts', () => {
     }
 
     agent = startAgentProcess(files, configPath);
-    await waitFor('orphan and vanished pod directories removed', async () =>
+    await until('orphan and vanished pod directories removed', async () =>
       !(await exists(join(files.config.rootDir, 'pods', orphan))) && !(await exists(join(files.config.rootDir, 'pods', vanished))) ? true : undefined);
     expect(await mountCount(join(volumes(orphan), 'mem'))).toBe(0);
     expect(await mountCount(join(volumes(vanished), 'mem'))).toBe(0);
