@@ -61,7 +61,10 @@ async function retryForever<T>(what: string, logger: Logger, signal: AbortSignal
 
 export async function startAgent(config: NodeletConfiguration, logger: Logger, clock: Clock = realClock): Promise<RunningAgent> {
   const abort = new AbortController();
-  const runtime = createRuntime({ endpoint: config.containerRuntimeEndpoint, requestTimeoutMs: config.runtimeRequestTimeoutMs, logger });
+  const runtime = createRuntime({
+    endpoint: config.containerRuntimeEndpoint, requestTimeoutMs: config.runtimeRequestTimeoutMs, logger,
+    execHandler: config.execHandler === 'nsenter' ? 'nsenter' : 'docker',
+  });
   const version = await retryForever('connecting to the container runtime (is dockerd running?)', logger, abort.signal, () => runtime.version());
   logger.info({ node: config.nodeName, runtime: `${version.runtimeName}://${version.runtimeVersion}`, rootDir: config.rootDir }, 'nodelet agent starting');
 

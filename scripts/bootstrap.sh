@@ -46,7 +46,8 @@ else
     if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
       rm -f /var/run/docker.pid
     fi
-    nohup dockerd >>/var/log/dockerd.log 2>&1 </dev/null &
+    # setsid: the engine must outlive the shell (and process group) that started it.
+    setsid nohup dockerd >>/var/log/dockerd.log 2>&1 </dev/null &
   fi
   for _ in $(seq 1 60); do docker_up && break; sleep 1; done
   docker_up || { echo "bootstrap: dockerd did not come up; see /var/log/dockerd.log" >&2; tail -20 /var/log/dockerd.log >&2 || true; exit 1; }

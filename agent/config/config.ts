@@ -59,6 +59,12 @@ export interface NodeletConfiguration {
   volumeStatsAggPeriodMs: number;
   /** How often the directories of pods no longer on the node are looked for and removed (ms). */
   podDirCleanupPeriodMs: number;
+  /**
+   * How probe and hook commands run: 'docker' (Docker's exec API) or 'nsenter' (from
+   * the agent into the container's namespaces: ~20x cheaper, but root commands keep
+   * the agent's capabilities and skip the container's seccomp profile and cgroup).
+   */
+  execHandler: string;
 }
 
 export const VERSION = '0.1.0';
@@ -100,6 +106,7 @@ export function defaultConfig(): NodeletConfiguration {
     memoryVolumeDefaultSize: '',
     volumeStatsAggPeriodMs: 60_000,
     podDirCleanupPeriodMs: 60_000,
+    execHandler: 'docker',
   };
 }
 
@@ -144,6 +151,9 @@ export function resolveConfig(flags: Partial<NodeletConfiguration> & { config?: 
     throw new ConfigError(`node name "${merged.nodeName}" is not a valid DNS subdomain (lower-case letters, digits, '-', '.')`);
   }
   if (!merged.rootDir.startsWith('/')) throw new ConfigError(`root dir "${merged.rootDir}" must be an absolute path`);
+  if (merged.execHandler !== 'docker' && merged.execHandler !== 'nsenter') {
+    throw new ConfigError(`execHandler "${merged.execHandler}" must be docker or nsenter`);
+  }
   merged.allowedHostPaths.forEach((a, i) => {
     if (typeof a?.pathPrefix !== 'string' || !a.pathPrefix.startsWith('/')) {
       throw new ConfigError(`allowedHostPaths[${i}].pathPrefix must be an absolute path`);

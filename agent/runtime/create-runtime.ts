@@ -2,6 +2,7 @@
 // for now; the endpoint is a CRI-style URL so another engine can slot in here.
 import type { Logger } from '../log/logger.js';
 import { DockerRuntime } from './docker/docker-runtime.js';
+import type { ExecHandler } from './docker/nsenter-exec.js';
 import type { Runtime } from './runtime.js';
 
 export const DEFAULT_RUNTIME_ENDPOINT = 'unix:///var/run/docker.sock';
@@ -19,6 +20,8 @@ export interface CreateRuntimeOptions {
   endpoint?: string;
   requestTimeoutMs?: number;
   logger?: Logger;
+  /** How probe and hook execs run; see DockerRuntimeOptions.execHandler (default: docker). */
+  execHandler?: ExecHandler;
 }
 
 export class RuntimeEndpointError extends Error {
@@ -43,5 +46,6 @@ export function createRuntime(options: CreateRuntimeOptions = {}): LocalImageRun
   };
   if (options.requestTimeoutMs !== undefined) runtimeOptions.requestTimeoutMs = options.requestTimeoutMs;
   if (options.logger) runtimeOptions.logger = options.logger;
+  if (options.execHandler) runtimeOptions.execHandler = options.execHandler;
   return new DockerRuntime(runtimeOptions);
 }

@@ -27,6 +27,7 @@ import { pullThroughDocker } from './image-pull.js';
 import { jsonMessages } from './json-stream.js';
 import { openLogStream } from './log-stream.js';
 import { withConflictSuffix } from './names.js';
+import { NsenterExec, defaultExecHandler, type ExecHandler } from './nsenter-exec.js';
 import { resolvConfContent } from './resolv-conf.js';
 import { sandboxCreateOptions, type DockerCreateOptions } from './sandbox-create-options.js';
 import { DEFAULT_STOP_SIGNAL, normalizeSignal } from './signals.js';
@@ -50,6 +51,13 @@ export interface DockerRuntimeOptions {
   /** Deadline of each short request; streams (logs, events, exec) are bounded by their callers. */
   requestTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * How bounded, non-interactive execs (probes, hooks) run: 'nsenter' from the agent
+   * into the container's namespaces, or through Docker's exec API. Execs with input,
+   * a terminal or no deadline always take Docker's. Default docker; nsenter (when
+   * asked for) needs a root agent and /usr/bin/nsenter, else Docker's is used.
+   */
+  execHandler?: ExecHandler;
 }
 
 type LocalImageBuilder = (docker: Docker, tag: string) => Promise<void>;
@@ -76,6 +84,9 @@ export class DockerRuntime implements Runtime {
   private readonly call: DockerCall;
   private readonly localBuilds = new Map<string, Promise<void>>();
   private readonly localImages: ReadonlyMap<string, LocalImageBuilder>;
+  readonly execHandler: ExecHandler;
+  /** Set when execHandler is nsenter. */
+  private readonly nsenter?: NsenterExec;
 
   constructor(options: DockerRuntimeOptions = {}) {
     const socketPath = options.socketPath ?? DEFAULT_SOCKET_PATH;
@@ -88,6 +99,12 @@ export class DockerRuntime implements Runtime {
       [pauseImageTag(), (docker, tag) => buildPauseImage(docker, tag)],
       [busyboxImageTag(), (docker, tag) => buildBusyboxImage(docker, tag)],
     ]);
+    // nsenter is opt-in: its root commands keep the agent's capabilities and run
+    // outside the container's seccomp profile and cgroup (dockershim's default was Docker's exec too).
+    this.execHandler = options.execHandler === 'nsenter' ? defaultExecHandler() : 'docker';
+    if (this.execHandler === 'nsenter') {
+      this.nsenter = new NsenterExec({ inspect: (id) => this.inspect(id, `inspect container ${short(id)} for exec`), logger: this.log });
+    }
   }
 
   // ---- version and local images ---------------------------------------------------
@@ -239,6 +256,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async removeContainer(id: string): Promise<void> {
+    this.nsenter?.forget(id);
     await this.call(`remove container ${short(id)}`, (signal) =>
       this.docker.getContainer(id).remove({ force: true, v: true, abortSignal: signal }).catch((err: unknown) => {
         // Gone already, or being removed by someone else: either way it will not be there.
@@ -383,6 +401,8 @@ export class DockerRuntime implements Runtime {
 
   async exec(containerId: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     try {
+      const viaNsenter = await this.nsenter?.exec(containerId, cmd, options);
+      if (viaNsenter) return viaNsenter;
       return await runExec(this.docker.getContainer(containerId), cmd, options, this.call);
     } catch (err) {
       throw toRuntimeError(err, `exec in container ${short(containerId)}`, this.endpoint);

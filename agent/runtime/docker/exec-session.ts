@@ -5,31 +5,13 @@
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import type { ExecOptions, ExecResult } from '../runtime.js';
+import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './capped-output.js';
 import type { DockerCall } from './docker-call.js';
 import { FrameDecoder } from './frame-decoder.js';
 
-const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 /** The exit code is recorded just before the stream closes; allow a moment for it to land. */
 const EXIT_CODE_POLLS = 40;
 const EXIT_CODE_POLL_MS = 25;
-
-/** Keeps the first `limit` bytes and counts the rest (a runaway command must not exhaust memory). */
-class CappedOutput {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-  constructor(private readonly limit: number) {}
-
-  add(data: Buffer): void {
-    if (this.size >= this.limit) return;
-    const take = data.length <= this.limit - this.size ? data : data.subarray(0, this.limit - this.size);
-    this.chunks.push(take);
-    this.size += take.length;
-  }
-
-  toBuffer(): Buffer {
-    return Buffer.concat(this.chunks, this.size);
-  }
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
