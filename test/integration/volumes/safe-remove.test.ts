@@ -1,15 +1,15 @@
 // removeTreeSafely against the real kernel: a pod tree holding symlinks to outside
 // files and directories, a bind mount of an outside directory and a tmpfs is removed
 // with every outside file still in place.
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { bindMount, mountTmpfs, parseMountInfo } from '../../../agent/volumes/mount.js';
+import { bindMount, mountTmpfs } from '../../../agent/volumes/mount.js';
 import { RemoveRefusedError, removeTreeSafely } from '../../../agent/volumes/safe-remove.js';
+import { kernelMountsUnder, unmountAndRemove } from '../../support/kernel-mounts.js';
 
 // Lets a test play "the unmount silently failed" to show the walker's own guard.
 const unmountSwitch = vi.hoisted(() => ({ skip: false }));
@@ -18,28 +18,7 @@ vi.mock('../../../agent/volumes/mount.js', async (importOriginal) => {
   return { ...real, unmountAllUnder: (dir: string) => (unmountSwitch.skip ? Promise.resolve() : real.unmountAllUnder(dir)) };
 });
 
-function kernelMountsUnder(dir: string): string[] {
-  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))
-    .map((m) => m.mountPoint)
-    .filter((p) => p === dir || p.startsWith(dir + '/'));
-}
 
-/** Detaches every mount under `dir` (lazily, deepest first), then removes it; never rm's across a mount. */
-async function cleanUp(dir: string): Promise<void> {
-  for (let round = 0; round < 10; round++) {
-    const points = kernelMountsUnder(dir).sort((a, b) => b.length - a.length);
-    if (points.length === 0) break;
-    for (const p of points) {
-      try {
-        execFileSync('umount', ['-l', p], { stdio: 'ignore' });
-      } catch {
-        // already gone
-      }
-    }
-  }
-  if (kernelMountsUnder(dir).length > 0) throw new Error(`mounts left under ${dir}; not removing it`);
-  await rm(dir, { recursive: true, force: true });
-}
 
 let base: string;
 let outside: string;
@@ -57,7 +36,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   unmountSwitch.skip = false;
-  await cleanUp(base);
+  await unmountAndRemove(base);
 });
 
 async function outsideIntact(): Promise<void> {

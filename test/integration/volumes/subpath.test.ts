@@ -5,37 +5,15 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isMountPoint, mountPointsUnder, mountTmpfs, parseMountInfo, unmount } from '../../../agent/volumes/mount.js';
 import { SubPathError } from '../../../agent/volumes/safe-open.js';
 import { cleanSubPathMounts, prepareSubPathMount } from '../../../agent/volumes/subpath.js';
+import { kernelMountsUnder, unmountAndRemove } from '../../support/kernel-mounts.js';
 
-/** Mount points at or under `dir` from the kernel's table, independent of the code under test. */
-function kernelMountsUnder(dir: string): string[] {
-  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))
-    .map((m) => m.mountPoint)
-    .filter((p) => p === dir || p.startsWith(dir + '/'));
-}
 
-/** Detaches every mount under `dir` (lazily, deepest first), then removes it; never rm's across a mount. */
-async function cleanUp(dir: string): Promise<void> {
-  for (let round = 0; round < 10; round++) {
-    const points = kernelMountsUnder(dir).sort((a, b) => b.length - a.length);
-    if (points.length === 0) break;
-    for (const p of points) {
-      try {
-        execFileSync('umount', ['-l', p], { stdio: 'ignore' });
-      } catch {
-        // already gone
-      }
-    }
-  }
-  if (kernelMountsUnder(dir).length > 0) throw new Error(`mounts left under ${dir}; not removing it`);
-  await rm(dir, { recursive: true, force: true });
-}
 
 let base: string;
 let volume: string;
@@ -53,7 +31,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await cleanUp(base);
+  await unmountAndRemove(base);
 });
 
 function targetFor(index: number): string {
