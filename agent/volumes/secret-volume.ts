@@ -1,8 +1,9 @@
 // secret volume: the Secret's keys as files on a tmpfs of its own, so secret bytes
 // never touch the node's disk; written atomically and refreshed on every sync.
 // Nothing here logs, and no message carries a secret's content.
-import { publishPayload, tearDownPayloadDir } from './atomic-writer.js';
-import { defaultModeOf, keyedObjectPayload, toVolumeError } from './payload.js';
+import { tearDownPayloadDir } from './atomic-writer.js';
+import { setUpKeyedObjectVolume } from './keyed-object-volume.js';
+import { toVolumeError } from './payload.js';
 import type { KeyedObject, MountedVolume, VolumeKind, VolumeSetUpContext } from './types.js';
 
 /** Reads a Secret of the pod's namespace; a transport failure becomes a VolumeError. */
@@ -17,24 +18,12 @@ export async function readSecret(ctx: VolumeSetUpContext, name: string): Promise
 export class SecretVolume implements VolumeKind {
   readonly kind = 'secret';
 
-  async setUp(ctx: VolumeSetUpContext): Promise<MountedVolume> {
+  setUp(ctx: VolumeSetUpContext): Promise<MountedVolume> {
     const source = ctx.volume.secret ?? {};
-    const name = source.secretName ?? '';
-    // Fetched before anything is mounted: a missing secret leaves nothing behind.
-    const object = await readSecret(ctx, name);
-    try {
-      const payload = keyedObjectPayload({
-        kind: 'secret', name, object, optional: source.optional === true,
-        defaultMode: defaultModeOf(source.defaultMode, 'secret.defaultMode'),
-        ...(source.items ? { items: source.items } : {}),
-        field: 'secret',
-      });
-      const fsGroup = ctx.pod.spec.securityContext?.fsGroup;
-      await publishPayload(ctx.dir, payload, { tmpfs: true, ...(fsGroup !== undefined ? { fsGroup } : {}) });
-    } catch (err) {
-      throw toVolumeError(err, `writing secret "${name}" into ${ctx.dir}`);
-    }
-    return { hostPath: ctx.dir, readOnly: true, dynamic: true };
+    return setUpKeyedObjectVolume(ctx, {
+      kind: 'secret', field: 'secret', name: source.secretName ?? '', items: source.items,
+      defaultMode: source.defaultMode, optional: source.optional, read: (name) => readSecret(ctx, name), tmpfs: true,
+    });
   }
 
   async tearDown(dir: string): Promise<void> {
