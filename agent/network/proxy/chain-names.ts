@@ -281,7 +281,7 @@ export function nftServiceChainBase(n: ServicePortName): string {
   return serviceChainNames(n).nftBase;
 }
 
-/** "HASH-ns/name/proto/portName__ip/port", e.g. "5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80". */
+/** "HASH-ns/name/proto/portName__ip/port", e.g. "5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80": names an endpoint's affinity set. */
 export function nftEndpointChainBase(n: ServicePortName, ip: string, port: number): string {
   return serviceChainNames(n).nftEndpointBase(ip, port);
 }
@@ -289,5 +289,4 @@ export function nftEndpointChainBase(n: ServicePortName, ip: string, port: numbe
 export const NFT_SERVICE_CHAIN_PREFIX = 'service-';
 export const NFT_LOCAL_CHAIN_PREFIX = 'local-';
 export const NFT_EXTERNAL_CHAIN_PREFIX = 'external-';
-export const NFT_ENDPOINT_CHAIN_PREFIX = 'endpoint-';
 export const NFT_AFFINITY_SET_PREFIX = 'affinity-';

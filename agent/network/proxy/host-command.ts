@@ -42,18 +42,24 @@ export class HostCommandError extends Error {
 const DEFAULT_TIMEOUT_MS = 60_000;
 
 export interface HostCommandRunnerOptions {
-  /** Run every tool inside this named network namespace (`ip netns exec <netns> …`). */
+  /**
+   * Run every tool inside this named network namespace (`nsenter --net=/run/netns/<netns>`:
+   * only the network namespace matters to these tools, and `ip netns exec` also builds a
+   * mount namespace per call, ~10 ms a run).
+   */
   netns?: string;
 }
 
 /** Runs the tools as child processes, in C locale so their messages can be matched. */
 export class HostCommandRunner implements CommandRunner {
-  constructor(private readonly options: HostCommandRunnerOptions = {}) {}
+  constructor(private readonly options: HostCommandRunnerOptions = {}) {
+    if (options.netns !== undefined && !/^[\w.-]+$/.test(options.netns)) throw new RangeError(`netns name ${JSON.stringify(options.netns)}: only letters, digits, '_', '.' and '-'`);
+  }
 
   run(command: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
     const netns = this.options.netns;
-    const file = netns ? 'ip' : command;
-    const argv = netns ? ['netns', 'exec', netns, command, ...args] : [...args];
+    const file = netns ? 'nsenter' : command;
+    const argv = netns ? [`--net=/run/netns/${netns}`, '--', command, ...args] : [...args];
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return new Promise((resolve) => {
       const child = spawn(file, argv, {

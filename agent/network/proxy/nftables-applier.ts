@@ -93,7 +93,7 @@ export class NftablesBackend implements ProxyBackend {
         throw err;
       }
     }
-    this.record = result.state;
+    this.record = result.adopt();
     this.lastState = state;
     return { rules: result.ruleCount, full: result.full };
   }

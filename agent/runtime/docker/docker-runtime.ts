@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
+import { enableHairpinOnBridgePorts } from '../bridge-hairpin.js';
 import { silentLogger, type Logger } from '../../log/logger.js';
 import {
   CreateContainerError, ImagePullError, NotFoundError, RuntimeError, RuntimeUnavailableError, StartContainerError, isRuntimeError,
@@ -83,6 +84,8 @@ export class DockerRuntime implements Runtime {
   /** Every short request goes through here: deadline and error mapping. */
   private readonly call: DockerCall;
   private readonly localBuilds = new Map<string, Promise<void>>();
+  /** Pod network name → its bridge device ('' when the network is not a bridge). */
+  private readonly bridgeNames = new Map<string, string>();
   private readonly localImages: ReadonlyMap<string, LocalImageBuilder>;
   readonly execHandler: ExecHandler;
   /** Set when execHandler is nsenter. */
@@ -171,8 +174,32 @@ export class DockerRuntime implements Runtime {
       await this.removeContainerQuietly(id);
       throw err;
     }
+    if (config.namespaces.network !== 'NODE') await this.enableHairpin(config.networkName);
     this.log.debug({ pod: `${config.metadata.namespace}/${config.metadata.name}`, uid: config.metadata.uid, sandbox: short(id) }, 'sandbox started');
     return id;
+  }
+
+  /**
+   * Hairpin mode on the pod bridge's ports (see bridge-hairpin.ts), so a pod can reach
+   * itself through a Service. A failure costs only that, so it is logged, not thrown.
+   */
+  private async enableHairpin(networkName: string): Promise<void> {
+    try {
+      let bridge = this.bridgeNames.get(networkName);
+      if (bridge === undefined) {
+        const info = await this.call(`inspect network ${networkName}`, () => this.docker.getNetwork(networkName).inspect()) as {
+          Driver?: string; Id?: string; Options?: Record<string, string>;
+        };
+        // Docker names a bridge it was not told to name br-<first 12 of the network id>.
+        bridge = info.Driver !== 'bridge' ? '' : info.Options?.['com.docker.network.bridge.name'] ?? `br-${(info.Id ?? '').slice(0, 12)}`;
+        this.bridgeNames.set(networkName, bridge);
+      }
+      if (bridge === '') return;
+      const ports = await enableHairpinOnBridgePorts(bridge);
+      if (ports.length > 0) this.log.debug({ bridge, ports }, 'hairpin mode on for pod bridge ports');
+    } catch (err) {
+      this.log.warn({ err, network: networkName }, 'could not turn hairpin mode on for the pod bridge; a pod reaching itself through a Service will hang');
+    }
   }
 
   /** The nodelet pause image is built when missing, never pulled; any other sandbox image is pulled. */

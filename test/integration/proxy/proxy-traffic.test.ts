@@ -108,6 +108,20 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       expect([...seen].sort()).toEqual(['echo-a', 'echo-b']);
     });
 
+    it('lets a backend reach its own Service and land on itself (hairpin, masqueraded)', async () => {
+      const st = await node.waitForPod('echo-a', 'running', (s) => containerStatus(s, 'httpd').state.running !== undefined);
+      const self = dockerId(containerStatus(st, 'httpd').containerID);
+      await expect.poll(async () => (await fetchFrom(self, 'http://10.251.0.10/')).ok, { timeout: 20_000 }).toBe(true);
+      const seen: string[] = [];
+      for (let i = 0; i < 24; i++) {
+        const r = await fetchFrom(self, 'http://10.251.0.10/');
+        expect(r.ok, r.output).toBe(true);
+        seen.push(r.body);
+      }
+      // Landing on itself 0 times in 24 draws of 1/2 would be a 1-in-16-million event.
+      expect(seen).toContain('echo-a');
+    });
+
     it('keeps a client on one backend with ClientIP affinity', async () => {
       await expect.poll(async () => (await fetchFrom(client, 'http://10.251.0.11/')).ok, { timeout: 20_000 }).toBe(true);
       const seen = new Set<string>();

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { buildNftablesRuleset, nftablesCleanupScript } from '../../../../agent/network/proxy/nftables-rules.js';
-import { nftEndpointChainBase, nftServiceChainBase } from '../../../../agent/network/proxy/chain-names.js';
+import { nftEndpointChainBase as nftEndpointBase, nftServiceChainBase } from '../../../../agent/network/proxy/chain-names.js';
 import { serviceKey, type ServicePortInfo } from '../../../../agent/network/proxy/service-model.js';
 import { endpoint, proxyState, servicePort } from './proxy-fixtures.js';
 
@@ -19,7 +19,8 @@ const web = servicePort('default', 'web', {
   endpoints: [endpoint('10.244.0.5'), endpoint('10.244.0.6'), endpoint('10.244.1.7')],
 });
 const svcChain = `service-${nftServiceChainBase(web.name)}`;
-const epChain = (svc: ServicePortInfo, ip: string, port = 8080) => `endpoint-${nftEndpointChainBase(svc.name, ip, port)}`;
+const affinitySet = (svc: ServicePortInfo, ip: string, port = 8080) => `affinity-${nftEndpointBase(svc.name, ip, port)}`;
+const MASQ = 'meta mark set meta mark or 0x4000';
 
 /** `nft -c`: the kernel evaluates the whole batch as one transaction and commits nothing. */
 function nftCheck(script: string): void {
@@ -35,33 +36,45 @@ describe('full sync', () => {
     expect(script).toContain(`add chain ${T} filter-forward { type filter hook forward priority -110 ; policy accept ; }`);
     expect(script).toContain(`add map ${T} service-ips { type ipv4_addr . inet_proto . inet_service : verdict ;`);
     expect(rulesOf(script, 'services')).toEqual([
+      `ip daddr 10.96.0.0/12 ip saddr != 10.244.0.0/16 ${MASQ}`,
       'ip daddr . meta l4proto . th dport vmap @service-ips',
       'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports',
     ]);
     expect(rulesOf(script, 'masquerading')).toEqual(['mark and 0x4000 == 0 return', 'mark set mark xor 0x4000', 'masquerade fully-random']);
-    expect(rulesOf(script, 'mark-for-masquerade')).toEqual(['mark set mark or 0x4000']);
     expect(rulesOf(script, 'service-endpoints-check')).toEqual(['ip daddr . meta l4proto . th dport vmap @no-endpoint-services']);
   });
 
-  it('dispatches a ClusterIP through the service-ips map to numgen spreading and DNAT endpoint chains', () => {
-    const { script } = buildNftablesRuleset(proxyState([web]));
+  it('dispatches a ClusterIP through the service-ips map to one numgen rule per endpoint, with no endpoint chains or anonymous sets', () => {
+    const { script, state } = buildNftablesRuleset(proxyState([web]));
     expect(elementsOf(script, 'add', 'service-ips')).toEqual([`10.96.0.10 . tcp . 80 : goto ${svcChain}`]);
-    const eps = ['10.244.0.5', '10.244.0.6', '10.244.1.7'].map((ip) => epChain(web, ip));
+    // The i-th of N is taken with probability 1/(N-i): 1/3, then 1/2 of the rest, then all.
     expect(rulesOf(script, svcChain)).toEqual([
-      'ip daddr 10.96.0.10 tcp dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade',
-      `numgen random mod 3 vmap { 0 : goto ${eps[0]}, 1 : goto ${eps[1]}, 2 : goto ${eps[2]} }`,
+      'numgen random mod 3 0 meta l4proto tcp dnat to 10.244.0.5:8080',
+      'numgen random mod 2 0 meta l4proto tcp dnat to 10.244.0.6:8080',
+      'meta l4proto tcp dnat to 10.244.1.7:8080',
     ]);
-    expect(rulesOf(script, eps[0]!)).toEqual(['ip saddr 10.244.0.5 jump mark-for-masquerade', 'meta l4proto tcp dnat to 10.244.0.5:8080']);
+    expect(state.services.get(serviceKey(web))?.chains).toEqual([svcChain]);
+    expect(script).not.toMatch(/vmap \{|chain ip nodelet endpoint-/);
+  });
+
+  it('masquerades a local endpoint that the draw sends back to itself (hairpin), drawing it once', () => {
+    const local = { ...web, endpoints: [endpoint('10.244.0.5', 8080, { isLocal: true }), endpoint('10.244.1.7')] };
+    const { script } = buildNftablesRuleset(proxyState([local]));
+    expect(rulesOf(script, svcChain)).toEqual([
+      `ip saddr 10.244.0.5 numgen random mod 2 0 meta l4proto tcp ${MASQ} dnat to 10.244.0.5:8080`,
+      'ip saddr != 10.244.0.5 numgen random mod 2 0 meta l4proto tcp dnat to 10.244.0.5:8080',
+      'meta l4proto tcp dnat to 10.244.1.7:8080',
+    ]);
   });
 
   it('keeps ClientIP affinity in per-endpoint sets with a timeout', () => {
     const { script, state } = buildNftablesRuleset(proxyState([{ ...web, stickySeconds: 600 }]));
-    const ep = epChain(web, '10.244.0.5');
-    const set = `affinity-${nftEndpointChainBase(web.name, '10.244.0.5', 8080)}`;
+    const set = affinitySet(web, '10.244.0.5');
     expect(script).toContain(`add set ${T} ${set} { type ipv4_addr ; flags dynamic,timeout ; timeout 600s ; }`);
-    expect(rulesOf(script, svcChain)[1]).toBe(`ip saddr @${set} goto ${ep}`);
-    expect(rulesOf(script, svcChain)[4]).toMatch(/^numgen random mod 3 vmap/);
-    expect(rulesOf(script, ep)).toEqual(['ip saddr 10.244.0.5 jump mark-for-masquerade', `update @${set} { ip saddr }`, 'meta l4proto tcp dnat to 10.244.0.5:8080']);
+    const rules = rulesOf(script, svcChain);
+    expect(rules[0]).toBe(`ip saddr @${set} meta l4proto tcp update @${set} { ip saddr } dnat to 10.244.0.5:8080`);
+    expect(rules[3]).toBe(`numgen random mod 3 0 meta l4proto tcp update @${set} { ip saddr } dnat to 10.244.0.5:8080`);
+    expect(rules).toHaveLength(6);
     expect(state.services.get(serviceKey(web))?.affinitySets.get(set)).toBe(600);
   });
 
@@ -70,7 +83,7 @@ describe('full sync', () => {
     const { script } = buildNftablesRuleset(proxyState([np]));
     const ext = `external-${nftServiceChainBase(web.name)}`;
     expect(elementsOf(script, 'add', 'service-nodeports')).toEqual([`tcp . 30080 : goto ${ext}`]);
-    expect(rulesOf(script, ext)).toEqual(['jump mark-for-masquerade', `goto ${svcChain}`]);
+    expect(rulesOf(script, ext)).toEqual([MASQ, `goto ${svcChain}`]);
   });
 
   it('sends Local-policy external traffic to local endpoints only, and drops it when there are none', () => {
@@ -80,11 +93,14 @@ describe('full sync', () => {
     const loc = `local-${nftServiceChainBase(web.name)}`;
     expect(rulesOf(script, ext)).toEqual([
       `ip saddr 10.244.0.0/16 goto ${svcChain} comment "short-circuit pod traffic"`,
-      'fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"',
+      `fib saddr type local ${MASQ} comment "masquerade local traffic"`,
       `fib saddr type local goto ${svcChain} comment "short-circuit local traffic"`,
       `goto ${loc}`,
     ]);
-    expect(rulesOf(script, loc)).toEqual([`numgen random mod 1 vmap { 0 : goto ${epChain(web, '10.244.0.5')} }`]);
+    expect(rulesOf(script, loc)).toEqual([
+      `ip saddr 10.244.0.5 meta l4proto tcp ${MASQ} dnat to 10.244.0.5:8080`,
+      'ip saddr != 10.244.0.5 meta l4proto tcp dnat to 10.244.0.5:8080',
+    ]);
 
     const remote = { ...local, endpoints: [endpoint('10.244.1.7')] };
     const none = buildNftablesRuleset(proxyState([remote])).script;
@@ -111,14 +127,14 @@ describe('full sync', () => {
     expect(again.script).not.toContain('delete set');
     const shorter = buildNftablesRuleset(proxyState([{ ...sticky, stickySeconds: 60, endpoints: sticky.endpoints.slice(0, 2) }]), { previous: first.state });
     expect(lines(shorter.script).filter((l) => l.startsWith('delete set'))).toHaveLength(3);
-    expect([...shorter.state.staleChains]).toEqual([epChain(web, '10.244.1.7')]);
+    expect(shorter.state.staleChains.size).toBe(0);
   });
 
   it('is a full sync when the node addresses changed, even if asked for a partial one', () => {
     const first = buildNftablesRuleset(proxyState([web]));
     const r = buildNftablesRuleset(proxyState([web], { nodeIPs: ['192.168.1.10'] }), { previous: first.state, changed: new Set() });
     expect(r.full).toBe(true);
-    expect(rulesOf(r.script, 'services')[1]).toBe('ip daddr { 192.168.1.10 } meta l4proto . th dport vmap @service-nodeports');
+    expect(rulesOf(r.script, 'services')[2]).toBe('ip daddr { 192.168.1.10 } meta l4proto . th dport vmap @service-nodeports');
   });
 });
 
@@ -138,7 +154,7 @@ describe('partial sync', () => {
     expect(elementsOf(r.script, 'delete', 'service-nodeports')).toEqual(['tcp . 30090']);
     expect(elementsOf(r.script, 'add', 'no-endpoint-services')).toEqual(['10.96.0.20 . tcp . 80 : goto reject-chain']);
     expect(elementsOf(r.script, 'add', 'no-endpoint-nodeports')).toEqual(['tcp . 30090 : goto reject-chain']);
-    const stale = [apiSvc, apiExt, epChain(api, '10.244.2.1'), epChain(api, '10.244.2.2')];
+    const stale = [apiSvc, apiExt];
     expect(lines(r.script).filter((l) => l.startsWith('flush chain')).map((l) => l.split(' ').at(-1))).toEqual(stale);
     expect([...r.state.staleChains]).toEqual(stale);
     expect(r.state.services.get(serviceKey(web))).toBe(first.state.services.get(serviceKey(web)));
@@ -154,11 +170,25 @@ describe('partial sync', () => {
     const moved = { ...api, endpoints: [endpoint('10.244.2.2'), endpoint('10.244.2.3')] };
     const r = buildNftablesRuleset(proxyState([web, moved]), { previous: first.state, changed: new Set([serviceKey(api)]) });
     const apiSvc = `service-${nftServiceChainBase(api.name)}`;
-    expect(lines(r.script)).toContain(`add chain ${T} ${epChain(api, '10.244.2.3')}`);
     expect(lines(r.script)).toContain(`flush chain ${T} ${apiSvc}`);
-    expect(rulesOf(r.script, apiSvc)[1]).toBe(`numgen random mod 2 vmap { 0 : goto ${epChain(api, '10.244.2.2')}, 1 : goto ${epChain(api, '10.244.2.3')} }`);
+    expect(rulesOf(r.script, apiSvc)).toEqual(['numgen random mod 2 0 meta l4proto tcp dnat to 10.244.2.2:8080', 'meta l4proto tcp dnat to 10.244.2.3:8080']);
     expect(r.script).not.toContain('element');
-    expect([...r.state.staleChains]).toEqual([epChain(api, '10.244.2.1')]);
+    expect(r.state.staleChains.size).toBe(0);
+  });
+
+  it('adopts the new record into the previous one in place, equal to the copy it would make', () => {
+    const base = buildNftablesRuleset(proxyState([web, api]));
+    const moved = { ...api, endpoints: [endpoint('10.244.2.9')] };
+    const added = servicePort('ns3', 'new', { clusterIP: '10.96.0.30', endpoints: [endpoint('10.244.3.1')] });
+    const r = buildNftablesRuleset(proxyState([moved, added]), { previous: base.state, changed: new Set([serviceKey(api)]) });
+    const copy = r.state;
+    expect(base.state.services.has(serviceKey(added))).toBe(false);
+    const adopted = r.adopt();
+    expect(adopted.services).toBe(base.state.services);
+    expect([...adopted.services.keys()].sort()).toEqual([...copy.services.keys()].sort());
+    expect(adopted.services.has(serviceKey(web))).toBe(false);
+    expect(adopted.services.get(serviceKey(api))).toEqual(copy.services.get(serviceKey(api)));
+    expect(new Map(adopted.owners)).toEqual(new Map(copy.owners));
   });
 
   it('treats added and removed Services as changed even when not listed', () => {
