@@ -20,6 +20,8 @@ export interface CommandOptions {
    * 10,000 Services) and which must not be killed and retried forever.
    */
   timeoutMs?: number;
+  /** Do not keep what the tool prints on stdout (the result's stdout is ''). */
+  discardStdout?: boolean;
 }
 
 export interface CommandRunner {
@@ -64,7 +66,7 @@ export class HostCommandRunner implements CommandRunner {
     return new Promise((resolve) => {
       const child = spawn(file, argv, {
         env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
-        stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        stdio: [options.input === undefined ? 'ignore' : 'pipe', options.discardStdout ? 'ignore' : 'pipe', 'pipe'],
       });
       const out: Buffer[] = [];
       const err: Buffer[] = [];

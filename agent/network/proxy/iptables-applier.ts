@@ -181,7 +181,7 @@ export class IptablesBackend implements ProxyBackend {
     // Only a full sync can be the first one to create a table (partial ones follow a full).
     const tablesBefore = full && this.nfTables ? await nftTables(this.runner) : undefined;
     try {
-      await runChecked(this.runner, 'iptables-restore', ['-w', '--noflush'], { input, timeoutMs: NO_TIMEOUT });
+      await runChecked(this.runner, 'iptables-restore', ['-w', '--noflush'], { input, timeoutMs: NO_TIMEOUT, discardStdout: true });
     } catch (err) {
       this.needFull = true;
       if (err instanceof HostCommandError) throw new IptablesRestoreError(explainRestoreFailure(err, input), err);
@@ -288,13 +288,16 @@ export async function removeIptablesChains(
     // (or references between our own chains) still inside.
     const input = [
       `*${table}`,
+      // A command naming no chain, so iptables-nft keeps no sorted list of the 60,000
+      // names below (see iptables-rules.ts); its listing is discarded.
+      '-S',
       ...ours.map((c) => `:${c} - [0:0]`),
       ...jumps,
       ...ours.map((c) => `-X ${c}`),
       'COMMIT',
       '',
     ].join('\n');
-    await runChecked(runner, 'iptables-restore', ['-w', '--noflush'], { input, timeoutMs: NO_TIMEOUT });
+    await runChecked(runner, 'iptables-restore', ['-w', '--noflush'], { input, timeoutMs: NO_TIMEOUT, discardStdout: true });
     removed.set(table, ours);
   }
   return removed;

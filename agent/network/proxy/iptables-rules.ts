@@ -6,6 +6,16 @@
 // With --noflush, a `:CHAIN - [0:0]` line creates the chain or FLUSHES it if it exists
 // (checked on iptables 1.8.9). So a partial sync declares only the chains whose bodies
 // it rewrites: declaring an unchanged Service's chain without its rules would empty it.
+//
+// Two things keep iptables-nft 1.8.9 linear at 10,000 Services. It notes every chain a
+// command names (and every jump target) in a sorted linked list, to fetch only those
+// chains; inserting name x walks past every listed name below x, which made a full sync
+// of 60,000 chains take over 20 minutes. A full sync therefore starts its nat section
+// with `-S`, a command naming no chain, after which iptables-nft fetches the whole table
+// and keeps no list (the listing goes to stdout, which the applier discards). A partial
+// sync, which still names all 10,000 KUBE-SERVICES jump targets, writes those jumps in
+// descending target order, so each new name sorts first and is inserted at the head
+// (1.3 s → 0.7 s for a one-Service change at 10,000 Services).
 import {
   categorizeEndpoints,
   endpointString,
@@ -131,6 +141,8 @@ export function iptablesProbability(remaining: number): string {
 
 interface Writer {
   natChains: string[];
+  /** KUBE-SERVICES / KUBE-NODEPORTS jumps with their target, ordered before writing (see the top). */
+  dispatch: Array<{ target: string; line: string }>;
   /** One line each, except the per-Service chunks of writeServiceChains. */
   natRules: string[];
   filterRules: string[];
@@ -194,7 +206,7 @@ function writeDispatch(w: Writer, p: ServicePlan): void {
   const externalFilterTarget = internalFilterTarget;
 
   if (cat.hasInternalEndpoints) {
-    w.natRules.push(`-A ${KUBE_SERVICES} -d ${info.clusterIP}/32 -p ${proto} -m comment --comment "${name} cluster IP" -m ${proto} --dport ${info.port} -j ${internalChain}`);
+    w.dispatch.push({ target: internalChain, line: `-A ${KUBE_SERVICES} -d ${info.clusterIP}/32 -p ${proto} -m comment --comment "${name} cluster IP" -m ${proto} --dport ${info.port} -j ${internalChain}` });
   } else {
     w.filterRules.push(`-A ${KUBE_SERVICES} -d ${info.clusterIP}/32 -p ${proto} -m comment --comment ${noEndpointsComment} -m ${proto} --dport ${info.port} -j ${internalFilterTarget}`);
   }
@@ -204,7 +216,7 @@ function writeDispatch(w: Writer, p: ServicePlan): void {
   for (const ip of programmableAddresses(info.loadBalancerIPs)) external.push([ip, 'loadbalancer IP']);
   for (const [ip, what] of external) {
     if (cat.hasEndpoints) {
-      w.natRules.push(`-A ${KUBE_SERVICES} -d ${ip}/32 -p ${proto} -m comment --comment "${name} ${what}" -m ${proto} --dport ${info.port} -j ${p.extChain}`);
+      w.dispatch.push({ target: p.extChain, line: `-A ${KUBE_SERVICES} -d ${ip}/32 -p ${proto} -m comment --comment "${name} ${what}" -m ${proto} --dport ${info.port} -j ${p.extChain}` });
     }
     if (!cat.hasExternalEndpoints) {
       w.filterRules.push(`-A ${KUBE_EXTERNAL_SERVICES} -d ${ip}/32 -p ${proto} -m comment --comment ${noEndpointsComment} -m ${proto} --dport ${info.port} -j ${externalFilterTarget}`);
@@ -213,7 +225,7 @@ function writeDispatch(w: Writer, p: ServicePlan): void {
 
   if (info.nodePort !== 0) {
     if (cat.hasEndpoints) {
-      w.natRules.push(`-A ${KUBE_NODEPORTS} -p ${proto} -m comment --comment ${name} -m ${proto} --dport ${info.nodePort} -j ${p.extChain}`);
+      w.dispatch.push({ target: p.extChain, line: `-A ${KUBE_NODEPORTS} -p ${proto} -m comment --comment ${name} -m ${proto} --dport ${info.nodePort} -j ${p.extChain}` });
     }
     if (!cat.hasExternalEndpoints) {
       w.filterRules.push(`-A ${KUBE_EXTERNAL_SERVICES} -p ${proto} -m comment --comment ${noEndpointsComment} -m addrtype --dst-type LOCAL -m ${proto} --dport ${info.nodePort} -j ${externalFilterTarget}`);
@@ -309,7 +321,7 @@ function writeSpreading(rules: string[], p: ServicePlan, chain: string, endpoint
 export function buildIptablesRules(state: ProxyState, options: IptablesSyncOptions = {}): IptablesRules {
   const { changed, previousChains } = options;
   const full = changed === undefined;
-  const w: Writer = { natChains: [], natRules: [], filterRules: [], chains: new Set(), chunkedRules: 0, chunks: 0 };
+  const w: Writer = { natChains: [], dispatch: [], natRules: [], filterRules: [], chains: new Set(), chunkedRules: 0, chunks: 0 };
   const skipped: string[] = [];
 
   for (const c of [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ]) {
@@ -345,6 +357,10 @@ export function buildIptablesRules(state: ProxyState, options: IptablesSyncOptio
     }
     if (rewrite) writeServiceChains(w, plan, state, largeCluster);
   }
+
+  // Distinct addresses and ports: their order within the chain does not matter.
+  w.dispatch.sort((a, b) => (a.target < b.target ? 1 : a.target > b.target ? -1 : 0));
+  for (const d of w.dispatch) w.natRules.push(d.line);
 
   // Last in KUBE-SERVICES: anything addressed to the node itself may be a NodePort.
   // Loopback is excluded: localhost NodePorts need route_localnet, a known hole.
@@ -387,7 +403,7 @@ export function buildIptablesRules(state: ProxyState, options: IptablesSyncOptio
   if (full) w.filterRules.push(`-A ${KUBE_PROXY_CANARY} ${IPTABLES_CANARY_RULE.join(' ')}`);
 
   const tail = deletions.length > 0 ? `${deletions.join('\n')}\nCOMMIT\n` : 'COMMIT\n';
-  const nat = `*nat\n${w.natChains.join('\n')}\n${w.natRules.join('\n')}\n${tail}`;
+  const nat = `*nat\n${full ? '-S\n' : ''}${w.natChains.join('\n')}\n${w.natRules.join('\n')}\n${tail}`;
   const filter = `${filterHead.join('\n')}\n${w.filterRules.join('\n')}\nCOMMIT\n`;
   return {
     nat,
