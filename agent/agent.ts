@@ -2,6 +2,7 @@
 // manager and the pod sources. Shutting the agent down leaves every container
 // running: a restarted agent adopts them.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { NodeletConfiguration } from './config/config.js';
 import { LoggingEventRecorder } from './events/event-recorder.js';
 import { ImageManager } from './images/image-manager.js';
@@ -20,6 +21,7 @@ import { realClock, type Clock } from './util/clock.js';
 import { connectCluster, type ClusterConnection } from './cluster.js';
 import { MergedPodSource } from './sources/merged-pod-source.js';
 import { ProbeManager } from './probes/probe-manager.js';
+import { automaticExecConcurrency } from './probes/exec-limiter.js';
 import { LifecycleHookRunner } from './probes/lifecycle-hooks.js';
 import { percentile } from './probes/latency-recorder.js';
 import type { EventRecorder } from './events/event-recorder.js';
@@ -87,7 +89,8 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   const hostIP = detectHostIP();
   // Probe results wake the pod's worker so readiness reaches the status at once.
   let wake: (uid: string) => void = () => undefined;
-  const probes = new ProbeManager({ runtime, clock, logger, events, onChange: (uid) => wake(uid) });
+  const execConcurrency = config.execProbeConcurrency || automaticExecConcurrency(config.execHandler, availableParallelism());
+  const probes = new ProbeManager({ runtime, clock, logger, events, execConcurrency, onChange: (uid) => wake(uid) });
   // A changed ConfigMap or Secret wakes the pods that read it (volumes refresh, waiting pods start).
   let objectChanged: (key: string) => void = () => undefined;
   const volumes = createVolumeManager({ config, store, logger, client: cluster?.client, onObjectChange: (key) => objectChanged(key) });

@@ -65,6 +65,13 @@ export interface NodeletConfiguration {
    * the agent's capabilities and skip the container's seccomp profile and cgroup).
    */
   execHandler: string;
+  /**
+   * Exec probes running at once, node-wide. 0 = automatic: the CPU count with Docker's
+   * exec (each costs dockerd, containerd and a runc process; more at once only queue
+   * inside Docker and starve everything else on the node, httpGet probes included),
+   * 10 with nsenter.
+   */
+  execProbeConcurrency: number;
 }
 
 export const VERSION = '0.1.0';
@@ -107,6 +114,7 @@ export function defaultConfig(): NodeletConfiguration {
     volumeStatsAggPeriodMs: 60_000,
     podDirCleanupPeriodMs: 60_000,
     execHandler: 'docker',
+    execProbeConcurrency: 0,
   };
 }
 
@@ -153,6 +161,9 @@ export function resolveConfig(flags: Partial<NodeletConfiguration> & { config?: 
   if (!merged.rootDir.startsWith('/')) throw new ConfigError(`root dir "${merged.rootDir}" must be an absolute path`);
   if (merged.execHandler !== 'docker' && merged.execHandler !== 'nsenter') {
     throw new ConfigError(`execHandler "${merged.execHandler}" must be docker or nsenter`);
+  }
+  if (!Number.isInteger(merged.execProbeConcurrency) || merged.execProbeConcurrency < 0) {
+    throw new ConfigError(`execProbeConcurrency ${JSON.stringify(merged.execProbeConcurrency)} must be a whole number (0 = automatic)`);
   }
   merged.allowedHostPaths.forEach((a, i) => {
     if (typeof a?.pathPrefix !== 'string' || !a.pathPrefix.startsWith('/')) {
