@@ -154,7 +154,7 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
       clearInterval(probeStats);
       volumeTimers.stop();
       await source?.stop();
-      manager.stop();
+      await manager.stop();
       probes.stop();
       await cluster?.stop();
     },

@@ -167,10 +167,18 @@ export class PodManager {
   }
 
   /** Stops all loops; containers keep running (an agent restart must not touch them). */
-  stop(): void {
+  /**
+   * Stops every worker and waits (up to `waitMs`) for the syncs in progress to end, so
+   * nothing is created in the runtime after this resolves.
+   */
+  async stop(waitMs = 30_000): Promise<void> {
     this.abort.abort();
     if (this.relistTimer) clearTimeout(this.relistTimer);
     for (const w of this.workers.values()) w.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, waitMs); timer.unref(); });
+    await Promise.race([Promise.all([...this.workers.values()].map((w) => w.settled())), deadline]);
+    clearTimeout(timer);
   }
 
   pods(): Array<{ pod: Pod; status?: PodStatus }> {

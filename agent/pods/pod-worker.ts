@@ -134,8 +134,11 @@ export class PodWorker {
   requestSync(): void {
     if (this.finished) return;
     this.pending = true;
-    if (!this.syncing && !this.held) void this.loop();
+    if (!this.syncing && !this.held) this.running = this.loop();
   }
+
+  /** The sync loop while one runs, so stopping can wait for its runtime calls to end. */
+  private running?: Promise<void>;
 
   private held = false;
 
@@ -152,6 +155,11 @@ export class PodWorker {
   stop(): void {
     this.finished = true;
     this.wake?.cancel();
+  }
+
+  /** Resolves once the sync in progress (if any) has ended; a stopped worker starts no other. */
+  async settled(): Promise<void> {
+    await this.running?.catch(() => undefined);
   }
 
   private async loop(): Promise<void> {
