@@ -204,6 +204,8 @@ export function http1Upgrade(
         socket.off('end', onEnd);
         socket.off('error', fail);
         socket.off('close', onClose);
+        // Until the new owner listens: an error in between must not go unhandled.
+        socket.on('error', () => undefined);
         socket.pause();
         resolve({ upgraded: { status: head.status, headers: head.headers, socket, leftover: buf.subarray(head.bodyStart) } });
         return;

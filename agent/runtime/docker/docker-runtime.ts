@@ -24,6 +24,7 @@ import { GenericRuntimeError, dockerMessage, httpStatusOf, toRuntimeError } from
 import { LABEL_SANDBOX_ID } from './docker-labels.js';
 import { eventFilters, runtimeEventFromDocker } from './event-mapping.js';
 import { runExec } from './exec-session.js';
+import { DockerRawApi } from './docker-raw-api.js';
 import { pullThroughDocker } from './image-pull.js';
 import { jsonMessages } from './json-stream.js';
 import { openLogStream } from './log-stream.js';
@@ -84,6 +85,8 @@ export class DockerRuntime implements Runtime {
   /** Every short request goes through here: deadline and error mapping. */
   private readonly call: DockerCall;
   private readonly localBuilds = new Map<string, Promise<void>>();
+  /** Exec's create/start/inspect without dockerode (see docker-raw-api.ts). */
+  private readonly rawApi: DockerRawApi;
   /** Pod network name → its bridge device ('' when the network is not a bridge). */
   private readonly bridgeNames = new Map<string, string>();
   private readonly localImages: ReadonlyMap<string, LocalImageBuilder>;
@@ -94,6 +97,7 @@ export class DockerRuntime implements Runtime {
   constructor(options: DockerRuntimeOptions = {}) {
     const socketPath = options.socketPath ?? DEFAULT_SOCKET_PATH;
     this.docker = new Docker({ socketPath });
+    this.rawApi = new DockerRawApi(socketPath);
     this.endpoint = `unix://${socketPath}`;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.log = options.logger ?? silentLogger;
@@ -430,7 +434,7 @@ export class DockerRuntime implements Runtime {
     try {
       const viaNsenter = await this.nsenter?.exec(containerId, cmd, options);
       if (viaNsenter) return viaNsenter;
-      return await runExec(this.docker.getContainer(containerId), cmd, options, this.call);
+      return await runExec(this.rawApi, containerId, cmd, options, this.call);
     } catch (err) {
       throw toRuntimeError(err, `exec in container ${short(containerId)}`, this.endpoint);
     }

@@ -2,11 +2,10 @@
 // kill an exec'd process: on timeout the stream is dropped and the result says
 // timedOut with exit code -1, while the process runs on in the container until it
 // exits by itself (dockershim behaved the same way).
-import type { Duplex } from 'node:stream';
-import type Docker from 'dockerode';
 import type { ExecOptions, ExecResult } from '../runtime.js';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './capped-output.js';
 import type { DockerCall } from './docker-call.js';
+import type { DockerRawApi } from './docker-raw-api.js';
 import { FrameDecoder } from './frame-decoder.js';
 
 /** The exit code is recorded just before the stream closes; allow a moment for it to land. */
@@ -18,7 +17,8 @@ function sleep(ms: number): Promise<void> {
 }
 
 export async function runExec(
-  container: Docker.Container,
+  api: DockerRawApi,
+  containerId: string,
   cmd: string[],
   options: ExecOptions,
   call: DockerCall,
@@ -28,15 +28,15 @@ export async function runExec(
   const timeoutMs = options.timeoutMs ?? 0;
   const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
   const limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-  const what = `exec ${JSON.stringify(cmd)} in container ${container.id.slice(0, 12)}`;
+  const what = `exec ${JSON.stringify(cmd)} in container ${containerId.slice(0, 12)}`;
 
-  const exec = await call(what, (signal) =>
-    container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: stdin !== undefined, Tty: tty, abortSignal: signal }));
-  const socket = await call(what, async (signal) => {
-    const s = (await exec.start({ hijack: true, stdin: stdin !== undefined, Tty: tty })) as Duplex;
+  const execId = await call(what, (signal) =>
+    api.createExec(containerId, { Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: stdin !== undefined, Tty: tty }, signal));
+  const { socket, leftover } = await call(what, async (signal) => {
+    const started = await api.startExec(execId, tty, signal);
     // The deadline passed while Docker was upgrading the connection: nobody will read it.
-    if (signal.aborted) s.destroy();
-    return s;
+    if (signal.aborted) started.socket.destroy();
+    return started;
   });
 
   const stdout = new CappedOutput(limit);
@@ -50,13 +50,16 @@ export async function runExec(
       if (err && !timedOut) reject(err);
       else resolve();
     };
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       if (!decoder) return stdout.add(chunk);
       for (const piece of decoder.push(chunk)) {
         if (piece.stream === 'stderr') stderr.add(piece.data);
         else if (piece.stream === 'stdout') stdout.add(piece.data);
       }
-    });
+    };
+    // Stream bytes that came in with the upgrade answer come first.
+    if (leftover.length > 0) onData(leftover);
+    socket.on('data', onData);
     // 'end' comes after the last 'data': the tail of the output is never lost.
     socket.once('end', () => finish());
     socket.once('close', () => finish());
@@ -72,11 +75,13 @@ export async function runExec(
       // Half-close after the input: the process sees EOF on stdin, its output still flows.
       socket.end(stdin);
     }
+    socket.resume();
   });
+  socket.destroy();
   if (timedOut) return { exitCode: -1, stdout: stdout.toBuffer(), stderr: stderr.toBuffer(), timedOut: true };
 
   for (let i = 0; i < EXIT_CODE_POLLS; i++) {
-    const info = await call(what, (signal) => exec.inspect({ abortSignal: signal }));
+    const info = await call(what, (signal) => api.inspectExec(execId, signal));
     if (!info.Running && typeof info.ExitCode === 'number') {
       return { exitCode: info.ExitCode, stdout: stdout.toBuffer(), stderr: stderr.toBuffer(), timedOut: false };
     }
