@@ -15,6 +15,8 @@ import { SyncRunner } from './sync-runner.js';
 
 export const DEFAULT_MIN_SYNC_MS = 1_000;
 export const DEFAULT_MAX_SYNC_MS = 30_000;
+/** kube-proxy forces a full sync once an hour; between them, syncs rewrite only what changed. */
+export const DEFAULT_FULL_SYNC_MS = 3_600_000;
 
 export interface ProxierOptions {
   backend: ProxyBackend;
@@ -28,6 +30,8 @@ export interface ProxierOptions {
   metrics?: ProxyMetrics;
   minSyncMs?: number;
   maxSyncMs?: number;
+  /** Longest time between two full syncs (default one hour, as kube-proxy). */
+  fullSyncMs?: number;
   /** Deletes stale UDP flows after a sync; default: the conntrack tool on the host. */
   conntrack?: { clear(filters: UdpConntrackFilter[]): Promise<void> };
   /** The service CIDR's sink route, (re)ensured before each full sync. */
@@ -106,6 +110,7 @@ export class Proxier {
       clock: this.clock,
       minIntervalMs: options.minSyncMs ?? DEFAULT_MIN_SYNC_MS,
       maxIntervalMs: this.maxSyncMs,
+      fullIntervalMs: Math.max(this.maxSyncMs, options.fullSyncMs ?? DEFAULT_FULL_SYNC_MS),
       sync: (full) => this.sync(full),
       onFailure: (err, failures, retryInMs) => {
         this.logger.error({ err, mode: this.backend.mode, failures, retryInMs }, 'proxy sync failed; retrying with a full sync');

@@ -1,8 +1,9 @@
 // When the proxy syncs: kube-proxy's BoundedFrequencyRunner. Requests coalesce into
 // one sync; two syncs never start closer than minIntervalMs (a burst of Endpoint
-// changes costs one restore, not hundreds); a full sync runs at least every
-// maxIntervalMs even when nothing asks (drift repair); a failed sync is retried with
-// doubling backoff, and the retry is full. Syncs never overlap.
+// changes costs one restore, not hundreds); a sync runs at least every maxIntervalMs
+// even when nothing asks (drift repair), and it is a full one at least every
+// fullIntervalMs; a failed sync is retried with doubling backoff, and the retry is
+// full. Syncs never overlap.
 import type { Clock, Timer } from '../../util/clock.js';
 
 export type SyncKind = 'full' | 'partial';
@@ -11,8 +12,15 @@ export interface SyncRunnerOptions {
   clock: Clock;
   /** Shortest time between the starts of two syncs (kube-proxy --iptables-min-sync-period, 1 s). */
   minIntervalMs: number;
-  /** Longest time between two full syncs (kube-proxy --iptables-sync-period, 30 s). */
+  /** Longest time between two syncs (kube-proxy --iptables-sync-period, 30 s). */
   maxIntervalMs: number;
+  /**
+   * Longest time between two full syncs; default maxIntervalMs. kube-proxy forces one
+   * an hour: at 10,000 Services a full sync costs seconds, the periodic partial one a
+   * fraction of that, and the backends' own checks (the iptables canary) ask for a full
+   * one when the kernel's copy was tampered with.
+   */
+  fullIntervalMs?: number;
   /** One sync. `full`: rewrite everything. Rejects on failure. */
   sync: (full: boolean) => Promise<void>;
   /** Delay before the first retry after a failure; doubles per failure up to maxIntervalMs. Default max(minIntervalMs, 1 s). */
@@ -105,7 +113,7 @@ export class SyncRunner {
       return;
     }
     const now = this.clock.now();
-    const full = this.needFull || this.lastFullAt === undefined || now - this.lastFullAt >= this.options.maxIntervalMs;
+    const full = this.needFull || this.lastFullAt === undefined || now - this.lastFullAt >= (this.options.fullIntervalMs ?? this.options.maxIntervalMs);
     this.lastStartAt = now;
     this.pending = false;
     this.running = true;
@@ -138,6 +146,7 @@ export class SyncRunner {
     this.running = false;
     if (this.stopped) return;
     if (this.pending || failed) this.schedule(this.earliestAllowed());
-    else this.schedule((this.lastFullAt ?? startedAt) + this.options.maxIntervalMs);
+    else if (this.options.fullIntervalMs === undefined) this.schedule((this.lastFullAt ?? startedAt) + this.options.maxIntervalMs);
+    else this.schedule(startedAt + this.options.maxIntervalMs);
   }
 }

@@ -168,6 +168,7 @@ describe('Proxier', () => {
     const h = setup({
       serviceRoute: { ensure: async () => { order.push('route'); } },
       cleanupOtherModes: async () => { order.push('cleanup'); },
+      fullSyncMs: 30_000,
     });
     const sync = h.backend.sync.bind(h.backend);
     h.backend.sync = async (s, c) => { order.push(c === 'full' ? 'full' : 'partial'); return sync(s, c); };
@@ -179,6 +180,20 @@ describe('Proxier', () => {
     await h.advance(1_000);
     await h.advance(30_000, 1_000);
     expect(order).toEqual(['cleanup', 'route', 'full', 'partial', 'route', 'full']);
+  });
+
+  it('syncs partially every maxSyncMs and fully once an hour by default', async () => {
+    const h = setup();
+    const kinds: string[] = [];
+    const sync = h.backend.sync.bind(h.backend);
+    h.backend.sync = async (s, c) => { kinds.push(c === 'full' ? 'full' : 'partial'); return sync(s, c); };
+    h.proxier.update(mapOf(web));
+    h.proxier.setSynced();
+    await h.proxier.start();
+    await h.advance(95_000, 1_000);
+    expect(kinds).toEqual(['full', 'partial', 'partial', 'partial']);
+    await h.advance(3_600_000 - 95_000 + 1_000, 30_000);
+    expect(kinds.at(-1)).toBe('full');
   });
 
   it('shows one Service port with its endpoints and the backend rules', async () => {

@@ -9,7 +9,7 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface Call { at: number; full: boolean }
 
-function harness() {
+function harness(fullIntervalMs?: number) {
   const clock = new FakeClock(0);
   const calls: Call[] = [];
   const failures: number[] = [];
@@ -18,6 +18,7 @@ function harness() {
     clock,
     minIntervalMs: MIN,
     maxIntervalMs: MAX,
+    ...(fullIntervalMs === undefined ? {} : { fullIntervalMs }),
     sync: (full) => {
       calls.push({ at: clock.now(), full });
       return outcome();
@@ -38,6 +39,16 @@ function harness() {
 }
 
 describe('SyncRunner', () => {
+  it('with a full interval, syncs partially every maximum interval and fully once that is due', async () => {
+    const h = harness(100_000);
+    h.runner.start();
+    await h.advance(125_000, 500);
+    expect(h.calls).toEqual([
+      { at: 0, full: true }, { at: 30_000, full: false }, { at: 60_000, full: false },
+      { at: 90_000, full: false }, { at: 120_000, full: true },
+    ]);
+  });
+
   it('runs nothing before start, then a full sync at once', async () => {
     const h = harness();
     h.runner.request();
