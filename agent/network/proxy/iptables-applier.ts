@@ -68,29 +68,41 @@ async function createMarker(runner: CommandRunner, table: 'nat' | 'filter', mark
   if (r.code !== 0 && !/already exists/i.test(r.stderr)) throw new HostCommandError('iptables', ['-w', '-t', table, '-N', marker], r);
 }
 
+/** A jump as `iptables -S` prints it (and iptables-restore reads it): arguments with spaces quoted. */
+export function canonicalJump(jump: IptablesJumpRule): string {
+  return `-A ${jump.chain} ${jump.rule.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}`;
+}
+
 /**
- * `iptables -C … || iptables -I …` for one jump. With the nf_tables backend a built-in
- * chain that did not exist before the insert gets a creation marker.
+ * Makes `jumps` the first rules of their built-in chains, in their order, leaving every
+ * other rule where it is: one `iptables -S` per chain, then (only if something is
+ * missing or out of place) one iptables-restore per table that deletes our misplaced
+ * jumps and inserts them at the top. Docker re-inserts its own rules at the top of
+ * FORWARD and friends when it creates a network, and its ACCEPTs would bypass our
+ * REJECTs, hence "first". With the nf_tables backend a built-in chain that did not
+ * exist before gets a creation marker. Jumps listed earlier end up higher.
  */
-export async function ensureIptablesJump(runner: CommandRunner, jump: IptablesJumpRule, nfTables: boolean): Promise<void> {
-  const check = await runner.run('iptables', ['-w', '-t', jump.table, '-C', jump.chain, ...jump.rule]);
-  if (check.code === 0) {
-    // Docker re-inserts its own rules at the top of FORWARD and friends when it
-    // creates a network; its ACCEPTs would then bypass our REJECTs. Keep ours first.
-    const ours = new Set(iptablesJumpRules().filter((j) => j.table === jump.table && j.chain === jump.chain).map((j) => j.rule.at(-1)));
-    const targetOf = (line: string) => / -j (\S+)/.exec(line)?.[1];
-    const listed = await runner.run('iptables', ['-w', '-t', jump.table, '-S', jump.chain]);
-    const rules = listed.stdout.split('\n').filter((l) => l.startsWith('-A '));
-    const firstForeign = rules.findIndex((l) => !ours.has(targetOf(l)));
-    const leading = firstForeign === -1 ? rules : rules.slice(0, firstForeign);
-    if (leading.some((l) => targetOf(l) === jump.rule.at(-1))) return;
-    await runChecked(runner, 'iptables', ['-w', '-t', jump.table, '-D', jump.chain, ...jump.rule]);
-    await runChecked(runner, 'iptables', ['-w', '-t', jump.table, '-I', jump.chain, ...jump.rule]);
-    return;
+export async function ensureIptablesJumps(runner: CommandRunner, jumps: readonly IptablesJumpRule[], nfTables: boolean): Promise<void> {
+  for (const table of TABLES) {
+    const chains = [...new Set(jumps.filter((j) => j.table === table).map((j) => j.chain))];
+    if (chains.length === 0) continue;
+    const head: string[] = [];
+    const edits: string[] = [];
+    for (const chain of chains) {
+      const wanted = jumps.filter((j) => j.table === table && j.chain === chain).map(canonicalJump);
+      const listed = await runChecked(runner, 'iptables', ['-w', '-t', table, '-S', chain]);
+      const rules = listed.stdout.split('\n').filter((l) => l.startsWith('-A '));
+      if (wanted.every((w, i) => rules[i] === w)) continue;
+      const existed = !nfTables || rules.length > 0 || (await runner.run('nft', ['list', 'chain', 'ip', table, chain])).code === 0;
+      if (!existed) head.push(`:${CREATED_MARKER_PREFIX}${chain} - [0:0]`);
+      for (const rule of rules) if (wanted.includes(rule)) edits.push(`-D${rule.slice(2)}`);
+      // Inserted at the top one after another: the last inserted ends up first.
+      for (const w of [...wanted].reverse()) edits.push(`-I ${chain} 1${w.slice(3 + chain.length)}`);
+    }
+    if (head.length === 0 && edits.length === 0) continue;
+    const input = [`*${table}`, ...head, ...edits, 'COMMIT', ''].join('\n');
+    await runChecked(runner, 'iptables-restore', ['-w', '--noflush'], { input, timeoutMs: NO_TIMEOUT });
   }
-  const existed = !nfTables || (await runner.run('nft', ['list', 'chain', 'ip', jump.table, jump.chain])).code === 0;
-  await runChecked(runner, 'iptables', ['-w', '-t', jump.table, '-I', jump.chain, ...jump.rule]);
-  if (!existed) await createMarker(runner, jump.table, `${CREATED_MARKER_PREFIX}${jump.chain}`);
 }
 
 /** iptables-restore refused the ruleset; nothing of it was applied. */
@@ -196,7 +208,7 @@ export class IptablesBackend implements ProxyBackend {
         for (const table of TABLES) {
           if (tablesBefore && !tablesBefore.has(table)) await createMarker(this.runner, table, CREATED_TABLE_MARKER);
         }
-        for (const jump of iptablesJumpRules()) await ensureIptablesJump(this.runner, jump, this.nfTables);
+        await ensureIptablesJumps(this.runner, iptablesJumpRules(), this.nfTables);
       } catch (err) {
         this.needFull = true;
         throw err;

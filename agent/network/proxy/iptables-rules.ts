@@ -85,9 +85,9 @@ export interface IptablesJumpRule {
 
 /**
  * The jumps from built-in chains into ours, kube-proxy's list minus the load-balancer
- * firewall (no loadBalancerSourceRanges in the model). The applier ensures each with
- * `iptables -t <table> -C <chain> <rule> || iptables -t <table> -I <chain> <rule>` on
- * every full sync; they are not in the restore input, which must not touch built-ins.
+ * firewall (no loadBalancerSourceRanges in the model). The applier keeps them first in
+ * their chains, in this order (ensureIptablesJumps), on every full sync; they are not
+ * in the sync's restore input, which must not touch built-ins.
  */
 export function iptablesJumpRules(): IptablesJumpRule[] {
   const newConn = ['-m', 'conntrack', '--ctstate', 'NEW'];

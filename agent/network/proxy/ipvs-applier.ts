@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import type { Logger } from '../../log/logger.js';
 import { silentLogger } from '../../log/logger.js';
 import { HostCommandError, hostCommands, NO_TIMEOUT, runChecked, type CommandRunner } from './host-command.js';
-import { ensureIptablesJump, IptablesRestoreError, usesNfTablesBackend } from './iptables-applier.js';
+import { ensureIptablesJumps, IptablesRestoreError, usesNfTablesBackend } from './iptables-applier.js';
 import {
   buildIpvsState,
   IPVS_DUMMY_INTERFACE,
@@ -175,7 +175,7 @@ export class IpvsBackend implements ProxyBackend {
       throw err;
     }
     const nfTables = await usesNfTablesBackend(this.runner);
-    for (const jump of ipvsIptablesJumpRules()) await ensureIptablesJump(this.runner, jump, nfTables);
+    await ensureIptablesJumps(this.runner, ipvsIptablesJumpRules(), nfTables);
 
     const bound = await dummyAddresses(this.runner, iface);
     const current = this.current ?? (await this.readOurVirtualServers(new Set([...bound, ...desired.dummyAddresses, ...state.nodeIPs])));
