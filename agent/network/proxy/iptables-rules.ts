@@ -195,8 +195,41 @@ function ownedChains(p: ServicePlan): string[] {
   return out;
 }
 
-/** KUBE-SERVICES / KUBE-NODEPORTS jumps and filter rejects: rewritten for every Service on every sync. */
-function writeDispatch(w: Writer, p: ServicePlan): void {
+interface ServiceDispatch {
+  /** KUBE-SERVICES / KUBE-NODEPORTS jumps with their target. */
+  nat: Array<{ target: string; line: string }>;
+  /** The filter table's rejects and drops. */
+  filter: string[];
+}
+
+interface PlannedService {
+  plan: ServicePlan;
+  owned: string[];
+  dispatch: ServiceDispatch;
+}
+
+/**
+ * What a Service port contributes to every sync, kept per ServicePortInfo object: a
+ * partial sync rewrites the dispatch jumps of all 10,000 Services, and planning them
+ * afresh (endpoint selection, hashed chain names) was most of its ~200 ms of
+ * generation. The proxier keeps the same object for a Service that did not change,
+ * and never mutates one it handed over.
+ */
+const planned = new WeakMap<ServicePortInfo, PlannedService>();
+
+function plannedService(key: string, info: ServicePortInfo): PlannedService {
+  let entry = planned.get(info);
+  if (!entry) {
+    const plan = planService(key, info);
+    entry = { plan, owned: ownedChains(plan), dispatch: dispatchOf(plan) };
+    planned.set(info, entry);
+  }
+  return entry;
+}
+
+/** KUBE-SERVICES / KUBE-NODEPORTS jumps and filter rejects: written for every Service on every sync. */
+function dispatchOf(p: ServicePlan): ServiceDispatch {
+  const w: ServiceDispatch = { nat: [], filter: [] };
   const { info, cat } = p;
   const name = p.names.nameString;
   const proto = p.names.protocol;
@@ -206,9 +239,9 @@ function writeDispatch(w: Writer, p: ServicePlan): void {
   const externalFilterTarget = internalFilterTarget;
 
   if (cat.hasInternalEndpoints) {
-    w.dispatch.push({ target: internalChain, line: `-A ${KUBE_SERVICES} -d ${info.clusterIP}/32 -p ${proto} -m comment --comment "${name} cluster IP" -m ${proto} --dport ${info.port} -j ${internalChain}` });
+    w.nat.push({ target: internalChain, line: `-A ${KUBE_SERVICES} -d ${info.clusterIP}/32 -p ${proto} -m comment --comment "${name} cluster IP" -m ${proto} --dport ${info.port} -j ${internalChain}` });
   } else {
-    w.filterRules.push(`-A ${KUBE_SERVICES} -d ${info.clusterIP}/32 -p ${proto} -m comment --comment ${noEndpointsComment} -m ${proto} --dport ${info.port} -j ${internalFilterTarget}`);
+    w.filter.push(`-A ${KUBE_SERVICES} -d ${info.clusterIP}/32 -p ${proto} -m comment --comment ${noEndpointsComment} -m ${proto} --dport ${info.port} -j ${internalFilterTarget}`);
   }
 
   const external: Array<[string, string]> = [];
@@ -216,21 +249,22 @@ function writeDispatch(w: Writer, p: ServicePlan): void {
   for (const ip of programmableAddresses(info.loadBalancerIPs)) external.push([ip, 'loadbalancer IP']);
   for (const [ip, what] of external) {
     if (cat.hasEndpoints) {
-      w.dispatch.push({ target: p.extChain, line: `-A ${KUBE_SERVICES} -d ${ip}/32 -p ${proto} -m comment --comment "${name} ${what}" -m ${proto} --dport ${info.port} -j ${p.extChain}` });
+      w.nat.push({ target: p.extChain, line: `-A ${KUBE_SERVICES} -d ${ip}/32 -p ${proto} -m comment --comment "${name} ${what}" -m ${proto} --dport ${info.port} -j ${p.extChain}` });
     }
     if (!cat.hasExternalEndpoints) {
-      w.filterRules.push(`-A ${KUBE_EXTERNAL_SERVICES} -d ${ip}/32 -p ${proto} -m comment --comment ${noEndpointsComment} -m ${proto} --dport ${info.port} -j ${externalFilterTarget}`);
+      w.filter.push(`-A ${KUBE_EXTERNAL_SERVICES} -d ${ip}/32 -p ${proto} -m comment --comment ${noEndpointsComment} -m ${proto} --dport ${info.port} -j ${externalFilterTarget}`);
     }
   }
 
   if (info.nodePort !== 0) {
     if (cat.hasEndpoints) {
-      w.dispatch.push({ target: p.extChain, line: `-A ${KUBE_NODEPORTS} -p ${proto} -m comment --comment ${name} -m ${proto} --dport ${info.nodePort} -j ${p.extChain}` });
+      w.nat.push({ target: p.extChain, line: `-A ${KUBE_NODEPORTS} -p ${proto} -m comment --comment ${name} -m ${proto} --dport ${info.nodePort} -j ${p.extChain}` });
     }
     if (!cat.hasExternalEndpoints) {
-      w.filterRules.push(`-A ${KUBE_EXTERNAL_SERVICES} -p ${proto} -m comment --comment ${noEndpointsComment} -m addrtype --dst-type LOCAL -m ${proto} --dport ${info.nodePort} -j ${externalFilterTarget}`);
+      w.filter.push(`-A ${KUBE_EXTERNAL_SERVICES} -p ${proto} -m comment --comment ${noEndpointsComment} -m addrtype --dst-type LOCAL -m ${proto} --dport ${info.nodePort} -j ${externalFilterTarget}`);
     }
   }
+  return w;
 }
 
 /**
@@ -347,10 +381,10 @@ export function buildIptablesRules(state: ProxyState, options: IptablesSyncOptio
       if (info.clusterIP !== 'None' && info.clusterIP !== '') skipped.push(key);
       continue;
     }
-    const plan = planService(key, info);
-    const owned = ownedChains(plan);
+    const { plan, owned, dispatch } = plannedService(key, info);
     for (const c of owned) w.chains.add(c);
-    writeDispatch(w, plan);
+    for (const d of dispatch.nat) w.dispatch.push(d);
+    for (const f of dispatch.filter) w.filterRules.push(f);
     let rewrite = full || changed.has(key);
     if (!rewrite && previousChains) {
       for (const c of owned) if (!previousChains.has(c)) rewrite = true;

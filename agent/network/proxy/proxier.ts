@@ -128,8 +128,15 @@ export class Proxier {
    */
   update(services: ReadonlyMap<string, ServicePortInfo>): void {
     let changed = false;
+    const next = new Map<string, ServicePortInfo>();
     for (const [key, info] of services) {
-      if (!sameServicePort(this.desired.get(key), info)) {
+      const previous = this.desired.get(key);
+      if (previous && sameServicePort(previous, info)) {
+        // The same object as before for an unchanged Service: backends keep what they
+        // derived from it (the iptables rules cache its dispatch per object).
+        next.set(key, previous);
+      } else {
+        next.set(key, info);
         this.pendingChanged.add(key);
         changed = true;
       }
@@ -140,7 +147,7 @@ export class Proxier {
         changed = true;
       }
     }
-    this.desired = new Map(services);
+    this.desired = next;
     if (changed) this.runner.request();
   }
 
