@@ -65,4 +65,14 @@ describe('ensureIptablesJumps', () => {
       'COMMIT', '',
     ]);
   });
+
+  it('marks a table the sync created and asks nft about none of its chains', async () => {
+    const r = runner({});
+    await ensureIptablesJumps(r, jumps.filter((j) => j.table === 'nat'), true, new Set(['nat', 'filter']));
+    expect(r.restores).toEqual([
+      ['*nat', ':NODELET-NEW-TABLE - [0:0]', ':NODELET-NEW-PREROUTING - [0:0]', '-I PREROUTING 1 -j KUBE-SERVICES', 'COMMIT', ''].join('\n'),
+      ['*filter', ':NODELET-NEW-TABLE - [0:0]', 'COMMIT', ''].join('\n'),
+    ]);
+    expect(r.calls).toBe(3);
+  });
 });
