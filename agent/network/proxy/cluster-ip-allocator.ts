@@ -8,12 +8,12 @@
 // derived from its name, so a Service that comes back after a removal usually
 // gets its old address again.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log/logger.js';
 import { serviceClusterIPv4 } from './service-to-model.js';
 import { DEFAULT_SERVICE_CIDR, formatIPv4, isAllocatableIP, parseIPv4, parseServiceCIDR, type IPv4CIDR } from './service-validation.js';
 import { serviceKeyOf, type Service } from './service-types.js';
+import { JsonStateFile } from './json-state-file.js';
 
 export class ClusterIPAllocationError extends Error {
   readonly field = 'spec.clusterIP';
@@ -71,14 +71,14 @@ export class ClusterIPAllocator {
   /** key → IP number, and the reverse. */
   private readonly byService = new Map<string, number>();
   private readonly byIP = new Map<number, string>();
-  private saving: Promise<void> = Promise.resolve();
-  private savedText?: string;
+  private readonly state: JsonStateFile;
 
   private constructor(options: ClusterIPAllocatorOptions) {
     this.cidr = parseServiceCIDR(options.serviceCIDR ?? DEFAULT_SERVICE_CIDR);
     this.serviceCIDR = this.cidr.text;
     this.file = join(options.rootDir, 'proxy', 'cluster-ips.json');
     this.log = options.logger;
+    this.state = new JsonStateFile(this.file, 'the remembered ClusterIPs', options.logger);
   }
 
   /** An allocator with the allocations remembered under rootDir (none if the file is missing or unreadable). */
@@ -89,23 +89,7 @@ export class ClusterIPAllocator {
   }
 
   private async load(): Promise<void> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.log?.warn({ file: this.file, err: (err as Error).message }, 'cannot read the remembered ClusterIPs; allocating afresh');
-      }
-      return;
-    }
-    let stored: Partial<StoredAllocations>;
-    try {
-      stored = JSON.parse(text) as Partial<StoredAllocations>;
-    } catch (err) {
-      this.log?.warn({ file: this.file, err: (err as Error).message }, 'the remembered ClusterIPs are not valid JSON; allocating afresh');
-      return;
-    }
-    this.savedText = text;
+    const stored = ((await this.state.read()) ?? {}) as Partial<StoredAllocations>;
     const entries = Object.entries(stored.clusterIPs ?? {}).sort(([a], [b]) => a.localeCompare(b));
     for (const [key, ip] of entries) {
       const n = parseIPv4(ip);
@@ -246,23 +230,11 @@ export class ClusterIPAllocator {
     return { services: out, rejected };
   }
 
-  /** Writes the allocations if they changed (tmp file + rename: never a torn file). */
+  /** Writes the allocations if they changed. */
   save(): Promise<void> {
-    const run = this.saving.then(() => this.writeIfChanged());
-    this.saving = run.catch(() => undefined);
-    return run;
-  }
-
-  private async writeIfChanged(): Promise<void> {
     const clusterIPs: Record<string, string> = {};
     for (const key of [...this.byService.keys()].sort()) clusterIPs[key] = formatIPv4(this.byService.get(key) ?? 0);
     const stored: StoredAllocations = { serviceCIDR: this.serviceCIDR, clusterIPs };
-    const text = `${JSON.stringify(stored, null, 2)}\n`;
-    if (text === this.savedText) return;
-    await mkdir(join(this.file, '..'), { recursive: true, mode: 0o750 });
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    await writeFile(tmp, text, { mode: 0o640 });
-    await rename(tmp, this.file);
-    this.savedText = text;
+    return this.state.write(stored);
   }
 }

@@ -8,6 +8,7 @@ import type { KubeClient } from '../../kube/client.js';
 import { Informer } from '../../kube/informer.js';
 import type { Logger } from '../../log/logger.js';
 import { ClusterIPAllocator } from './cluster-ip-allocator.js';
+import { NodePortAllocator } from './node-port-allocator.js';
 import { endpointsToSlices } from './endpoints-to-model.js';
 import { localPodEndpoints } from './local-pod-endpoints.js';
 import type { ProxyState } from './service-model.js';
@@ -73,6 +74,7 @@ export class StandaloneProxyInputs implements ProxyInputs {
   async start(onChange: ServicesListener): Promise<void> {
     const { manifests, rootDir, nodeName, serviceCIDR, logger } = this.options;
     const allocator = await ClusterIPAllocator.open({ rootDir, serviceCIDR, logger });
+    const nodePorts = await NodePortAllocator.open({ rootDir, logger });
     const emit = () => {
       const slices = localPodEndpoints(rootDir, nodeName, this.services);
       this.lastEndpoints = JSON.stringify(slices);
@@ -80,12 +82,14 @@ export class StandaloneProxyInputs implements ProxyInputs {
     };
     this.source = new StandaloneServiceSource({ dir: manifests, logger, pollMs: this.options.pollMs });
     await this.source.start((services, origins) => {
-      void allocator.assignAll(services).then((assigned) => {
-        for (const r of assigned.rejected) logger.warn({ service: r.service }, `Service skipped: ${r.error}`);
-        this.services = assigned.services;
+      void (async () => {
+        const withIPs = await allocator.assignAll(services);
+        const withPorts = await nodePorts.assignAll(withIPs.services);
+        for (const r of [...withIPs.rejected, ...withPorts.rejected]) logger.warn({ service: r.service }, `Service skipped: ${r.error}`);
+        this.services = withPorts.services;
         this.origins = origins;
         emit();
-      }, (err: Error) => logger.error({ err: err.message }, 'cannot record ClusterIP allocations'));
+      })().catch((err: Error) => logger.error({ err: err.message }, 'cannot record ClusterIP or node port allocations'));
     });
     // Pod readiness lives in the agent's state files; follow it at the agent's pace.
     this.timer = setInterval(() => {

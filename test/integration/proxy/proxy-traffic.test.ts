@@ -31,6 +31,8 @@ const services = (withEmpty = true) => [
     spec: { selector: { app: 'echo' }, clusterIP: '10.251.0.11', sessionAffinity: 'ClientIP', ports: [{ port: 80, targetPort: 8080 }] },
   },
   { apiVersion: 'v1', kind: 'Service', metadata: { name: 'nodeport' }, spec: { type: 'NodePort', selector: { app: 'echo' }, clusterIP: '10.251.0.13', ports: [{ port: 80, targetPort: 8080, nodePort: 30780 }] } },
+  // No nodePort: the standalone proxy allocates one, as kube-apiserver would.
+  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'autoport' }, spec: { type: 'NodePort', selector: { app: 'echo' }, clusterIP: '10.251.0.14', ports: [{ port: 80, targetPort: 8080 }] } },
   ...(withEmpty ? [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'empty' }, spec: { selector: { app: 'nobody' }, clusterIP: '10.251.0.12', ports: [{ port: 80 }] } }] : []),
 ];
 
@@ -133,6 +135,15 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       const r = await fetchFrom(client, `http://${gateway}:30780/`);
       expect(r.ok).toBe(true);
       expect(['echo-a', 'echo-b']).toContain(r.body);
+    });
+
+    it('gives a NodePort Service without nodePort one of 30000-32767, and answers on it', async () => {
+      const key = proxy!.proxier.serviceKeys().find((k) => k.startsWith('default/autoport'))!;
+      const nodePort = proxy!.proxier.rulesFor(key)?.nodePort ?? 0;
+      expect(nodePort).toBeGreaterThanOrEqual(30000);
+      expect(nodePort).toBeLessThanOrEqual(32767);
+      const r = await fetchFrom(client, `http://${gateway}:${nodePort}/`);
+      expect(r.ok, r.output).toBe(true);
     });
 
     it('refuses a Service without endpoints at once instead of timing out', async () => {
