@@ -4,15 +4,14 @@
 import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import { IptablesBackend, IptablesRestoreError } from '../../../agent/network/proxy/iptables-applier.js';
 import { clearUdpConntrack } from '../../../agent/network/proxy/conntrack.js';
-import { cleanupAll } from '../../../agent/network/proxy/proxy-cleanup.js';
-import { ServiceRoute } from '../../../agent/network/proxy/service-route.js';
 import { iptablesJumpRules, KUBE_PROXY_CANARY, KUBE_SERVICES } from '../../../agent/network/proxy/iptables-rules.js';
 import { endpointChain, serviceClusterChain } from '../../../agent/network/proxy/chain-names.js';
 import { serviceKey, type ProxyState, type ServicePortInfo } from '../../../agent/network/proxy/service-model.js';
 import type { CommandRunner } from '../../../agent/network/proxy/host-command.js';
 import { endpoint, proxyState, servicePort } from '../../unit/network/proxy/proxy-fixtures.js';
 import {
-  connectFrom, startRemoteClient, dockerChains, normalizeIptablesSave, seedWithHostRules, startBackends, TestNetns, type Backends,
+  connectFrom, startRemoteClient, dockerChains, normalizeIptablesSave, TestNetns, type Backends,
+  startApplierNetns, type ApplierNetns,
 } from './netns-fixture.js';
 
 const SERVICE_CIDR = '10.250.0.0/16';
@@ -33,23 +32,17 @@ describe('iptables backend (real kernel, private netns)', () => {
   const stateOf = (...ports: ServicePortInfo[]): ProxyState => proxyState(ports, { serviceCIDR: SERVICE_CIDR, clusterCIDR: '10.251.0.0/24' });
   const natSave = async () => ns.sh('iptables-save', ['-t', 'nat']);
 
+  let env: ApplierNetns | undefined;
+
   beforeAll(async () => {
-    ns = await TestNetns.create('ipt');
-    await seedWithHostRules(ns);
-    seeded = normalizeIptablesSave(await ns.sh('iptables-save', []));
-    backends = await startBackends(ns, 2);
-    await new ServiceRoute({ serviceCIDR: SERVICE_CIDR, runner: ns.runner }).ensure();
+    env = await startApplierNetns('ipt', SERVICE_CIDR);
+    ({ ns, backends, seededIptables: seeded } = env);
     backend = new IptablesBackend({ runner: ns.runner });
     await backend.start();
   });
 
   afterAll(async () => {
-    try {
-      if (ns) await cleanupAll({ runner: ns.runner });
-    } finally {
-      await backends?.stop();
-      await ns?.destroy();
-    }
+    await env?.destroy();
   });
 
   it('spreads ClusterIP traffic over the endpoints and rejects a Service without endpoints at once', async () => {

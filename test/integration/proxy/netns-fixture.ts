@@ -6,6 +6,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { HostCommandRunner, runChecked, type CommandRunner } from '../../../agent/network/proxy/host-command.js';
+import { cleanupAll } from '../../../agent/network/proxy/proxy-cleanup.js';
+import { ServiceRoute } from '../../../agent/network/proxy/service-route.js';
 
 const run = promisify(execFile);
 
@@ -217,4 +219,37 @@ function udp() {
 export async function connectFrom(ns: TestNetns, proto: 'tcp' | 'udp', ip: string, port: number, n: number, waitMs = 10_000): Promise<string[]> {
   const { stdout } = await run('ip', ['netns', 'exec', ns.name, process.execPath, '-e', CLIENT, proto, ip, String(port), String(n), String(waitMs)]);
   return JSON.parse(stdout.trim()) as string[];
+}
+
+/** A private netns as the applier tests use it: the host's rules copied in, backends in a peer netns, the service route in place. */
+export interface ApplierNetns {
+  ns: TestNetns;
+  backends: Backends;
+  /** `iptables-save` of the netns right after seeding, normalized. */
+  seededIptables: string;
+  /** Removes everything the proxy made (all modes), then the backends and the netns; safe after a failed start. */
+  destroy(): Promise<void>;
+}
+
+export async function startApplierNetns(prefix: string, serviceCIDR: string): Promise<ApplierNetns> {
+  const ns = await TestNetns.create(prefix);
+  let backends: Backends | undefined;
+  const destroy = async () => {
+    try {
+      await cleanupAll({ runner: ns.runner });
+    } finally {
+      await backends?.stop();
+      await ns.destroy();
+    }
+  };
+  try {
+    await seedWithHostRules(ns);
+    const seededIptables = normalizeIptablesSave(await ns.sh('iptables-save', []));
+    backends = await startBackends(ns, 2);
+    await new ServiceRoute({ serviceCIDR, runner: ns.runner }).ensure();
+    return { ns, backends, seededIptables, destroy };
+  } catch (err) {
+    await destroy().catch(() => undefined);
+    throw err;
+  }
 }

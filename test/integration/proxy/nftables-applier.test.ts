@@ -3,14 +3,13 @@
 // that netns to test ClusterIPs (10.250.0.0/16); backends answer from a peer netns.
 import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import { deleteNftablesTable, NftablesApplyError, NftablesBackend } from '../../../agent/network/proxy/nftables-applier.js';
-import { cleanupAll } from '../../../agent/network/proxy/proxy-cleanup.js';
-import { ServiceRoute } from '../../../agent/network/proxy/service-route.js';
 import { nftServiceChainBase } from '../../../agent/network/proxy/chain-names.js';
 import { serviceKey, type ProxyState, type ServicePortInfo } from '../../../agent/network/proxy/service-model.js';
 import type { CommandRunner } from '../../../agent/network/proxy/host-command.js';
 import { endpoint, proxyState, servicePort } from '../../unit/network/proxy/proxy-fixtures.js';
 import {
-  connectFrom, startRemoteClient, normalizeIptablesSave, seedWithHostRules, startBackends, TestNetns, type Backends,
+  connectFrom, startRemoteClient, normalizeIptablesSave, TestNetns, type Backends,
+  startApplierNetns, type ApplierNetns,
 } from './netns-fixture.js';
 
 const SERVICE_CIDR = '10.250.0.0/16';
@@ -32,23 +31,17 @@ describe('nftables backend (real kernel, private netns)', () => {
   const table = async () => ns.sh('nft', ['list', 'table', 'ip', 'nodelet']);
   const chain = async (name: string) => ns.runner.run('nft', ['list', 'chain', 'ip', 'nodelet', name]);
 
+  let env: ApplierNetns | undefined;
+
   beforeAll(async () => {
-    ns = await TestNetns.create('nft');
-    await seedWithHostRules(ns);
-    seededIptables = normalizeIptablesSave(await ns.sh('iptables-save', []));
-    backends = await startBackends(ns, 2);
-    await new ServiceRoute({ serviceCIDR: SERVICE_CIDR, runner: ns.runner }).ensure();
+    env = await startApplierNetns('nft', SERVICE_CIDR);
+    ({ ns, backends, seededIptables: seededIptables } = env);
     backend = new NftablesBackend({ runner: ns.runner });
     await backend.start();
   });
 
   afterAll(async () => {
-    try {
-      if (ns) await cleanupAll({ runner: ns.runner });
-    } finally {
-      await backends?.stop();
-      await ns?.destroy();
-    }
+    await env?.destroy();
   });
 
   it('spreads ClusterIP traffic over the endpoints and rejects a Service without endpoints at once', async () => {
