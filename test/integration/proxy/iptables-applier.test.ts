@@ -6,12 +6,12 @@ import { IptablesBackend, IptablesRestoreError } from '../../../agent/network/pr
 import { clearUdpConntrack } from '../../../agent/network/proxy/conntrack.js';
 import { iptablesJumpRules, KUBE_PROXY_CANARY, KUBE_SERVICES } from '../../../agent/network/proxy/iptables-rules.js';
 import { endpointChain, serviceClusterChain } from '../../../agent/network/proxy/chain-names.js';
-import { serviceKey, type ProxyState, type ServicePortInfo } from '../../../agent/network/proxy/service-model.js';
+import { serviceKey } from '../../../agent/network/proxy/service-model.js';
 import type { CommandRunner } from '../../../agent/network/proxy/host-command.js';
-import { endpoint, proxyState, servicePort } from '../../unit/network/proxy/proxy-fixtures.js';
+import { endpoint, servicePort } from '../../unit/network/proxy/proxy-fixtures.js';
 import {
   connectFrom, startRemoteClient, dockerChains, normalizeIptablesSave, TestNetns, type Backends,
-  startApplierNetns, type ApplierNetns,
+  applierServices, startApplierNetns, type ApplierNetns,
 } from './netns-fixture.js';
 
 const SERVICE_CIDR = '10.250.0.0/16';
@@ -22,14 +22,7 @@ describe('iptables backend (real kernel, private netns)', () => {
   let backend: IptablesBackend;
   let seeded: string;
 
-  const web = () => servicePort('test', 'web', {
-    clusterIP: '10.250.0.10', port: 80, endpoints: backends.ips.map((ip) => endpoint(ip, backends.port)),
-  });
-  const dns = () => servicePort('test', 'dns', {
-    protocol: 'UDP', clusterIP: '10.250.0.11', port: 53, endpoints: backends.ips.map((ip) => endpoint(ip, backends.port)),
-  });
-  const empty = () => servicePort('test', 'empty', { clusterIP: '10.250.0.12', port: 80 });
-  const stateOf = (...ports: ServicePortInfo[]): ProxyState => proxyState(ports, { serviceCIDR: SERVICE_CIDR, clusterCIDR: '10.251.0.0/24' });
+  const { web, dns, empty, stateOf } = applierServices(() => backends, 10, SERVICE_CIDR);
   const natSave = async () => ns.sh('iptables-save', ['-t', 'nat']);
 
   let env: ApplierNetns | undefined;

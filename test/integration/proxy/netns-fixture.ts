@@ -8,6 +8,8 @@ import { promisify } from 'node:util';
 import { HostCommandRunner, runChecked, type CommandRunner } from '../../../agent/network/proxy/host-command.js';
 import { cleanupAll } from '../../../agent/network/proxy/proxy-cleanup.js';
 import { ServiceRoute } from '../../../agent/network/proxy/service-route.js';
+import type { ProxyState, ServicePortInfo } from '../../../agent/network/proxy/service-model.js';
+import { endpoint, proxyState, servicePort } from '../../unit/network/proxy/proxy-fixtures.js';
 
 const run = promisify(execFile);
 
@@ -252,4 +254,20 @@ export async function startApplierNetns(prefix: string, serviceCIDR: string): Pr
     await destroy().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The Services the applier tests program: `web` (TCP 80) and `dns` (UDP 53) on every
+ * backend, and `empty` without endpoints, at ClusterIPs 10.250.0.<first>, +1 and +2.
+ * `backends` is read when a Service is built, after the netns has started.
+ */
+export function applierServices(backends: () => Backends, first: number, serviceCIDR: string) {
+  const ip = (i: number) => `10.250.0.${first + i}`;
+  const onBackends = () => backends().ips.map((a) => endpoint(a, backends().port));
+  return {
+    web: () => servicePort('test', 'web', { clusterIP: ip(0), port: 80, endpoints: onBackends() }),
+    dns: () => servicePort('test', 'dns', { protocol: 'UDP', clusterIP: ip(1), port: 53, endpoints: onBackends() }),
+    empty: () => servicePort('test', 'empty', { clusterIP: ip(2), port: 80 }),
+    stateOf: (...ports: ServicePortInfo[]): ProxyState => proxyState(ports, { serviceCIDR, clusterCIDR: '10.251.0.0/24' }),
+  };
 }

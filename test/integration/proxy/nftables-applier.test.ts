@@ -4,12 +4,12 @@
 import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import { deleteNftablesTable, NftablesApplyError, NftablesBackend } from '../../../agent/network/proxy/nftables-applier.js';
 import { nftServiceChainBase } from '../../../agent/network/proxy/chain-names.js';
-import { serviceKey, type ProxyState, type ServicePortInfo } from '../../../agent/network/proxy/service-model.js';
+import { serviceKey } from '../../../agent/network/proxy/service-model.js';
 import type { CommandRunner } from '../../../agent/network/proxy/host-command.js';
-import { endpoint, proxyState, servicePort } from '../../unit/network/proxy/proxy-fixtures.js';
+import { endpoint, servicePort } from '../../unit/network/proxy/proxy-fixtures.js';
 import {
   connectFrom, startRemoteClient, normalizeIptablesSave, TestNetns, type Backends,
-  startApplierNetns, type ApplierNetns,
+  applierServices, startApplierNetns, type ApplierNetns,
 } from './netns-fixture.js';
 
 const SERVICE_CIDR = '10.250.0.0/16';
@@ -20,14 +20,7 @@ describe('nftables backend (real kernel, private netns)', () => {
   let backend: NftablesBackend;
   let seededIptables: string;
 
-  const web = () => servicePort('test', 'web', {
-    clusterIP: '10.250.0.20', port: 80, endpoints: backends.ips.map((ip) => endpoint(ip, backends.port)),
-  });
-  const dns = () => servicePort('test', 'dns', {
-    protocol: 'UDP', clusterIP: '10.250.0.21', port: 53, endpoints: backends.ips.map((ip) => endpoint(ip, backends.port)),
-  });
-  const empty = () => servicePort('test', 'empty', { clusterIP: '10.250.0.22', port: 80 });
-  const stateOf = (...ports: ServicePortInfo[]): ProxyState => proxyState(ports, { serviceCIDR: SERVICE_CIDR, clusterCIDR: '10.251.0.0/24' });
+  const { web, dns, empty, stateOf } = applierServices(() => backends, 20, SERVICE_CIDR);
   const table = async () => ns.sh('nft', ['list', 'table', 'ip', 'nodelet']);
   const chain = async (name: string) => ns.runner.run('nft', ['list', 'chain', 'ip', 'nodelet', name]);
 
