@@ -149,18 +149,34 @@ export function containerStatus(status: PodStatus, name: string) {
   return c;
 }
 
-export async function execIn(containerId: string, cmd: string[]): Promise<{ exitCode: number; output: string }> {
+/** A Docker exec the test runs that outlives this is a stuck engine stream, not a slow command. */
+const EXEC_IN_DEADLINE_MS = 30_000;
+
+/**
+ * Runs `cmd` in a container through Docker's exec and returns its exit code and
+ * output. Docker 20.10's attach stream has been seen not to end after the command
+ * exited; past `deadlineMs` the exec is reported as exit code -1 with the reason in
+ * the output, so a caller polling for success retries instead of hanging the test.
+ */
+export async function execIn(containerId: string, cmd: string[], deadlineMs = EXEC_IN_DEADLINE_MS): Promise<{ exitCode: number; output: string }> {
   const exec = await docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({ hijack: true, stdin: false });
   const chunks: Buffer[] = [];
   const out = { write: (b: Buffer) => chunks.push(Buffer.from(b)) };
-  await new Promise<void>((resolve, reject) => {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await new Promise<boolean>((resolve, reject) => {
     docker.modem.demuxStream(stream, out as unknown as NodeJS.WritableStream, out as unknown as NodeJS.WritableStream);
-    stream.on('end', () => resolve());
+    stream.on('end', () => resolve(true));
     stream.on('error', reject);
-  });
+    timer = setTimeout(() => resolve(false), deadlineMs);
+  }).finally(() => clearTimeout(timer));
+  const output = Buffer.concat(chunks).toString('utf8');
+  if (!ended) {
+    stream.destroy();
+    return { exitCode: -1, output: `${output}\n[execIn: the exec stream of ${JSON.stringify(cmd)} did not end within ${deadlineMs} ms]` };
+  }
   const info = await exec.inspect();
-  return { exitCode: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString('utf8') };
+  return { exitCode: info.ExitCode ?? -1, output };
 }
 
 export function dockerId(containerID: string | undefined): string {

@@ -39,7 +39,8 @@ const services = (withEmpty = true) => [
 /** GET over nc: busybox-static's wget crashes in getaddrinfo without NSS libraries. */
 async function fetchFrom(client: string, url: string): Promise<{ ok: boolean; body: string; output: string }> {
   const u = new URL(url);
-  const r = await execIn(client, ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${u.hostname} ${u.port || '80'}`]);
+  // `timeout` bounds nc whatever happens to the connection; execIn bounds the exec itself.
+  const r = await execIn(client, ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 5 nc -w 3 ${u.hostname} ${u.port || '80'}`], 15_000);
   const ok = r.exitCode === 0 && r.output.startsWith('HTTP/1.1 200');
   return { ok, body: ok ? r.output.split(/\r?\n\r?\n/).slice(1).join('').trim() : '', output: r.output };
 }
@@ -106,7 +107,11 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
     it('spreads ClusterIP traffic over the Ready backends only', async () => {
       await expect.poll(async () => (await fetchFrom(client, 'http://10.251.0.10/')).ok, { timeout: 20_000 }).toBe(true);
       const seen = new Set<string>();
-      for (let i = 0; i < 30; i++) seen.add((await fetchFrom(client, 'http://10.251.0.10/')).body);
+      for (let i = 0; i < 30; i++) {
+        const r = await fetchFrom(client, 'http://10.251.0.10/');
+        expect(r.ok, `request ${i}: ${r.output}`).toBe(true);
+        seen.add(r.body);
+      }
       expect([...seen].sort()).toEqual(['echo-a', 'echo-b']);
     });
 
