@@ -1,6 +1,7 @@
 // Wires the agent together: runtime, pod network, state, image manager, pod
 // manager and the pod sources. Shutting the agent down leaves every container
 // running: a restarted agent adopts them.
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { NodeletConfiguration } from './config/config.js';
@@ -65,7 +66,8 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   const abort = new AbortController();
   const runtime = createRuntime({
     endpoint: config.containerRuntimeEndpoint, requestTimeoutMs: config.runtimeRequestTimeoutMs, logger,
-    execHandler: config.execHandler === 'nsenter' ? 'nsenter' : 'docker',
+    execHandler: config.execHandler === 'nsenter' || config.execHandler === 'docker' ? config.execHandler : 'auto',
+    seccompProfileRoot: join(config.rootDir, 'seccomp'),
   });
   const version = await retryForever('connecting to the container runtime (is dockerd running?)', logger, abort.signal, () => runtime.version());
   logger.info({ node: config.nodeName, runtime: `${version.runtimeName}://${version.runtimeVersion}`, rootDir: config.rootDir }, 'nodelet agent starting');
@@ -89,7 +91,7 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   const hostIP = detectHostIP();
   // Probe results wake the pod's worker so readiness reaches the status at once.
   let wake: (uid: string) => void = () => undefined;
-  const execConcurrency = config.execProbeConcurrency || automaticExecConcurrency(config.execHandler, availableParallelism());
+  const execConcurrency = config.execProbeConcurrency || automaticExecConcurrency(runtime.execHandler, availableParallelism());
   const probes = new ProbeManager({ runtime, clock, logger, events, execConcurrency, onChange: (uid) => wake(uid) });
   // A changed ConfigMap or Secret wakes the pods that read it (volumes refresh, waiting pods start).
   let objectChanged: (key: string) => void = () => undefined;

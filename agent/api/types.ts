@@ -66,6 +66,12 @@ export interface ResourceRequirements {
 
 export interface Capabilities { add?: string[]; drop?: string[] }
 
+/** Kubernetes v1 SeccompProfile: RuntimeDefault, Unconfined, or Localhost with a profile file under `<root-dir>/seccomp`. */
+export interface SeccompProfile {
+  type: 'RuntimeDefault' | 'Unconfined' | 'Localhost';
+  localhostProfile?: string;
+}
+
 export interface SecurityContext {
   runAsUser?: number;
   runAsGroup?: number;
@@ -74,6 +80,7 @@ export interface SecurityContext {
   readOnlyRootFilesystem?: boolean;
   allowPrivilegeEscalation?: boolean;
   capabilities?: Capabilities;
+  seccompProfile?: SeccompProfile;
 }
 
 export interface PodSecurityContext {
@@ -83,6 +90,7 @@ export interface PodSecurityContext {
   fsGroup?: number;
   supplementalGroups?: number[];
   sysctls?: Array<{ name: string; value: string }>;
+  seccompProfile?: SeccompProfile;
 }
 
 export interface ExecAction { command?: string[] }

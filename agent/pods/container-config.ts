@@ -385,6 +385,11 @@ function containerSecurityContext(pod: Pod, container: Container, where: Contain
     out.noNewPrivs = true;
   }
 
+  // The container's profile wins over the pod's; neither means Unconfined (kubelet without --seccomp-default).
+  const seccomp = sc.seccompProfile ?? podSC.seccompProfile;
+  if (seccomp?.type === 'RuntimeDefault' || seccomp?.type === 'Unconfined') out.seccomp = { type: seccomp.type };
+  else if (seccomp?.type === 'Localhost' && seccomp.localhostProfile) out.seccomp = { type: 'Localhost', localhostProfile: seccomp.localhostProfile };
+
   // fsGroup first, then supplementalGroups, as kubelet orders them.
   const groups = [...(podSC.fsGroup !== undefined ? [podSC.fsGroup] : []), ...(podSC.supplementalGroups ?? [])];
   if (groups.length > 0) out.supplementalGroups = [...new Set(groups)];

@@ -332,6 +332,7 @@ function validatePodSecurityContext(c: Checker, value: unknown): void {
     if (!c.str(sysctl.name, `${path}.sysctls[${i}].name`)) c.add(fieldError.required(`${path}.sysctls[${i}].name`));
     c.str(sysctl.value, `${path}.sysctls[${i}].value`);
   }
+  validateSeccompProfile(c, sc.seccompProfile, `${path}.seccompProfile`);
 }
 
 function validateKeyToPaths(c: Checker, items: unknown, path: string): void {
@@ -635,7 +636,26 @@ function validateContainerSecurityContext(c: Checker, sc: Obj, path: string): bo
   if (privileged && escalation === false) {
     c.add(fieldError.invalid(path, '', 'cannot set `allowPrivilegeEscalation` to false and `privileged` to true'));
   }
+  validateSeccompProfile(c, sc.seccompProfile, `${path}.seccompProfile`);
   return privileged;
+}
+
+/** The apiserver's rules: a known type; localhostProfile set for Localhost only, a relative path that stays below the profile root. */
+function validateSeccompProfile(c: Checker, value: unknown, path: string): void {
+  const profile = c.obj(value, path);
+  if (!profile) return;
+  const type = profile.type;
+  if (type === undefined) c.add(fieldError.required(`${path}.type`));
+  else c.enumerated(type, `${path}.type`, ['RuntimeDefault', 'Unconfined', 'Localhost']);
+  const local = c.str(profile.localhostProfile, `${path}.localhostProfile`);
+  if (type === 'Localhost') {
+    if (!local) c.add(fieldError.required(`${path}.localhostProfile`));
+    else if (local.startsWith('/') || local.split('/').includes('..')) {
+      c.add(fieldError.invalid(`${path}.localhostProfile`, local, 'must be a relative path within the seccomp profile root, without ".."'));
+    }
+  } else if (local !== undefined) {
+    c.add(fieldError.invalid(`${path}.localhostProfile`, local, 'can only be set for type Localhost'));
+  }
 }
 
 function validateVolumeMounts(c: Checker, value: unknown, path: string, volumes: ReadonlySet<string>, privileged: boolean): void {

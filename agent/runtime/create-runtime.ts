@@ -13,6 +13,8 @@ export type LocalImageRuntime = Runtime & {
   ensureLocalImages(): Promise<void>;
   /** Whether `ref` is one of those images, which must never be pulled. */
   isLocalBuildableImage(ref: string): boolean;
+  /** How bounded execs (probes, hooks) run on this host, once the asked-for handler is resolved. */
+  readonly execHandler: 'docker' | 'nsenter';
 };
 
 export interface CreateRuntimeOptions {
@@ -22,6 +24,10 @@ export interface CreateRuntimeOptions {
   logger?: Logger;
   /** How probe and hook execs run; see DockerRuntimeOptions.execHandler (default: docker). */
   execHandler?: ExecHandler;
+  /** Where Localhost seccomp profiles live. */
+  seccompProfileRoot?: string;
+  /** The native exec helper; null = do without it (see DockerRuntimeOptions). */
+  nativeExecHelperPath?: string | null;
 }
 
 export class RuntimeEndpointError extends Error {
@@ -47,5 +53,7 @@ export function createRuntime(options: CreateRuntimeOptions = {}): LocalImageRun
   if (options.requestTimeoutMs !== undefined) runtimeOptions.requestTimeoutMs = options.requestTimeoutMs;
   if (options.logger) runtimeOptions.logger = options.logger;
   if (options.execHandler) runtimeOptions.execHandler = options.execHandler;
+  if (options.seccompProfileRoot) runtimeOptions.seccompProfileRoot = options.seccompProfileRoot;
+  if (options.nativeExecHelperPath !== undefined) runtimeOptions.nativeExecHelperPath = options.nativeExecHelperPath;
   return new DockerRuntime(runtimeOptions);
 }

@@ -72,6 +72,8 @@ export interface LinuxContainerSecurityContext {
   noNewPrivs?: boolean;
   supplementalGroups?: number[];
   namespaces: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode };
+  /** Absent: Unconfined, as kubelet's default (seccompDefault false). */
+  seccomp?: { type: 'RuntimeDefault' } | { type: 'Unconfined' } | { type: 'Localhost'; localhostProfile: string };
 }
 
 export interface ContainerConfig {

@@ -65,13 +65,35 @@ function resourceOptions(config: ContainerConfig, host: Docker.HostConfig): void
   if (r.cpuShares !== undefined && r.cpuShares > 0) host.CpuShares = r.cpuShares;
 }
 
-function securityOptions(config: ContainerConfig, host: Docker.HostConfig): void {
+/**
+ * Docker's seccomp option for the container: Unconfined unless asked otherwise (as
+ * kubelet without --seccomp-default); RuntimeDefault is Docker's own default
+ * profile; Localhost passes the profile's JSON, which the caller read.
+ */
+export function seccompSecurityOpt(seccomp: LinuxContainerSecurityContext['seccomp'], localhostProfileJson?: string): string | undefined {
+  switch (seccomp?.type) {
+    case undefined:
+    case 'Unconfined':
+      return 'seccomp=unconfined';
+    case 'RuntimeDefault':
+      return undefined;
+    case 'Localhost':
+      if (localhostProfileJson === undefined) throw new CreateContainerError(`seccomp profile "${seccomp.localhostProfile}" was not read`);
+      return `seccomp=${localhostProfileJson}`;
+  }
+}
+
+function securityOptions(config: ContainerConfig, host: Docker.HostConfig, localhostProfileJson?: string): void {
   const sc = config.securityContext;
   if (sc.privileged) host.Privileged = true;
   if (sc.readonlyRootfs) host.ReadonlyRootfs = true;
   if (sc.capabilities && sc.capabilities.add.length > 0) host.CapAdd = [...sc.capabilities.add];
   if (sc.capabilities && sc.capabilities.drop.length > 0) host.CapDrop = [...sc.capabilities.drop];
-  if (sc.noNewPrivs) host.SecurityOpt = ['no-new-privileges'];
+  const opts = [...(sc.noNewPrivs ? ['no-new-privileges'] : [])];
+  // A privileged container has no seccomp filter whatever is asked (Docker ignores the option).
+  const seccomp = sc.privileged ? undefined : seccompSecurityOpt(sc.seccomp, localhostProfileJson);
+  if (seccomp) opts.push(seccomp);
+  if (opts.length > 0) host.SecurityOpt = opts;
   if (sc.supplementalGroups && sc.supplementalGroups.length > 0) host.GroupAdd = sc.supplementalGroups.map(String);
 }
 
@@ -90,7 +112,7 @@ function namespaceOptions(sandboxId: string, sc: LinuxContainerSecurityContext, 
   else if (sc.namespaces.pid === 'POD') host.PidMode = ofSandbox;
 }
 
-export function containerCreateOptions(sandboxId: string, config: ContainerConfig, sandbox: PodSandboxConfig): DockerCreateOptions {
+export function containerCreateOptions(sandboxId: string, config: ContainerConfig, sandbox: PodSandboxConfig, localhostProfileJson?: string): DockerCreateOptions {
   const name = config.metadata.name;
   const host: Docker.HostConfig = {
     RestartPolicy: noRestartPolicy(),
@@ -99,7 +121,7 @@ export function containerCreateOptions(sandboxId: string, config: ContainerConfi
   namespaceOptions(sandboxId, config.securityContext, host);
   if (config.mounts.length > 0) host.Binds = config.mounts.map((m) => dockerBind(m, name));
   resourceOptions(config, host);
-  securityOptions(config, host);
+  securityOptions(config, host, localhostProfileJson);
 
   const options: DockerCreateOptions = {
     name: containerName(config.metadata, sandbox.metadata),

@@ -16,24 +16,29 @@
 // /proc/<pid> is the same process (same start time) in the container's cgroup; a
 // restarted container is inspected again, so a command never lands in the
 // namespaces of whatever process took over a dead pid.
-import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, readlinkSync } from 'node:fs';
 import type { Logger } from '../../log/logger.js';
 import { silentLogger } from '../../log/logger.js';
 import type { ExecOptions, ExecResult } from '../runtime.js';
 import { DEFAULT_MAX_OUTPUT_BYTES } from './capped-output.js';
 import { ExecHelper, type HelperCommand } from './exec-helper.js';
+import { NativeExecError, NativeExecHelper, nativeExecHelperInstalled } from './native-exec-helper.js';
+import { planNativeExec, type NativeExecFacts, type NativeExecTemplate } from './native-exec-plan.js';
 import {
   cgroupBelongsTo, credentialSwitch, isSameProcess, parseCredentials, parseStartTime, planExec, type ExecCredentials, type ExecRoute,
   type InspectFacts, type NsenterTarget, type ProcFacts, type ProcessIdentity,
 } from './nsenter-target.js';
 
-/** How DockerRuntime runs exec: Docker's exec API, or nsenter from the agent. */
-export type ExecHandler = 'docker' | 'nsenter';
+/**
+ * How DockerRuntime runs exec: Docker's exec API, or nsenter from the agent; auto is
+ * nsenter where the native helper confines commands as runc would, else Docker.
+ */
+export type ExecHandler = 'docker' | 'nsenter' | 'auto';
 
 export const NSENTER_PATH = '/usr/bin/nsenter';
 export const SETPRIV_PATH = '/usr/bin/setpriv';
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, fsConstants.X_OK);
     return true;
@@ -42,12 +47,20 @@ function isExecutable(path: string): boolean {
   }
 }
 
-/** nsenter when the agent runs as root and /usr/bin/nsenter exists (entering namespaces needs root), else Docker. */
-export function defaultExecHandler(host: { isRoot: boolean; nsenterInstalled: boolean } = {
+/**
+ * What an asked-for handler comes to on this host. Entering namespaces needs root.
+ * auto: nsenter only with the native helper, which confines commands as runc does.
+ * nsenter: the native helper, else /usr/bin/nsenter through the Node helper (with
+ * the limits written at the top of this file).
+ */
+export function resolveExecHandler(asked: ExecHandler, host: { isRoot: boolean; nsenterInstalled: boolean; nativeInstalled: boolean } = {
   isRoot: process.getuid?.() === 0,
   nsenterInstalled: isExecutable(NSENTER_PATH),
-}): ExecHandler {
-  return host.isRoot && host.nsenterInstalled ? 'nsenter' : 'docker';
+  nativeInstalled: nativeExecHelperInstalled(),
+}): 'docker' | 'nsenter' {
+  if (asked === 'docker' || !host.isRoot) return 'docker';
+  if (host.nativeInstalled) return 'nsenter';
+  return asked === 'nsenter' && host.nsenterInstalled ? 'nsenter' : 'docker';
 }
 
 /**
@@ -102,6 +115,10 @@ export interface NsenterExecOptions {
   setprivAvailable?: boolean;
   /** Runs the command; through an ExecHelper of its own by default (tests replace it). */
   run?: (command: HelperCommand) => Promise<ExecResult>;
+  /** The native helper; by default one of its own when installed, null = never. */
+  native?: NativeExecHelper | null;
+  /** /proc/<pid>/ns/user of a process (a link's text); the agent's is compared. */
+  readUserNamespace?: (pid: number | 'self') => string | undefined;
   logger?: Logger;
 }
 
@@ -113,7 +130,9 @@ const readProcFile: ProcReader = (path) => readFileSync(path, 'utf8');
  * command must go through Docker instead.
  */
 export class NsenterExec {
-  private readonly routes = new Map<string, { route: ExecRoute; identity: ProcessIdentity }>();
+  private readonly routes = new Map<string, { route: ExecRoute; identity: ProcessIdentity; native?: NativeExecTemplate }>();
+  private readonly native: NativeExecHelper | undefined;
+  private readonly readUserNamespace: (pid: number | 'self') => string | undefined;
   private readonly readProc: ProcReader;
   private readonly self: ExecCredentials;
   private readonly setprivAvailable: boolean;
@@ -127,6 +146,19 @@ export class NsenterExec {
     this.setprivAvailable = options.setprivAvailable ?? isExecutable(SETPRIV_PATH);
     this.run = options.run ?? ((command) => (this.helper ??= new ExecHelper()).run(command));
     this.log = options.logger ?? silentLogger;
+    this.native = options.native === null ? undefined : options.native ?? (nativeExecHelperInstalled() ? new NativeExecHelper() : undefined);
+    this.readUserNamespace = options.readUserNamespace ?? ((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/ns/user`);
+      } catch {
+        return undefined;
+      }
+    });
+  }
+
+  /** Stops the native helper (and what it runs). */
+  stop(): void {
+    this.native?.stop();
   }
 
   /** The result, or undefined when this exec is Docker's to run. */
@@ -135,6 +167,25 @@ export class NsenterExec {
     for (let attempt = 0; ; attempt++) {
       const route = await this.route(containerId);
       if (route.handler === 'docker') return undefined;
+      const template = this.routes.get(containerId)?.native;
+      if (template && this.native) {
+        try {
+          return await this.native.run({
+            ...template, argv: cmd, timeoutMs: options.timeoutMs ?? 0, maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+          });
+        } catch (err) {
+          if (!(err instanceof NativeExecError)) throw err;
+          // The main process is gone or another: inspect again, once; the command never ran.
+          if (err.targetGone && attempt === 0) {
+            this.routes.delete(containerId);
+            continue;
+          }
+          if (err.targetGone) throw err;
+          // Set-up failed (a cgroup or namespace refused): Docker's exec still can.
+          this.log.warn({ container: containerId.slice(0, 12), err: err.message }, 'the native exec helper could not set the command up; exec through Docker');
+          return undefined;
+        }
+      }
       let result: ExecResult;
       try {
         result = await this.run(helperCommand(nsenterCommand(route.target, cmd, this.self), route.target.env, options));
@@ -168,17 +219,44 @@ export class NsenterExec {
   /** The cached route while its process still holds the pid; else a fresh inspect. */
   async route(containerId: string): Promise<ExecRoute> {
     const cached = this.routes.get(containerId);
-    if (cached && this.stillHolds(cached.identity)) return cached.route;
+    // The native helper checks the process's identity itself, through a pidfd, on every exec.
+    if (cached && (cached.native || this.stillHolds(cached.identity))) return cached.route;
     this.routes.delete(containerId);
     const inspect = await this.options.inspect(containerId);
     const pid = inspect.State?.Running ? inspect.State.Pid ?? 0 : 0;
     const proc = pid > 0 ? this.procFacts(pid) : undefined;
-    const route = planExec(inspect, proc, { self: this.self, setprivAvailable: this.setprivAvailable });
+    let route = planExec(inspect, proc, { self: this.self, setprivAvailable: this.setprivAvailable });
+    let native: NativeExecTemplate | undefined;
+    if (route.handler === 'nsenter' && this.native && proc) {
+      const plan = planNativeExec(route.target, this.nativeFacts(pid, proc));
+      if ('template' in plan) native = plan.template;
+      else route = { handler: 'docker', reason: plan.reason };
+    }
     // Either answer holds as long as the main process does (the container's config never changes).
     const identity = route.handler === 'nsenter' ? route.target : proc && identityOf(inspect.Id, pid, proc);
-    if (identity) this.routes.set(containerId, { route, identity });
+    if (identity) this.routes.set(containerId, { route, identity, ...(native ? { native } : {}) });
     if (route.handler === 'docker') this.log.debug({ container: containerId.slice(0, 12), reason: route.reason }, 'exec through Docker');
     return route;
+  }
+
+  private nativeFacts(pid: number, proc: ProcFacts): NativeExecFacts {
+    let lsmLabel: string | undefined;
+    try {
+      lsmLabel = this.readProc(`/proc/${pid}/attr/current`).replace(/\0/g, '').trim();
+    } catch {
+      // EINVAL: no LSM labels processes on this kernel
+    }
+    let mountinfo = '';
+    try {
+      mountinfo = this.readProc('/proc/self/mountinfo');
+    } catch {
+      // no /proc: no cgroup can be placed, and the plan says so
+    }
+    const own = this.readUserNamespace('self');
+    return {
+      status: proc.status, cgroup: proc.cgroup, mountinfo, sameUserNamespace: own !== undefined && own === this.readUserNamespace(pid),
+      ...(lsmLabel !== undefined ? { lsmLabel } : {}),
+    };
   }
 
   private stillHolds(identity: ProcessIdentity): boolean {

@@ -45,7 +45,8 @@ async function mainPid(id: string): Promise<number> {
 const run = (runtime: LocalImageRuntime, id: string, cmd: string[], timeoutMs = 10_000) => runtime.exec(id, cmd, { timeoutMs });
 
 beforeAll(async () => {
-  nsenter = createRuntime({ requestTimeoutMs: 30_000, execHandler: 'nsenter' });
+  // This file covers /usr/bin/nsenter through the Node helper; native-exec.test.ts the native helper.
+  nsenter = createRuntime({ requestTimeoutMs: 30_000, execHandler: 'nsenter', nativeExecHelperPath: null });
   viaDocker = createRuntime({ requestTimeoutMs: 30_000, execHandler: 'docker' });
   // Built from host binaries when missing; never pulled.
   await nsenter.ensureLocalImages();

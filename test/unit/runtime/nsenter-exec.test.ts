@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HelperCommand } from '../../../agent/runtime/docker/exec-helper.js';
 import {
-  NSENTER_PATH, NsenterExec, SETPRIV_PATH, defaultExecHandler, helperCommand, isBatchExec, nsenterCommand,
+  NSENTER_PATH, NsenterExec, SETPRIV_PATH, helperCommand, resolveExecHandler, isBatchExec, nsenterCommand,
 } from '../../../agent/runtime/docker/nsenter-exec.js';
 import {
   DOCKER_DEFAULT_PATH, cgroupBelongsTo, credentialSwitch, execEnvironment, isSameProcess, numericUser, parseCredentials,
@@ -191,11 +191,16 @@ describe('planExec', () => {
   });
 });
 
-describe('defaultExecHandler and isBatchExec', () => {
-  it('picks nsenter only for a root agent with nsenter installed', () => {
-    expect(defaultExecHandler({ isRoot: true, nsenterInstalled: true })).toBe('nsenter');
-    expect(defaultExecHandler({ isRoot: false, nsenterInstalled: true })).toBe('docker');
-    expect(defaultExecHandler({ isRoot: true, nsenterInstalled: false })).toBe('docker');
+describe('resolveExecHandler and isBatchExec', () => {
+  it('picks nsenter only for a root agent, and for auto only with the native helper', () => {
+    const host = (isRoot: boolean, nsenterInstalled: boolean, nativeInstalled: boolean) => ({ isRoot, nsenterInstalled, nativeInstalled });
+    expect(resolveExecHandler('nsenter', host(true, true, false))).toBe('nsenter');
+    expect(resolveExecHandler('nsenter', host(false, true, true))).toBe('docker');
+    expect(resolveExecHandler('nsenter', host(true, false, false))).toBe('docker');
+    expect(resolveExecHandler('auto', host(true, true, true))).toBe('nsenter');
+    expect(resolveExecHandler('auto', host(true, true, false))).toBe('docker');
+    expect(resolveExecHandler('auto', host(false, true, true))).toBe('docker');
+    expect(resolveExecHandler('docker', host(true, true, true))).toBe('docker');
   });
 
   it('serves bounded, non-interactive execs only', () => {
@@ -219,7 +224,7 @@ function harness() {
   const state = { pid: 4242, inspects: 0 };
   const runs: HelperCommand[] = [];
   let result: ExecResult = { exitCode: 0, stdout: Buffer.from('ok'), stderr: Buffer.alloc(0), timedOut: false };
-  const exec = new NsenterExec({
+  const exec = new NsenterExec({ native: null,
     inspect: async (id) => {
       state.inspects++;
       if (id !== ID) throw new NotFoundError(`inspect container ${id}: No such container`);
@@ -305,7 +310,7 @@ describe('NsenterExec', () => {
     const enterFailure = { exitCode: 1, stdout: Buffer.alloc(0), stderr: Buffer.from('nsenter: cannot open /proc/4242/ns/ipc: No such file or directory\n'), timedOut: false };
     const ok = { exitCode: 0, stdout: Buffer.from('ok'), stderr: Buffer.alloc(0), timedOut: false };
     const runs: string[] = [];
-    const exec = new NsenterExec({
+    const exec = new NsenterExec({ native: null,
       inspect: async () => inspect({ State: { Running: true, Pid: h.state.pid } }),
       readProc: (path) => {
         const text = h.files.get(path);
@@ -338,7 +343,7 @@ describe('NsenterExec', () => {
   it('falls back to Docker when nsenter cannot be started', async () => {
     const h = harness();
     h.setProcess(4242, 777);
-    const exec = new NsenterExec({
+    const exec = new NsenterExec({ native: null,
       inspect: async () => inspect(),
       readProc: (path) => h.files.get(path) ?? '',
       self: ROOT,
