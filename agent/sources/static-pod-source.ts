@@ -40,6 +40,8 @@ export class StaticPodSource implements PodSource {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly resyncMs: number;
+  /** The files (and read failures) the last snapshot was built from. */
+  private lastInputs?: string;
   private readonly debounceMs: number;
 
   private onUpdate?: (update: PodSourceUpdate) => void;
@@ -167,6 +169,8 @@ export class StaticPodSource implements PodSource {
     } catch (err) {
       const code = errnoCode(err);
       this.closeWatcher();
+      // What is delivered now is not built from files: the next read must build again.
+      this.lastInputs = undefined;
       if (code === 'ENOENT' || code === 'ENOTDIR') {
         // Like kubelet: a missing directory is an empty source (it may be created later).
         this.reportDirProblem(code, `static pod manifest directory ${this.dir} does not exist; running no static pods and checking again every ${this.resyncMs / 1000}s`);
@@ -179,7 +183,7 @@ export class StaticPodSource implements PodSource {
     }
     this.reportDirProblem(undefined);
 
-    const manifests: ParsedManifest[] = [];
+    const texts: Array<{ path: string; text: string }> = [];
     const unreadable: RejectedManifest[] = [];
     for (const name of names) {
       const path = join(this.dir, name);
@@ -193,8 +197,14 @@ export class StaticPodSource implements PodSource {
         unreadable.push({ path, index: 0, reason: 'ReadError', message: `cannot read the file: ${(err as Error).message}` });
         continue;
       }
-      manifests.push(...parseManifestFile(path, text));
+      texts.push({ path, text });
     }
+    // The periodic re-read finds the same files almost always: parsing a hundred pods'
+    // YAML again would only rebuild the snapshot already delivered.
+    const inputs = JSON.stringify([texts, unreadable.map(rejectionKey)]);
+    if (inputs === this.lastInputs) return;
+    this.lastInputs = inputs;
+    const manifests = texts.flatMap(({ path, text }) => parseManifestFile(path, text));
 
     const snapshot = buildStaticPodSnapshot(manifests, { nodeName: this.nodeName, seenAt: (uid) => this.seenAt(uid) });
     if (snapshot.ignored.length) this.log.debug({ documents: snapshot.ignored }, 'ignoring manifest documents that are not Pods');
