@@ -173,9 +173,9 @@ export async function runProbesBench(args: string[]): Promise<void> {
   const arg = (name: string, d: number) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : d; };
   const count = arg('pods', 100);
   const seconds = arg('seconds', 60);
-  // `--exec-handler nsenter` measures the opt-in nsenter path (default: Docker's exec, as the agent's default).
+  // `--exec-handler docker` measures Docker's exec (default: auto, as the agent's default: the native helper).
   const handlerIndex = args.indexOf('--exec-handler');
-  const execHandler = handlerIndex >= 0 ? args[handlerIndex + 1] ?? 'docker' : 'docker';
+  const execHandler = handlerIndex >= 0 ? args[handlerIndex + 1] ?? 'auto' : 'auto';
   const profIndex = args.indexOf('--cpu-prof');
   const cpuProfDir = profIndex >= 0 ? args[profIndex + 1] : undefined;
   const pct = (cores: number) => `${(cores * 100).toFixed(1)}%`;

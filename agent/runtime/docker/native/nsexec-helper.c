@@ -94,6 +94,8 @@ struct job {
 };
 
 static struct job jobs[MAX_JOBS];
+/** One past the highest slot in use: the loops scan no further (a node runs ~10 commands at once, not 1024). */
+static int job_end;
 static struct buffer input, output;
 
 static int64_t now_ms(void) {
@@ -320,11 +322,12 @@ static void finish(struct job *j) {
   free(j->err.data);
   free(j->setup.data);
   memset(j, 0, sizeof *j);
+  while (job_end > 0 && !jobs[job_end - 1].used) job_end--;
 }
 
 static void start(const struct request *q) {
   struct job *j = NULL;
-  for (int i = 0; i < MAX_JOBS; i++) if (!jobs[i].used) { j = &jobs[i]; break; }
+  for (int i = 0; i < MAX_JOBS; i++) if (!jobs[i].used) { j = &jobs[i]; if (i + 1 > job_end) job_end = i + 1; break; }
   if (!j) {
     const char *m = "too many commands at once";
     reply(q->id, STATUS_SETUP_FAILED, EAGAIN, 0, NULL, NULL, m, strlen(m));
@@ -397,7 +400,7 @@ static int handle_request(const char *p, uint32_t n) {
 }
 
 static void kill_all_and_exit(int code) {
-  for (int i = 0; i < MAX_JOBS; i++) if (jobs[i].used && !jobs[i].exited) kill(-jobs[i].pid, SIGKILL);
+  for (int i = 0; i < job_end; i++) if (jobs[i].used && !jobs[i].exited) kill(-jobs[i].pid, SIGKILL);
   exit(code);
 }
 
@@ -442,7 +445,7 @@ int main(void) {
     if (input_open) fds[n++] = (struct pollfd){ 0, POLLIN, 0 };
     if (output.len) fds[n++] = (struct pollfd){ 1, POLLOUT, 0 };
     int fixed = n;
-    for (int i = 0; i < MAX_JOBS; i++) {
+    for (int i = 0; i < job_end; i++) {
       struct job *j = &jobs[i];
       if (!j->used) continue;
       int *job_fds[3] = { &j->out_fd, &j->err_fd, &j->setup_fd };
@@ -455,7 +458,7 @@ int main(void) {
     }
     if (!input_open && !output.len) {
       int busy = 0;
-      for (int i = 0; i < MAX_JOBS; i++) busy |= jobs[i].used;
+      busy = job_end > 0;
       if (!busy) return 0;
     }
     int ready = poll(fds, (nfds_t)n, (int)(wait > 60000 ? 60000 : wait));
@@ -476,7 +479,7 @@ int main(void) {
     int status;
     pid_t dead;
     while ((dead = waitpid(-1, &status, WNOHANG)) > 0) {
-      for (int i = 0; i < MAX_JOBS; i++) {
+      for (int i = 0; i < job_end; i++) {
         struct job *j = &jobs[i];
         if (!j->used || j->pid != dead) continue;
         j->exited = 1;
@@ -487,7 +490,7 @@ int main(void) {
     }
 
     now = now_ms();
-    for (int i = 0; i < MAX_JOBS; i++) {
+    for (int i = 0; i < job_end; i++) {
       struct job *j = &jobs[i];
       if (!j->used) continue;
       if (!j->exited && j->deadline && now >= j->deadline && !j->timed_out) {
