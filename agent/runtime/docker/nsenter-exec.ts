@@ -156,10 +156,6 @@ export class NsenterExec {
     });
   }
 
-  /** Stops the native helper (and what it runs). */
-  stop(): void {
-    this.native?.stop();
-  }
 
   /** The result, or undefined when this exec is Docker's to run. */
   async exec(containerId: string, cmd: string[], options: ExecOptions): Promise<ExecResult | undefined> {
