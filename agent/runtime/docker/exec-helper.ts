@@ -4,6 +4,7 @@
 // unreferenced while nothing waits on them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { ExecResult } from '../runtime.js';
+import { ReplyWaiters, type ReplyWaiter } from './reply-waiters.js';
 import { execHelperSource, type HelperReply, type HelperRequest } from './exec-helper-program.js';
 
 /** A small heap keeps the helper's forks cheap; it only ever holds a few outputs. */
@@ -32,11 +33,6 @@ export interface HelperCommand {
   maxOutputBytes: number;
 }
 
-interface Waiter {
-  resolve: (result: ExecResult) => void;
-  reject: (err: Error) => void;
-  timer?: NodeJS.Timeout;
-}
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -44,7 +40,7 @@ function toBuffer(bytes: Uint8Array): Buffer {
 
 export class ExecHelper {
   private child?: ChildProcess;
-  private readonly waiters = new Map<number, Waiter>();
+  private readonly waiters = new ReplyWaiters(() => this.updateRef());
   private nextId = 0;
 
   constructor(private readonly nodePath = process.execPath) {}
@@ -59,16 +55,15 @@ export class ExecHelper {
     const id = this.nextId++;
     const request: HelperRequest = { id, ...command };
     return new Promise<ExecResult>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject };
+      const waiter: ReplyWaiter = { resolve, reject };
       if (command.timeoutMs > 0) {
         waiter.timer = setTimeout(() => {
-          this.settle(id)?.reject(new ExecHelperError(`the exec helper gave no answer ${REPLY_GRACE_MS} ms past the command's ${command.timeoutMs} ms deadline`));
+          this.waiters.settle(id)?.reject(new ExecHelperError(`the exec helper gave no answer ${REPLY_GRACE_MS} ms past the command's ${command.timeoutMs} ms deadline`));
         }, command.timeoutMs + REPLY_GRACE_MS);
       }
-      this.waiters.set(id, waiter);
-      this.updateRef();
+      this.waiters.add(id, waiter);
       child.send(request, (err) => {
-        if (err) this.settle(id)?.reject(new ExecHelperError(`cannot reach the exec helper: ${err.message}`, {}, { cause: err }));
+        if (err) this.waiters.settle(id)?.reject(new ExecHelperError(`cannot reach the exec helper: ${err.message}`, {}, { cause: err }));
       });
     });
   }
@@ -78,7 +73,7 @@ export class ExecHelper {
     const child = this.child;
     this.child = undefined;
     if (child?.connected) child.disconnect();
-    this.failAll(new ExecHelperError('the exec helper was stopped'));
+    this.waiters.failAll(new ExecHelperError('the exec helper was stopped'));
   }
 
   private started(): ChildProcess {
@@ -95,7 +90,7 @@ export class ExecHelper {
     const gone = (why: string, details: { code?: string; syscall?: string } = {}) => {
       if (this.child !== child) return;
       this.child = undefined;
-      this.failAll(new ExecHelperError(`the exec helper ${why}`, details));
+      this.waiters.failAll(new ExecHelperError(`the exec helper ${why}`, details));
     };
     child.once('error', (err: NodeJS.ErrnoException) => gone(`failed: ${err.message}`, {
       ...(err.code ? { code: err.code } : {}), ...(err.syscall ? { syscall: err.syscall } : {}),
@@ -105,7 +100,7 @@ export class ExecHelper {
   }
 
   private answer(reply: HelperReply): void {
-    const waiter = this.settle(reply.id);
+    const waiter = this.waiters.settle(reply.id);
     if (!waiter) return;
     if ('error' in reply) {
       waiter.reject(new ExecHelperError(reply.error.message, reply.error));
@@ -114,19 +109,7 @@ export class ExecHelper {
     waiter.resolve({ exitCode: reply.exitCode, stdout: toBuffer(reply.stdout), stderr: toBuffer(reply.stderr), timedOut: reply.timedOut });
   }
 
-  /** Removes and returns the waiter of a request, once. */
-  private settle(id: number): Waiter | undefined {
-    const waiter = this.waiters.get(id);
-    if (!waiter) return undefined;
-    this.waiters.delete(id);
-    clearTimeout(waiter.timer);
-    this.updateRef();
-    return waiter;
-  }
 
-  private failAll(err: ExecHelperError): void {
-    for (const id of [...this.waiters.keys()]) this.settle(id)?.reject(err);
-  }
 
   /** The channel keeps the agent's event loop alive only while a reply is awaited. */
   private updateRef(): void {

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ExecResult } from '../runtime.js';
+import { ReplyWaiters, type ReplyWaiter } from './reply-waiters.js';
 
 /**
  * Where `npm run build` puts the helper: dist/native/nsexec-helper, beside dist/agent
@@ -129,15 +130,10 @@ export function decodeNativeExecReplies(data: Buffer): { replies: NativeExecRepl
   return { replies, rest: at === 0 ? data : data.subarray(at) };
 }
 
-interface Waiter {
-  resolve: (result: ExecResult) => void;
-  reject: (err: Error) => void;
-  timer?: NodeJS.Timeout;
-}
 
 export class NativeExecHelper {
   private child?: ChildProcess;
-  private readonly waiters = new Map<number, Waiter>();
+  private readonly waiters = new ReplyWaiters(() => this.updateRef());
   private nextId = 1;
   private pending: Buffer = Buffer.alloc(0);
 
@@ -154,14 +150,13 @@ export class NativeExecHelper {
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     const child = this.started();
     return new Promise<ExecResult>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject };
+      const waiter: ReplyWaiter = { resolve, reject };
       if (request.timeoutMs > 0) {
         waiter.timer = setTimeout(() => {
-          this.settle(id)?.reject(new NativeExecError(`the exec helper gave no answer ${REPLY_GRACE_MS} ms past the command's ${request.timeoutMs} ms deadline`, 0, false));
+          this.waiters.settle(id)?.reject(new NativeExecError(`the exec helper gave no answer ${REPLY_GRACE_MS} ms past the command's ${request.timeoutMs} ms deadline`, 0, false));
         }, request.timeoutMs + REPLY_GRACE_MS);
       }
-      this.waiters.set(id, waiter);
-      this.updateRef();
+      this.waiters.add(id, waiter);
       child.stdin!.write(frame);
     });
   }
@@ -171,7 +166,7 @@ export class NativeExecHelper {
     const child = this.child;
     this.child = undefined;
     child?.stdin?.end();
-    this.failAll(new NativeExecError('the exec helper was stopped', 0, false));
+    this.waiters.failAll(new NativeExecError('the exec helper was stopped', 0, false));
   }
 
   private started(): ChildProcess {
@@ -186,7 +181,7 @@ export class NativeExecHelper {
     const gone = (why: string) => {
       if (this.child !== child) return;
       this.child = undefined;
-      this.failAll(new NativeExecError(`the exec helper ${why}`, 0, false));
+      this.waiters.failAll(new NativeExecError(`the exec helper ${why}`, 0, false));
     };
     child.once('error', (err) => gone(`failed: ${err.message}`));
     child.once('exit', (code, signal) => gone(`exited (${signal ?? `code ${code}`})`));
@@ -199,25 +194,14 @@ export class NativeExecHelper {
     const { replies, rest } = decodeNativeExecReplies(data);
     this.pending = rest;
     for (const reply of replies) {
-      const waiter = this.settle(reply.id);
+      const waiter = this.waiters.settle(reply.id);
       if (!waiter) continue;
       if ('error' in reply) waiter.reject(reply.error);
       else waiter.resolve(reply.result);
     }
   }
 
-  private settle(id: number): Waiter | undefined {
-    const waiter = this.waiters.get(id);
-    if (!waiter) return undefined;
-    this.waiters.delete(id);
-    clearTimeout(waiter.timer);
-    this.updateRef();
-    return waiter;
-  }
 
-  private failAll(err: NativeExecError): void {
-    for (const id of [...this.waiters.keys()]) this.settle(id)?.reject(err);
-  }
 
   private updateRef(): void {
     const child = this.child;
