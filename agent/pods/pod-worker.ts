@@ -594,7 +594,9 @@ export class PodWorker {
       status.podIP = status.hostIP;
       status.podIPs = status.hostIPs;
     }
-    if (this.failure) {
+    // As kubelet: a failed pod turns terminal only once its containers have stopped; a
+    // status computed while the kill is still to come keeps the phase it has.
+    if (this.failure && !snap.status.containers.some((c) => c.state === 'running')) {
       status.phase = 'Failed';
       status.reason = this.failure.reason;
       status.message = this.failure.message;
