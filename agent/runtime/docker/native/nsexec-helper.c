@@ -5,7 +5,8 @@
  *
  * Why native: at a hundred exec probes a second, every fork of the agent's large
  * Node heap (or of a Node helper) costs milliseconds of page-table copying; this
- * process is a few hundred KiB, so a fork costs tens of microseconds. Why not
+ * process starts commands without copying even its own few hundred KiB (see
+ * "in the children" below). Why not
  * runc exec: runc costs ~40 ms of CPU per exec, and a two-core node cannot run a
  * hundred of those a second.
  *
@@ -22,7 +23,8 @@
  *     exec; another uid gets none), an empty inheritable set, and no_new_privs
  *     when the container has it.
  * The command runs in a session of its own: at its deadline the whole process
- * group is killed. When the agent goes away (stdin closes, or SIGTERM), every
+ * group is killed. The helper is a child subreaper: the commands are its children
+ * to reap, time and kill. When the agent goes away (stdin closes, or SIGTERM), every
  * command still running is killed and the helper exits.
  *
  * Protocol, little-endian, on stdin (requests) and stdout (replies); each message
@@ -84,9 +86,9 @@ static void buffer_consume(struct buffer *b, size_t n) {
 struct job {
   int used;
   uint32_t id;
-  pid_t pid;            /* the session leader (first child); its pgid too */
-  int out_fd, err_fd, setup_fd;
-  struct buffer out, err, setup;
+  pid_t pid;            /* the command (its session and process group leader) */
+  int out_fd, err_fd;
+  struct buffer out, err;
   uint32_t max_output;
   int64_t deadline;     /* monotonic ms; 0 = none */
   int64_t drain_deadline;
@@ -147,21 +149,47 @@ struct request {
   char **cgroup_procs, **workdir, **argv, **env;
 };
 
-/* ---- in the child -------------------------------------------------------- */
+/* ---- in the children ----------------------------------------------------- */
 
-/** Reports a setup failure to the helper and ends the child. */
-_Noreturn static void setup_failed(int fd, uint32_t status, const char *what) {
-  int err = errno;
+/*
+ * A command is started by two children that share the helper's memory and run one
+ * at a time (clone with CLONE_VM | CLONE_VFORK, each on a stack of its own): the
+ * helper sleeps while the first sets up and starts the second, and the first sleeps
+ * until the second has exec'd. Nothing of the helper's memory is copied, which was
+ * most of the helper's CPU with fork(), and set-up failures come back through
+ * `struct spawn` instead of a pipe.
+ *   C1 joins the container's cgroups, takes its rlimits and oom_score_adj, enters its
+ *      namespaces and root (entering a PID namespace takes effect for children only),
+ *      starts C2 and exits; the helper, a child subreaper, inherits C2.
+ *   C2 starts a session, takes the command's stdio and credentials and execs it.
+ * Both only make system calls and format into their own stack buffers: no malloc,
+ * no stdio, nothing that leaves the helper's state changed.
+ */
+struct spawn {
+  const struct request *q;
+  int out_fd, err_fd;
+  /* Written by C1 or C2, read by the helper once C1 is gone. */
+  int failed;
+  uint32_t status;
+  int32_t err;
   char message[512];
-  int n = snprintf(message, sizeof message, "%s: %s", what, strerror(err));
-  uint32_t head[2] = { status, (uint32_t)err };
-  if (n < 0) n = 0;
-  if ((size_t)n >= sizeof message) n = sizeof message - 1;
-  char frame[8 + sizeof message];
-  memcpy(frame, head, 8);
-  memcpy(frame + 8, message, (size_t)n);
-  ssize_t w = write(fd, frame, 8 + (size_t)n);
-  (void)w;
+  pid_t command;
+};
+
+#define CHILD_STACK_BYTES (256 * 1024)
+static char c1_stack[CHILD_STACK_BYTES] __attribute__((aligned(64)));
+static char c2_stack[CHILD_STACK_BYTES] __attribute__((aligned(64)));
+
+/** Records why the command could not be set up, and ends this child. */
+_Noreturn static void setup_failed(struct spawn *sp, uint32_t status, const char *what) {
+  int err = errno;
+  char text[256];
+  /* strerror_r (GNU) formats into our buffer, never into static storage. */
+  const char *why = strerror_r(err, text, sizeof text);
+  snprintf(sp->message, sizeof sp->message, "%s: %s", what, why);
+  sp->status = status;
+  sp->err = err;
+  sp->failed = 1;
   _exit(125);
 }
 
@@ -214,73 +242,80 @@ static int capset_inheritable_empty(void) {
   return (int)syscall(SYS_capset, &header, data);
 }
 
-_Noreturn static void run_child(const struct request *q, int out_fd, int err_fd, int setup_fd) {
+/** C2: the command's session, stdio and credentials, then exec. */
+static int run_command(void *arg) {
+  struct spawn *sp = arg;
+  const struct request *q = sp->q;
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   signal(SIGPIPE, SIG_DFL);
   setsid();
   int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) setup_failed(setup_fd, STATUS_SETUP_FAILED, "stdio");
+  if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(sp->out_fd, 1) < 0 || dup2(sp->err_fd, 2) < 0) setup_failed(sp, STATUS_SETUP_FAILED, "stdio");
+  if (setgroups(q->ngroups, q->groups) != 0) setup_failed(sp, STATUS_SETUP_FAILED, "setgroups");
+  if (setgid(q->gid) != 0) setup_failed(sp, STATUS_SETUP_FAILED, "setgid");
+  /* The bounding set limits what any exec can gain (file capabilities too), whatever the uid. */
+  for (unsigned long cap = 0; cap <= 63; cap++) {
+    if (q->cap_bounding & (1ULL << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) setup_failed(sp, STATUS_SETUP_FAILED, "dropping capabilities");
+  }
+  if (capset_inheritable_empty() != 0) setup_failed(sp, STATUS_SETUP_FAILED, "capset");
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  /* Root then gets the bounding set on exec; another uid loses every capability here (no keep-caps). */
+  if (setuid(q->uid) != 0) setup_failed(sp, STATUS_SETUP_FAILED, "setuid");
+  if ((q->flags & FLAG_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    setup_failed(sp, STATUS_SETUP_FAILED, "no_new_privs");
+  }
+  /* PATH is looked up in the command's own environment, as Docker's exec does. */
+  execvpe(q->argv[0], q->argv, q->env);
+  /* A command that cannot be run is the command's failure (127/126 and a message), as with Docker. */
+  int err = errno;
+  char text[256];
+  dprintf(2, "exec %s: %s\n", q->argv[0], strerror_r(err, text, sizeof text));
+  _exit(err == ENOENT ? 127 : 126);
+}
 
+/** C1: the container's cgroups, limits, namespaces and root; then C2, and gone. */
+static int enter_container(void *arg) {
+  struct spawn *sp = arg;
+  const struct request *q = sp->q;
   for (char **path = q->cgroup_procs; *path; path++) {
     int fd = open(*path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0", 1) != 1) setup_failed(setup_fd, STATUS_SETUP_FAILED, *path);
+    if (fd < 0 || write(fd, "0", 1) != 1) setup_failed(sp, STATUS_SETUP_FAILED, *path);
     close(fd);
   }
   copy_limits(q->pid);
 
   int pidfd = (int)syscall(SYS_pidfd_open, q->pid, 0);
-  if (pidfd < 0) setup_failed(setup_fd, STATUS_TARGET_GONE, "pidfd_open");
+  if (pidfd < 0) setup_failed(sp, STATUS_TARGET_GONE, "pidfd_open");
   uint64_t start = 0;
   /* Checked after the pidfd is held: the pidfd now pins this very process. */
   if (start_time_of(q->pid, &start) != 0 || start != q->start_time) {
     errno = ESRCH;
-    setup_failed(setup_fd, STATUS_TARGET_GONE, "the container's main process");
+    setup_failed(sp, STATUS_TARGET_GONE, "the container's main process");
   }
   char root_path[64];
   snprintf(root_path, sizeof root_path, "/proc/%d/root", q->pid);
   int root_fd = open(root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd < 0) setup_failed(setup_fd, STATUS_TARGET_GONE, root_path);
+  if (root_fd < 0) setup_failed(sp, STATUS_TARGET_GONE, root_path);
   if (setns(pidfd, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP) != 0) {
-    setup_failed(setup_fd, STATUS_SETUP_FAILED, "setns");
+    setup_failed(sp, STATUS_SETUP_FAILED, "setns");
   }
-  if (fchdir(root_fd) != 0 || chroot(".") != 0) setup_failed(setup_fd, STATUS_SETUP_FAILED, "chroot to the container's root");
+  if (fchdir(root_fd) != 0 || chroot(".") != 0) setup_failed(sp, STATUS_SETUP_FAILED, "chroot to the container's root");
   close(root_fd);
   close(pidfd);
-  if (chdir(q->workdir[0]) != 0) setup_failed(setup_fd, STATUS_SETUP_FAILED, q->workdir[0]);
+  if (chdir(q->workdir[0]) != 0) setup_failed(sp, STATUS_SETUP_FAILED, q->workdir[0]);
 
-  /* Entering a PID namespace takes effect for children only. */
-  pid_t inner = fork();
-  if (inner < 0) setup_failed(setup_fd, STATUS_SETUP_FAILED, "fork");
-  if (inner > 0) {
-    close(setup_fd);
-    int status;
-    while (waitpid(inner, &status, 0) < 0 && errno == EINTR) {}
-    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  pid_t command = clone(run_command, c2_stack + sizeof c2_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, sp);
+  if (command < 0) setup_failed(sp, STATUS_SETUP_FAILED, "clone");
+  /* Here C2 has exec'd, or exited: set-up failed (reaped here, it never ran) or exec failed (its exit is the answer). */
+  if (sp->failed) {
+    while (waitpid(command, NULL, __WALL) < 0 && errno == EINTR) {}
+  } else {
+    sp->command = command;
   }
-
-  if (setgroups(q->ngroups, q->groups) != 0) setup_failed(setup_fd, STATUS_SETUP_FAILED, "setgroups");
-  if (setgid(q->gid) != 0) setup_failed(setup_fd, STATUS_SETUP_FAILED, "setgid");
-  /* The bounding set limits what any exec can gain (file capabilities too), whatever the uid. */
-  for (unsigned long cap = 0; cap <= 63; cap++) {
-    if (q->cap_bounding & (1ULL << cap)) continue;
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) setup_failed(setup_fd, STATUS_SETUP_FAILED, "dropping capabilities");
-  }
-  if (capset_inheritable_empty() != 0) setup_failed(setup_fd, STATUS_SETUP_FAILED, "capset");
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  /* Root then gets the bounding set on exec; another uid loses every capability here (no keep-caps). */
-  if (setuid(q->uid) != 0) setup_failed(setup_fd, STATUS_SETUP_FAILED, "setuid");
-  if ((q->flags & FLAG_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    setup_failed(setup_fd, STATUS_SETUP_FAILED, "no_new_privs");
-  }
-  close(setup_fd);
-  /* PATH is looked up in the command's own environment, as Docker's exec does. */
-  environ = q->env;
-  execvp(q->argv[0], q->argv);
-  int err = errno;
-  dprintf(2, "exec %s: %s\n", q->argv[0], strerror(err));
-  _exit(err == ENOENT ? 127 : 126);
+  _exit(0);
 }
 
 /* ---- in the helper ------------------------------------------------------- */
@@ -308,19 +343,11 @@ static void close_fd(int *fd) {
 }
 
 static void finish(struct job *j) {
-  if (j->setup.len >= 8) {
-    uint32_t head[2];
-    memcpy(head, j->setup.data, 8);
-    reply(j->id, head[0], (int32_t)head[1], 0, NULL, NULL, j->setup.data + 8, j->setup.len - 8);
-  } else {
-    reply(j->id, STATUS_EXITED, j->timed_out ? -1 : j->exit_code, j->timed_out, &j->out, &j->err, NULL, 0);
-  }
+  reply(j->id, STATUS_EXITED, j->timed_out ? -1 : j->exit_code, j->timed_out, &j->out, &j->err, NULL, 0);
   close_fd(&j->out_fd);
   close_fd(&j->err_fd);
-  close_fd(&j->setup_fd);
   free(j->out.data);
   free(j->err.data);
-  free(j->setup.data);
   memset(j, 0, sizeof *j);
   while (job_end > 0 && !jobs[job_end - 1].used) job_end--;
 }
@@ -333,31 +360,33 @@ static void start(const struct request *q) {
     reply(q->id, STATUS_SETUP_FAILED, EAGAIN, 0, NULL, NULL, m, strlen(m));
     return;
   }
-  int out[2], err[2], setup[2];
+  int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0) goto failed;
   if (pipe2(err, O_CLOEXEC) != 0) { close(out[0]); close(out[1]); goto failed; }
-  if (pipe2(setup, O_CLOEXEC) != 0) { close(out[0]); close(out[1]); close(err[0]); close(err[1]); goto failed; }
-  pid_t pid = fork();
-  if (pid < 0) { close(out[0]); close(out[1]); close(err[0]); close(err[1]); close(setup[0]); close(setup[1]); goto failed; }
-  if (pid == 0) {
-    close(out[0]);
-    close(err[0]);
-    close(setup[0]);
-    run_child(q, out[1], err[1], setup[1]);
-  }
+  struct spawn sp = { .q = q, .out_fd = out[1], .err_fd = err[1] };
+  pid_t c1 = clone(enter_container, c1_stack + sizeof c1_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &sp);
+  int clone_errno = errno;
   close(out[1]);
   close(err[1]);
-  close(setup[1]);
+  if (c1 < 0) { close(out[0]); close(err[0]); errno = clone_errno; goto failed; }
+  /* C1 has exited (CLONE_VFORK woke us at its exit); reap it here, not in the job loop. */
+  while (waitpid(c1, NULL, __WALL) < 0 && errno == EINTR) {}
+  if (sp.failed || sp.command <= 0) {
+    close(out[0]);
+    close(err[0]);
+    if (!sp.failed) snprintf(sp.message, sizeof sp.message, "the command was not started");
+    reply(q->id, sp.failed ? sp.status : STATUS_SETUP_FAILED, sp.failed ? sp.err : 0, 0, NULL, NULL, sp.message, strlen(sp.message));
+    while (job_end > 0 && !jobs[job_end - 1].used) job_end--;
+    return;
+  }
   fcntl(out[0], F_SETFL, O_NONBLOCK);
   fcntl(err[0], F_SETFL, O_NONBLOCK);
-  fcntl(setup[0], F_SETFL, O_NONBLOCK);
   memset(j, 0, sizeof *j);
   j->used = 1;
   j->id = q->id;
-  j->pid = pid;
+  j->pid = sp.command;
   j->out_fd = out[0];
   j->err_fd = err[0];
-  j->setup_fd = setup[0];
   j->max_output = q->max_output;
   j->deadline = q->timeout_ms ? now_ms() + q->timeout_ms : 0;
   return;
@@ -365,6 +394,7 @@ failed: {
     char m[128];
     int n = snprintf(m, sizeof m, "cannot start: %s", strerror(errno));
     reply(q->id, STATUS_SETUP_FAILED, errno, 0, NULL, NULL, m, (size_t)n);
+    while (job_end > 0 && !jobs[job_end - 1].used) job_end--;
   }
 }
 
@@ -431,13 +461,15 @@ int main(void) {
   if (sfd < 0) { perror("nsexec-helper: signalfd"); return 71; }
   /* The agent died without closing our stdin (it always closes it on kill -9 too; this is the second line). */
   prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+  /* Commands are grandchildren (C1 exits once C2 has exec'd): they must become ours to reap and to time. */
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) { perror("nsexec-helper: PR_SET_CHILD_SUBREAPER"); return 71; }
   if (getppid() == 1) return 0;
   fcntl(0, F_SETFL, O_NONBLOCK);
   fcntl(1, F_SETFL, O_NONBLOCK);
   int input_open = 1;
 
-  static struct pollfd fds[3 + 3 * MAX_JOBS];
-  static struct job *owner[3 + 3 * MAX_JOBS];
+  static struct pollfd fds[3 + 2 * MAX_JOBS];
+  static struct job *owner[3 + 2 * MAX_JOBS];
   for (;;) {
     int n = 0;
     int64_t now = now_ms(), wait = -1;
@@ -448,8 +480,8 @@ int main(void) {
     for (int i = 0; i < job_end; i++) {
       struct job *j = &jobs[i];
       if (!j->used) continue;
-      int *job_fds[3] = { &j->out_fd, &j->err_fd, &j->setup_fd };
-      for (int k = 0; k < 3; k++) if (*job_fds[k] >= 0) { owner[n] = j; fds[n++] = (struct pollfd){ *job_fds[k], POLLIN, 0 }; }
+      int *job_fds[2] = { &j->out_fd, &j->err_fd };
+      for (int k = 0; k < 2; k++) if (*job_fds[k] >= 0) { owner[n] = j; fds[n++] = (struct pollfd){ *job_fds[k], POLLIN, 0 }; }
       int64_t due = j->exited ? j->drain_deadline : j->deadline;
       if (due && !(j->timed_out && !j->exited)) {
         int64_t left = due > now ? due - now : 0;
@@ -469,7 +501,6 @@ int main(void) {
       struct job *j = owner[k];
       if (fds[k].fd == j->out_fd) drain(&j->out_fd, &j->out, j->max_output);
       else if (fds[k].fd == j->err_fd) drain(&j->err_fd, &j->err, j->max_output);
-      else if (fds[k].fd == j->setup_fd) drain(&j->setup_fd, &j->setup, 4096);
     }
 
     struct signalfd_siginfo si;
@@ -498,7 +529,7 @@ int main(void) {
         kill(-j->pid, SIGKILL);
       }
       /* Done when the command exited and its output is complete, or the drain ran out, or it was killed at the deadline. */
-      int complete = j->out_fd < 0 && j->err_fd < 0 && j->setup_fd < 0;
+      int complete = j->out_fd < 0 && j->err_fd < 0;
       if (j->exited && (complete || j->timed_out || now >= j->drain_deadline)) finish(j);
     }
 
