@@ -15,6 +15,7 @@ import type { ProbeResult } from './probe-outcome.js';
 import { PROBE_TYPES, probeOf, probeTypeTitle, probedContainers, type ProbeType } from './probe-settings.js';
 import type { ProbeContainer, ProbeState, PublishedResult } from './probe-state.js';
 import { ProbeWorker, type ProbeRun } from './probe-worker.js';
+import { SlotTicker } from './slot-ticker.js';
 import { handlerKind, runProbe } from './run-probe.js';
 
 export type ProbeFailure = 'liveness' | 'startup';
@@ -71,10 +72,13 @@ export class ProbeManager {
   private readonly clock: Clock;
   private readonly execLimiter: ExecLimiter;
   private readonly latency = new LatencyRecorder();
+  /** One tick grid for every worker of the node. */
+  private readonly ticker: SlotTicker;
   private stopped = false;
 
   constructor(private readonly options: ProbeManagerOptions) {
     this.clock = options.clock ?? realClock;
+    this.ticker = new SlotTicker(this.clock);
     this.execLimiter = new ExecLimiter(options.execConcurrency ?? DEFAULT_EXEC_CONCURRENCY);
   }
 
@@ -219,6 +223,7 @@ export class ProbeManager {
       type,
       probe,
       clock: this.clock,
+      ticker: this.ticker,
       random: this.options.random,
       execute: (containerId, timeoutMs) => runProbe(probe, {
         runtime: this.options.runtime, execLimiter: this.execLimiter, containerId, container: probes.spec, podIP: entry.podIP,

@@ -1,6 +1,7 @@
 // One worker per (pod, container, probe type): a ticker every periodSeconds,
 // started at a random point of the first period so the probes of many pods do not
-// fire together. A tick that finds the previous run still going is skipped, so a
+// fire together. Ticks fall on the grid of a SlotTicker shared by the node's workers,
+// so the probes due within one slot run in one wake-up of the agent. A tick that finds the previous run still going is skipped, so a
 // probe never runs twice at once and a slow target never piles up work. Only
 // changes of the published result are pushed out.
 import type { Probe } from '../api/types.js';
@@ -11,6 +12,7 @@ import {
   decide, initialProbeState, observeContainer, podTerminating, recordError, recordOutcome, resultChanged,
   type ProbeContainer, type ProbeState,
 } from './probe-state.js';
+import { SlotTicker, alignToSlot } from './slot-ticker.js';
 
 /** One finished run, for events, logs and latency statistics. */
 export interface ProbeRun {
@@ -36,6 +38,8 @@ export interface ProbeWorkerOptions {
   onRun?: (worker: ProbeWorker, run: ProbeRun) => void;
   /** For the initial jitter; Math.random by default. */
   random?: () => number;
+  /** The node's tick grid; one of the worker's own by default. */
+  ticker?: SlotTicker;
 }
 
 export class ProbeWorker {
@@ -49,6 +53,7 @@ export class ProbeWorker {
   private nextTickAt = 0;
   private inFlight = false;
   private started = false;
+  private readonly ticker: SlotTicker;
   private stopped = false;
 
   constructor(private readonly options: ProbeWorkerOptions) {
@@ -56,6 +61,7 @@ export class ProbeWorker {
     this.probe = options.probe;
     this.settings = probeSettings(options.probe, options.type);
     this.current = initialProbeState(options.type);
+    this.ticker = options.ticker ?? new SlotTicker(options.clock);
   }
 
   get state(): ProbeState { return this.current; }
@@ -67,7 +73,7 @@ export class ProbeWorker {
     if (this.started || this.stopped) return;
     this.started = true;
     const jitter = Math.floor((this.options.random ?? Math.random)() * this.settings.periodMs);
-    this.nextTickAt = this.options.clock.now() + jitter;
+    this.nextTickAt = alignToSlot(this.options.clock.now() + jitter, this.ticker.slotMs);
     this.scheduleTick();
   }
 
@@ -103,16 +109,17 @@ export class ProbeWorker {
   }
 
   private scheduleTick(): void {
-    const delay = Math.max(0, this.nextTickAt - this.options.clock.now());
-    this.tickTimer = this.options.clock.setTimeout(() => this.tick(), delay);
+    this.tickTimer = this.ticker.at(this.nextTickAt, this.onTick);
   }
+
+  private readonly onTick = () => this.tick();
 
   private tick(): void {
     if (this.stopped) return;
     const now = this.options.clock.now();
     this.nextTickAt += this.settings.periodMs;
     // Ticks missed while the process was busy are dropped, not replayed.
-    if (this.nextTickAt <= now) this.nextTickAt = now + this.settings.periodMs;
+    if (this.nextTickAt <= now) this.nextTickAt = alignToSlot(now + this.settings.periodMs, this.ticker.slotMs);
     this.scheduleTick();
     this.attempt();
   }

@@ -109,7 +109,7 @@ function podsYaml(count: number, withProbes: boolean): string {
   })).join('---\n');
 }
 
-async function runNode(count: number, seconds: number, withProbes: boolean, execHandler: string, cpuProfDir?: string): Promise<RunResult> {
+async function runNode(count: number, seconds: number, withProbes: boolean, execHandler: string, cpuProfDir?: string, settleSeconds?: number): Promise<RunResult> {
   const nodeName = `bench-probes-${Date.now().toString(36)}`;
   const dir = await mkdtemp(join(tmpdir(), 'nodelet-bench-probes-'));
   const manifests = join(dir, 'manifests');
@@ -138,7 +138,7 @@ async function runNode(count: number, seconds: number, withProbes: boolean, exec
       if (ready >= count) break;
       await new Promise((r) => setTimeout(r, 500));
     }
-    await new Promise((r) => setTimeout(r, settleMs(count, seconds, withProbes)));
+    await new Promise((r) => setTimeout(r, settleSeconds !== undefined ? settleSeconds * 1000 : settleMs(count, seconds, withProbes)));
     const cpu0 = cpuSeconds(child.pid!);
     const child0 = childCpuSeconds(child.pid!);
     const helpers0 = childrenCpu(child.pid!);
@@ -178,14 +178,16 @@ export async function runProbesBench(args: string[]): Promise<void> {
   const execHandler = handlerIndex >= 0 ? args[handlerIndex + 1] ?? 'auto' : 'auto';
   const profIndex = args.indexOf('--cpu-prof');
   const cpuProfDir = profIndex >= 0 ? args[profIndex + 1] : undefined;
+  // `--settle S` shortens the wait before measuring (quick CPU comparisons; the latencies then include start-up).
+  const settleSeconds = args.includes('--settle') ? arg('settle', 5) : undefined;
   const pct = (cores: number) => `${(cores * 100).toFixed(1)}%`;
   process.stdout.write(`probes bench: ${count} pods, exec readiness + httpGet liveness every 1 s, ${seconds} s each run, exec handler ${execHandler}\n`);
   // `--only-probes` skips the run without probes (for profiling).
   if (!args.includes('--only-probes')) {
-    const without = await runNode(count, seconds, false, execHandler);
+    const without = await runNode(count, seconds, false, execHandler, undefined, settleSeconds);
     process.stdout.write(`without probes: agent CPU ${pct(without.cpuShare)} of a core, RSS ${without.rss.toFixed(0)} MiB; machine busy ${without.machineCores.toFixed(2)} cores\n`);
   }
-  const withP = await runNode(count, seconds, true, execHandler, cpuProfDir);
+  const withP = await runNode(count, seconds, true, execHandler, cpuProfDir, settleSeconds);
   const http = withP.latency?.httpGet;
   const exec = withP.latency?.exec;
   process.stdout.write(`with probes:    agent CPU ${pct(withP.cpuShare)} of a core, + exec helper ${pct(withP.helperCpuShare)}, + exec'd commands (nsenter, probe) ${pct(withP.execCommandsCpuShare)}; RSS ${withP.rss.toFixed(0)} MiB; machine busy ${withP.machineCores.toFixed(2)} cores\n`);
