@@ -8,7 +8,7 @@
 import type http from 'node:http';
 import https from 'node:https';
 import type { Container, HTTPGetAction } from '../api/types.js';
-import { assertHeaderSafe, http1Exchange } from '../util/http1-exchange.js';
+import { assertHeaderSafe, http1Exchange, Http1TimeoutError } from '../util/http1-exchange.js';
 import { joinHostPort, resolvePort } from './container-port.js';
 import { PROBE_USER_AGENT, ProbeError, elapsedMs, formatDuration, type ProbeOutcome } from './probe-outcome.js';
 
@@ -56,30 +56,62 @@ export function probeHeaders(action: HTTPGetAction, userAgent: string): Record<s
   return headers;
 }
 
+/**
+ * What stays the same from one run of a probe to the next against one host and
+ * port: its URL, its headers and, for plain HTTP, the first request's bytes. Kept
+ * per action object (a pod's spec), so a hundred probes a second build no URLs.
+ */
+interface PreparedProbe {
+  key: string;
+  url: URL;
+  headers: Record<string, string | string[]>;
+  /** Set on first use (building it may refuse a header). */
+  request?: Buffer;
+}
+
+const preparedProbes = new WeakMap<HTTPGetAction, PreparedProbe>();
+
+function preparedProbe(action: HTTPGetAction, host: string, port: number, userAgent: string): PreparedProbe {
+  const key = `${host}\0${port}\0${userAgent}`;
+  const cached = preparedProbes.get(action);
+  if (cached?.key === key) return cached;
+  const prepared = { key, url: buildProbeUrl(action.scheme, host, port, action.path), headers: probeHeaders(action, userAgent) };
+  preparedProbes.set(action, prepared);
+  return prepared;
+}
+
+/** The headers of a request to `url`: a Host the probe sets holds for its own URL (and relative redirects); otherwise host:port as kubelet sends it. */
+function headersFor(probe: PreparedProbe, url: URL): Record<string, string | string[]> {
+  const headers = { ...probe.headers };
+  if (probe.headers.host === undefined || url.host !== probe.url.host) headers.host = url.host;
+  return headers;
+}
+
 /** One probe: a success, a failure with kubelet's message, or ProbeError when it cannot be formed. */
 export async function httpProbe(action: HTTPGetAction, target: HttpProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
   const start = performance.now();
   const host = action.host || target.podIP;
   if (!host) throw new ProbeError(`httpGet probe of container ${target.container.name} has no host and the pod has no IP yet`);
   const port = resolvePort(action.port, target.container);
-  const first = buildProbeUrl(action.scheme, host, port, action.path);
-  const baseHeaders = probeHeaders(action, target.userAgent ?? PROBE_USER_AGENT);
-  const customHost = baseHeaders.host;
-
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const probe = preparedProbe(action, host, port, target.userAgent ?? PROBE_USER_AGENT);
+  const first = probe.url;
+  const deadline = start + timeoutMs;
   let url = first;
-  let phase = 'awaiting headers';
+  let headArrived = false;
   try {
     for (let redirects = 0; ; redirects++) {
-      const headers = { ...baseHeaders };
-      // A Host the probe sets holds for its own URL (and relative redirects); otherwise host:port as kubelet sends it.
-      if (customHost === undefined || url.host !== first.host) headers.host = url.host;
-      phase = 'awaiting headers';
-      const onHead = () => { phase = 'reading body'; };
-      const { status, location, body } = url.protocol === 'https:'
-        ? await fetchHttps(url, headers, controller.signal, onHead)
-        : await fetchHttp(url, headers, controller.signal, onHead);
+      headArrived = false;
+      const left = Math.max(0, deadline - performance.now());
+      let response: ProbeResponse;
+      if (url.protocol === 'https:') {
+        response = await fetchHttps(url, headersFor(probe, url), left, () => { headArrived = true; });
+      } else {
+        const request = url === first
+          ? (probe.request ??= Buffer.from(probeRequestText(url, headersFor(probe, url)), 'utf8'))
+          : Buffer.from(probeRequestText(url, headersFor(probe, url)), 'utf8');
+        response = await fetchHttp(url, request, left);
+      }
+      const { status, location, body } = response;
       if (REDIRECT_CODES.has(status) && location) {
         const next = new URL(location, url);
         if (next.hostname === first.hostname) {
@@ -101,10 +133,10 @@ export async function httpProbe(action: HTTPGetAction, target: HttpProbeTarget, 
       return { result: 'failure', message: `HTTP probe failed with statuscode: ${status}`, statusCode: status, latencyMs };
     }
   } catch (err) {
-    const why = controller.signal.aborted ? `timed out after ${formatDuration(timeoutMs)} ${phase}` : (err as Error).message;
+    const timedOut = err instanceof Http1TimeoutError || err instanceof HttpsTimeoutError;
+    if (err instanceof Http1TimeoutError) headArrived = err.headArrived;
+    const why = timedOut ? `timed out after ${formatDuration(timeoutMs)} ${headArrived ? 'reading body' : 'awaiting headers'}` : (err as Error).message;
     return { result: 'failure', message: `Get ${JSON.stringify(url.href)}: ${why}`, latencyMs: elapsedMs(start) };
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -134,22 +166,33 @@ export function probeRequestText(url: URL, headers: Record<string, string | stri
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
-async function fetchHttp(url: URL, headers: Record<string, string | string[]>, signal: AbortSignal, onHead: () => void): Promise<ProbeResponse> {
-  const request = probeRequestText(url, headers);
+async function fetchHttp(url: URL, request: Buffer, timeoutMs: number): Promise<ProbeResponse> {
   const res = await http1Exchange(
     { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80) },
     request,
-    { maxBodyBytes: MAX_HTTP_BODY_BYTES, signal, onHead },
+    { maxBodyBytes: MAX_HTTP_BODY_BYTES, timeoutMs },
   );
   return { status: res.status, location: res.headers.get('location'), body: res.body.toString('utf8') };
 }
 
-async function fetchHttps(url: URL, headers: Record<string, string | string[]>, signal: AbortSignal, onHead: () => void): Promise<ProbeResponse> {
-  const res = await get(url, headers, signal);
-  onHead();
-  const location = res.headers.location;
-  const body = await readCapped(res, MAX_HTTP_BODY_BYTES, signal);
-  return { status: res.statusCode ?? 0, location, body };
+/** HTTPS ran out of its time. */
+class HttpsTimeoutError extends Error {}
+
+async function fetchHttps(url: URL, headers: Record<string, string | string[]>, timeoutMs: number, onHead: () => void): Promise<ProbeResponse> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => { timedOut = true; controller.abort(); }, timeoutMs);
+  try {
+    const res = await get(url, headers, controller.signal);
+    onHead();
+    const location = res.headers.location;
+    const body = await readCapped(res, MAX_HTTP_BODY_BYTES, controller.signal);
+    return { status: res.statusCode ?? 0, location, body };
+  } catch (err) {
+    throw timedOut ? new HttpsTimeoutError('timed out') : err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function get(url: URL, headers: Record<string, string | string[]>, signal: AbortSignal): Promise<http.IncomingMessage> {

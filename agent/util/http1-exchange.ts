@@ -26,6 +26,11 @@ export interface Http1Options {
   maxBodyBytes: number;
   /** Aborting destroys the connection and rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Past this many ms the connection is destroyed and the call rejects with
+   * Http1TimeoutError (cheaper than a signal where nothing else aborts).
+   */
+  timeoutMs?: number;
   /** Called once the response head has arrived (for "awaiting headers" vs "reading body"). */
   onHead?: () => void;
 }
@@ -34,6 +39,14 @@ export interface Http1Options {
 export interface Http1Upgrade extends Http1Head {
   socket: net.Socket;
   leftover: Buffer;
+}
+
+/** The exchange ran out of time; `headArrived` tells "awaiting headers" from "reading body". */
+export class Http1TimeoutError extends Error {
+  constructor(readonly headArrived: boolean) {
+    super(headArrived ? 'timed out reading the body' : 'timed out awaiting headers');
+    this.name = 'Http1TimeoutError';
+  }
 }
 
 /** A header value or name that would split the request (CR, LF, NUL) is refused. */
@@ -111,17 +124,20 @@ export function http1Exchange(connect: net.NetConnectOpts, request: string | Buf
     const socket = net.connect(connect);
     let settled = false;
     let unlink = () => undefined as void;
+    let timer: NodeJS.Timeout | undefined;
+    let buf: Buffer = Buffer.alloc(0);
+    let head: (Http1Head & { bodyStart: number }) | undefined;
     const finish = (err: unknown, response?: Http1Response) => {
       if (settled) return;
       settled = true;
       unlink();
+      clearTimeout(timer);
       socket.destroy();
       if (response) resolve(response);
       else reject(err);
     };
     unlink = linkAbort(socket, options.signal, (err) => finish(err));
-    let buf: Buffer = Buffer.alloc(0);
-    let head: (Http1Head & { bodyStart: number }) | undefined;
+    if (options.timeoutMs !== undefined) timer = setTimeout(() => finish(new Http1TimeoutError(head !== undefined)), options.timeoutMs);
 
     // Returns the finished response once the body is complete (or capped), else undefined.
     const complete = (atEnd: boolean): Http1Response | undefined => {

@@ -14,13 +14,21 @@ import { VERSION } from '../../agent/config/config.js';
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
 const networks = new DockerNetworkDriver();
-export const removeNetwork = (name: string) => networks.removeNetwork(name).catch(() => undefined);
+/** Removes a bench network (the driver retries for 5 s), saying so when Docker refuses: a stale endpoint count, which restarting dockerd clears. */
+export async function removeNetwork(name: string): Promise<void> {
+  await networks.removeNetwork(name).catch((err: unknown) => {
+    process.stderr.write(`bench: could not remove Docker network ${name}: ${(err as Error).message}\n`);
+  });
+}
 const PAUSE = `nodelet/pause:${VERSION}`;
 const BUSYBOX = `nodelet/busybox:${VERSION}`;
 
+/** Second octets of the bench's /16s: 10.241–254 without 10.250, where the tests make their networks. */
+const BENCH_OCTETS = Array.from({ length: 14 }, (_, i) => 241 + i).filter((b) => b !== 250).map(String);
+
 /** A /16 per call, so a network a killed run could not remove never collides with the next. */
 export function benchSubnet(): string {
-  return `10.${241 + Math.floor(Math.random() * 14)}.0.0/16`;
+  return `10.${BENCH_OCTETS[Math.floor(Math.random() * BENCH_OCTETS.length)]}.0.0/16`;
 }
 
 /**
@@ -35,8 +43,8 @@ export async function freeBenchSubnet(): Promise<string> {
       if (m) used.add(m[1]!);
     }
   }
-  const free = Array.from({ length: 14 }, (_, i) => String(241 + i)).filter((b) => !used.has(b));
-  if (free.length === 0) throw new Error('every bench subnet 10.241-254.0.0/16 is taken by a Docker network; remove stale nodelet-bench-* networks');
+  const free = BENCH_OCTETS.filter((b) => !used.has(b));
+  if (free.length === 0) throw new Error('every bench subnet 10.241-254.0.0/16 (but 10.250) is taken by a Docker network; remove stale nodelet-bench-* networks');
   return `10.${free[Math.floor(Math.random() * free.length)]}.0.0/16`;
 }
 
@@ -45,9 +53,17 @@ function arg(args: string[], name: string, fallback: number): number {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 }
 
+/**
+ * Removes the containers four at a time: Docker 20.10 loses updates of a network's
+ * endpoint count when hundreds are removed at once, and the network then refuses
+ * removal ("has active endpoints") until dockerd restarts.
+ */
 export async function removeByLabel(label: string): Promise<void> {
   const list = await docker.listContainers({ all: true, filters: { label: [label] } });
-  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  const queue = [...list];
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    for (let c = queue.shift(); c; c = queue.shift()) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  }));
 }
 
 /** The same engine calls the agent makes for one pod, without any agent logic. */

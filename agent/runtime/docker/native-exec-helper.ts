@@ -67,33 +67,53 @@ const STATUS_EXITED = 0;
 const STATUS_TARGET_GONE = 2;
 const FLAG_NO_NEW_PRIVS = 1;
 
-/** One request frame: a u32 length, then the fields in the order nsexec-helper.c reads them. */
-export function encodeNativeExecRequest(id: number, r: NativeExecRequest): Buffer {
-  const strings = (list: readonly string[]) => {
-    for (const s of list) if (s.includes('\0')) throw new Error(`a NUL byte in ${JSON.stringify(s.slice(0, 40))}`);
-    const body = Buffer.from(list.map((s) => `${s}\0`).join(''), 'utf8');
-    const head = Buffer.alloc(4);
-    head.writeUInt32LE(list.length);
-    return [head, body];
-  };
-  const fixed = Buffer.alloc(4 * 4 + 8 + 4 * 2 + 8 + 4 + 4 + 4 * r.groups.length);
+/** The part of a request that is the same for every command in one container. */
+export type NativeExecTemplate = Omit<NativeExecRequest, 'argv' | 'timeoutMs' | 'maxOutputBytes'>;
+
+/** What changes from one command to the next. */
+export type NativeExecCommand = Pick<NativeExecRequest, 'argv' | 'timeoutMs' | 'maxOutputBytes'>;
+
+/** A u32 count, then NUL-terminated strings. */
+function encodeStrings(list: readonly string[]): Buffer {
+  for (const s of list) if (s.includes('\0')) throw new Error(`a NUL byte in ${JSON.stringify(s.slice(0, 40))}`);
+  const body = Buffer.from(list.map((s) => `${s}\0`).join(''), 'utf8');
+  const out = Buffer.allocUnsafe(4 + body.length);
+  out.writeUInt32LE(list.length, 0);
+  body.copy(out, 4);
+  return out;
+}
+
+/** The container's part of a frame, in the order nsexec-helper.c reads it (encoded once per container). */
+export function encodeNativeExecTemplate(t: NativeExecTemplate): Buffer {
+  const fixed = Buffer.alloc(4 + 8 + 4 * 2 + 8 + 4 + 4 + 4 * t.groups.length);
   let o = 0;
-  o = fixed.writeUInt32LE(id >>> 0, o);
-  o = fixed.writeUInt32LE(Math.max(0, Math.min(r.timeoutMs, 0xffffffff)), o);
-  o = fixed.writeUInt32LE(Math.max(0, Math.min(r.maxOutputBytes, 0xffffffff)), o);
-  o = fixed.writeInt32LE(r.pid, o);
-  o = fixed.writeBigUInt64LE(BigInt(r.startTime), o);
-  o = fixed.writeUInt32LE(r.uid, o);
-  o = fixed.writeUInt32LE(r.gid, o);
-  o = fixed.writeBigUInt64LE(r.capBounding, o);
-  o = fixed.writeUInt32LE(r.noNewPrivs ? FLAG_NO_NEW_PRIVS : 0, o);
-  o = fixed.writeUInt32LE(r.groups.length, o);
-  for (const g of r.groups) o = fixed.writeUInt32LE(g, o);
-  const parts = [fixed, ...strings(r.cgroupProcs), ...strings([r.workingDir]), ...strings(r.argv), ...strings(r.env)];
-  const length = parts.reduce((n, p) => n + p.length, 0);
-  const head = Buffer.alloc(4);
-  head.writeUInt32LE(length);
-  return Buffer.concat([head, ...parts], 4 + length);
+  o = fixed.writeInt32LE(t.pid, o);
+  o = fixed.writeBigUInt64LE(BigInt(t.startTime), o);
+  o = fixed.writeUInt32LE(t.uid, o);
+  o = fixed.writeUInt32LE(t.gid, o);
+  o = fixed.writeBigUInt64LE(t.capBounding, o);
+  o = fixed.writeUInt32LE(t.noNewPrivs ? FLAG_NO_NEW_PRIVS : 0, o);
+  o = fixed.writeUInt32LE(t.groups.length, o);
+  for (const g of t.groups) o = fixed.writeUInt32LE(g, o);
+  return Buffer.concat([fixed, encodeStrings(t.cgroupProcs), encodeStrings([t.workingDir]), encodeStrings(t.env)]);
+}
+
+/** One request frame: a u32 length, the id, deadline and output cap, the container's part, then argv. */
+export function encodeNativeExecFrame(id: number, template: Buffer, command: NativeExecCommand): Buffer {
+  const argv = encodeStrings(command.argv);
+  const length = 12 + template.length + argv.length;
+  const frame = Buffer.allocUnsafe(4 + length);
+  frame.writeUInt32LE(length, 0);
+  frame.writeUInt32LE(id >>> 0, 4);
+  frame.writeUInt32LE(Math.max(0, Math.min(command.timeoutMs, 0xffffffff)), 8);
+  frame.writeUInt32LE(Math.max(0, Math.min(command.maxOutputBytes, 0xffffffff)), 12);
+  template.copy(frame, 16);
+  argv.copy(frame, 16 + template.length);
+  return frame;
+}
+
+export function encodeNativeExecRequest(id: number, r: NativeExecRequest): Buffer {
+  return encodeNativeExecFrame(id, encodeNativeExecTemplate(r), r);
 }
 
 export type NativeExecReply =
@@ -136,6 +156,7 @@ export class NativeExecHelper {
   private readonly waiters = new ReplyWaiters(() => this.updateRef());
   private nextId = 1;
   private pending: Buffer = Buffer.alloc(0);
+  private readonly templates = new WeakMap<NativeExecTemplate, Buffer>();
 
   constructor(private readonly path = NATIVE_EXEC_HELPER_PATH) {}
 
@@ -144,17 +165,20 @@ export class NativeExecHelper {
     return this.child?.pid;
   }
 
-  run(request: NativeExecRequest): Promise<ExecResult> {
-    const frame = encodeNativeExecRequest(this.nextId, request);
+  /** Runs one command in the container the template describes (its bytes are encoded once per template). */
+  run(template: NativeExecTemplate, command: NativeExecCommand): Promise<ExecResult> {
+    let bytes = this.templates.get(template);
+    if (!bytes) this.templates.set(template, (bytes = encodeNativeExecTemplate(template)));
     const id = this.nextId;
+    const frame = encodeNativeExecFrame(id, bytes, command);
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     const child = this.started();
     return new Promise<ExecResult>((resolve, reject) => {
       const waiter: ReplyWaiter = { resolve, reject };
-      if (request.timeoutMs > 0) {
+      if (command.timeoutMs > 0) {
         waiter.timer = setTimeout(() => {
-          this.waiters.settle(id)?.reject(new NativeExecError(`the exec helper gave no answer ${REPLY_GRACE_MS} ms past the command's ${request.timeoutMs} ms deadline`, 0, false));
-        }, request.timeoutMs + REPLY_GRACE_MS);
+          this.waiters.settle(id)?.reject(new NativeExecError(`the exec helper gave no answer ${REPLY_GRACE_MS} ms past the command's ${command.timeoutMs} ms deadline`, 0, false));
+        }, command.timeoutMs + REPLY_GRACE_MS);
       }
       this.waiters.add(id, waiter);
       child.stdin!.write(frame);

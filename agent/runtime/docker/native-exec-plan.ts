@@ -4,7 +4,7 @@
 // filter, an LSM label, a user namespace of its own, a cgroup it cannot place)
 // sends the container's execs through Docker instead. Pure: the caller reads /proc.
 import { posix } from 'node:path';
-import type { NativeExecRequest } from './native-exec-helper.js';
+import type { NativeExecTemplate } from './native-exec-helper.js';
 import type { NsenterTarget } from './nsenter-target.js';
 
 /** What the plan reads about the main process and the host, as text. */
@@ -22,7 +22,7 @@ export interface NativeExecFacts {
 }
 
 /** The fixed part of every request for this container; the command, deadline and output cap come per exec. */
-export type NativeExecTemplate = Omit<NativeExecRequest, 'argv' | 'timeoutMs' | 'maxOutputBytes'>;
+export type { NativeExecTemplate } from './native-exec-helper.js';
 
 export type NativeExecPlan = { template: NativeExecTemplate } | { reason: string };
 

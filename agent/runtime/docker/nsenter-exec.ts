@@ -166,8 +166,8 @@ export class NsenterExec {
       const template = this.routes.get(containerId)?.native;
       if (template && this.native) {
         try {
-          return await this.native.run({
-            ...template, argv: cmd, timeoutMs: options.timeoutMs ?? 0, maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+          return await this.native.run(template, {
+            argv: cmd, timeoutMs: options.timeoutMs ?? 0, maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
           });
         } catch (err) {
           if (!(err instanceof NativeExecError)) throw err;

@@ -85,7 +85,10 @@ describe('the native helper protocol', () => {
     expect(frame.readUInt32LE(0)).toBe(frame.length - 4);
     expect(frame.readUInt32LE(4)).toBe(5);
     expect(frame.readBigUInt64LE(20)).toBe(2n ** 40n);
-    expect(frame.subarray(frame.length - 4).toString()).toBe('A=1\0');
+    // The container's part (up to env) comes before the command, which is last.
+    expect(frame.subarray(frame.length - 'sh\0-c\0echo é\0'.length - 1).toString()).toBe('sh\0-c\0echo é\0');
+    expect(frame.includes('A=1\0')).toBe(true);
+    expect(frame.indexOf('A=1\0')).toBeLessThan(frame.indexOf('sh\0'));
     expect(() => encodeNativeExecRequest(1, { ...request, argv: ['a\0b'] })).toThrow(/NUL/);
   });
 

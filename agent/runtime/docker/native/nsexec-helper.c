@@ -32,7 +32,9 @@
  *   request: u32 id, u32 timeout_ms (0 = none), u32 max_output, i32 pid,
  *            u64 start_time, u32 uid, u32 gid, u64 cap_bounding, u32 flags,
  *            u32 ngroups + u32[ngroups], then four string lists (u32 count, then
- *            NUL-terminated strings): cgroup.procs paths, [working dir], argv, env.
+ *            NUL-terminated strings): cgroup.procs paths, [working dir], env, argv
+ *            (everything from pid to env is the same for every command in one
+ *            container, and the agent encodes it once).
  *   reply:   u32 id, u32 status, i32 exit_code (or errno), u8 timed_out,
  *            u32 len + stdout, u32 len + stderr, u32 len + message.
  */
@@ -417,8 +419,8 @@ static int handle_request(const char *p, uint32_t n) {
   for (uint32_t i = 0; i < q.ngroups; i++) q.groups[i] = read_u32(&r);
   q.cgroup_procs = read_strings(&r);
   q.workdir = read_strings(&r);
-  q.argv = read_strings(&r);
   q.env = read_strings(&r);
+  q.argv = read_strings(&r);
   int bad = r.bad || q.pid <= 0 || !q.workdir || !q.workdir[0] || !q.argv || !q.argv[0];
   if (!bad) start(&q);
   free(q.groups);
