@@ -102,6 +102,8 @@ export function decodeChunked(raw: Buffer, limit: number): { body: Buffer; done:
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** Whether the response to a GET/POST can carry a body at all. */
 function hasBody(status: number): boolean {
   return !(status < 200 || status === 204 || status === 304);
@@ -125,7 +127,7 @@ export function http1Exchange(connect: net.NetConnectOpts, request: string | Buf
     let settled = false;
     let unlink = () => undefined as void;
     let timer: NodeJS.Timeout | undefined;
-    let buf: Buffer = Buffer.alloc(0);
+    let buf: Buffer = EMPTY;
     let head: (Http1Head & { bodyStart: number }) | undefined;
     const finish = (err: unknown, response?: Http1Response) => {
       if (settled) return;
@@ -155,7 +157,8 @@ export function http1Exchange(connect: net.NetConnectOpts, request: string | Buf
       return undefined;
     };
 
-    socket.once('connect', () => socket.write(request));
+    // Written now, sent on connect: Node holds it until the connection is up.
+    socket.write(request);
     socket.on('data', (chunk: Buffer) => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
       try {
@@ -170,7 +173,7 @@ export function http1Exchange(connect: net.NetConnectOpts, request: string | Buf
         finish(err);
       }
     });
-    socket.once('end', () => {
+    socket.on('end', () => {
       if (!head) return finish(new Error(buf.length === 0 ? 'the server closed the connection without a response (EOF)' : 'the server closed the connection in the middle of the response head'));
       try {
         finish(undefined, complete(true));
@@ -178,8 +181,8 @@ export function http1Exchange(connect: net.NetConnectOpts, request: string | Buf
         finish(err);
       }
     });
-    socket.once('error', (err) => finish(err));
-    socket.once('close', () => finish(new Error('the connection closed before the response was complete')));
+    socket.on('error', (err) => finish(err));
+    socket.on('close', () => finish(new Error('the connection closed before the response was complete')));
   });
 }
 
