@@ -1,6 +1,7 @@
 // The calls waiting on a helper process's replies, by request id: each is settled
 // once (its deadline timer cleared), and all fail together when the helper dies.
-// `onCountChange` lets the owner keep its pipes referenced only while some call waits.
+// `onCountChange` (called when the first call starts waiting and when the last one
+// is settled) lets the owner keep its pipes referenced only while some call waits.
 import type { ExecResult } from '../runtime.js';
 
 export interface ReplyWaiter {
@@ -20,7 +21,7 @@ export class ReplyWaiters {
 
   add(id: number, waiter: ReplyWaiter): void {
     this.waiters.set(id, waiter);
-    this.onCountChange();
+    if (this.waiters.size === 1) this.onCountChange();
   }
 
   /** Removes and returns the waiter of a request, once. */
@@ -29,7 +30,7 @@ export class ReplyWaiters {
     if (!waiter) return undefined;
     this.waiters.delete(id);
     clearTimeout(waiter.timer);
-    this.onCountChange();
+    if (this.waiters.size === 0) this.onCountChange();
     return waiter;
   }
 
