@@ -1,9 +1,10 @@
 // One worker per (pod, container, probe type): a ticker every periodSeconds,
 // started at a random point of the first period so the probes of many pods do not
-// fire together. Ticks fall on the grid of a SlotTicker shared by the node's workers,
-// so the probes due within one slot run in one wake-up of the agent. A tick that finds the previous run still going is skipped, so a
-// probe never runs twice at once and a slow target never piles up work. Only
-// changes of the published result are pushed out.
+// fire together. Ticks fall on the grid of a SlotTicker shared by the node's
+// workers, so the probes due within one slot run in one wake-up of the agent. A
+// tick that finds the previous run still going is skipped, so a probe never runs
+// twice at once and a slow target never piles up work. Only changes of the
+// published result are pushed out.
 import type { Probe } from '../api/types.js';
 import type { Clock, Timer } from '../util/clock.js';
 import type { ProbeOutcome } from './probe-outcome.js';

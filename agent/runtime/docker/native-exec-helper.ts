@@ -112,6 +112,7 @@ export function encodeNativeExecFrame(id: number, template: Buffer, command: Nat
   return frame;
 }
 
+/** A whole request's frame in one call (the helper itself reuses the container's part). */
 export function encodeNativeExecRequest(id: number, r: NativeExecRequest): Buffer {
   return encodeNativeExecFrame(id, encodeNativeExecTemplate(r), r);
 }
