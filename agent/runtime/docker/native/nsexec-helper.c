@@ -166,6 +166,10 @@ struct request {
  *   C2 starts a session, takes the command's stdio and credentials and execs it.
  * Both only make system calls and format into their own stack buffers: no malloc,
  * no stdio, nothing that leaves the helper's state changed.
+ * The price: while a command is being set up the helper waits. A set-up that blocks
+ * in the kernel (the working directory or the binary on a hung network mount) holds
+ * every other command back until it returns; the agent then gives up on the helper's
+ * answers after the command's deadline plus a grace and runs them through Docker.
  */
 struct spawn {
   const struct request *q;
