@@ -31,8 +31,6 @@ export interface Http1Options {
    * Http1TimeoutError (cheaper than a signal where nothing else aborts).
    */
   timeoutMs?: number;
-  /** Called once the response head has arrived (for "awaiting headers" vs "reading body"). */
-  onHead?: () => void;
 }
 
 /** The connection after a 101 response: the bytes already read past the head come first. */
@@ -165,7 +163,6 @@ export function http1Exchange(connect: net.NetConnectOpts, request: string | Buf
         if (!head) {
           head = parseHead(buf);
           if (!head) return;
-          options.onHead?.();
         }
         const done = complete(false);
         if (done) finish(undefined, done);

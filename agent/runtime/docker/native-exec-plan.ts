@@ -21,9 +21,6 @@ export interface NativeExecFacts {
   sameUserNamespace: boolean;
 }
 
-/** The fixed part of every request for this container; the command, deadline and output cap come per exec. */
-export type { NativeExecTemplate } from './native-exec-helper.js';
-
 export type NativeExecPlan = { template: NativeExecTemplate } | { reason: string };
 
 interface Confinement {

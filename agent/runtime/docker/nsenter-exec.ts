@@ -22,8 +22,8 @@ import { silentLogger } from '../../log/logger.js';
 import type { ExecOptions, ExecResult } from '../runtime.js';
 import { DEFAULT_MAX_OUTPUT_BYTES } from './capped-output.js';
 import { ExecHelper, type HelperCommand } from './exec-helper.js';
-import { NativeExecError, NativeExecHelper, nativeExecHelperInstalled } from './native-exec-helper.js';
-import { planNativeExec, type NativeExecFacts, type NativeExecTemplate } from './native-exec-plan.js';
+import { NativeExecError, NativeExecHelper, nativeExecHelperInstalled, type NativeExecTemplate } from './native-exec-helper.js';
+import { planNativeExec, type NativeExecFacts } from './native-exec-plan.js';
 import {
   cgroupBelongsTo, credentialSwitch, isSameProcess, parseCredentials, parseStartTime, planExec, type ExecCredentials, type ExecRoute,
   type InspectFacts, type NsenterTarget, type ProcFacts, type ProcessIdentity,
