@@ -18,7 +18,7 @@ import { nodeSelectorLabels } from './runtime/labels.js';
 import { StaticPodSource } from './sources/static-pod-source.js';
 import type { PodSource } from './sources/types.js';
 import { PodStateStore } from './state/pod-state-store.js';
-import { realClock, type Clock } from './util/clock.js';
+import { realClock, type Clock } from './api/clock.js';
 import { connectCluster, type ClusterConnection } from './cluster.js';
 import { MergedPodSource } from './sources/merged-pod-source.js';
 import { ProbeManager } from './probes/probe-manager.js';

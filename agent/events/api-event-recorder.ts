@@ -19,7 +19,7 @@ import { resourcePath } from '../kube/resource-path.js';
 import type { Logger } from '../log/logger.js';
 import type { ApiPodCache } from '../status/api-pod-cache.js';
 import { isMirrorPodOf, isStaticPod } from '../status/pod-identity.js';
-import { realClock, type Clock, type Timer } from '../util/clock.js';
+import { realClock, type Clock, type Timer } from '../api/clock.js';
 import type { EventRecorder, EventType } from './event-recorder.js';
 
 /** The part of KubeClient events need. */

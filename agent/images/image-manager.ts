@@ -8,7 +8,7 @@ import type { ImageInfo, Runtime } from '../runtime/runtime.js';
 import { isRuntimeError } from '../runtime/errors.js';
 import { normalizeImageReference, parseImageReference } from '../runtime/image-reference.js';
 import { Backoff } from '../pods/backoff.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock } from '../api/clock.js';
 
 export type ImageErrorReason = 'ErrImagePull' | 'ImagePullBackOff' | 'ErrImageNeverPull' | 'InvalidImageName';
 

@@ -1,7 +1,7 @@
 // Capped exponential backoff with jitter, and an abortable sleep on the injected
 // clock. Jitter spreads the retries of many nodes after an apiserver restart so
 // they do not all come back in the same second.
-import type { Clock } from '../util/clock.js';
+import type { Clock } from '../api/clock.js';
 
 export interface BackoffPolicy {
   /** Delay before the first retry (ms). */

@@ -1,6 +1,6 @@
 // Per-key exponential back-off (crash loops, image pulls): kubelet's flowcontrol.Backoff
 // without jitter. Time comes from an injected clock so tests move it by hand.
-import { realClock, type Clock } from '../util/clock.js';
+import { realClock, type Clock } from '../api/clock.js';
 
 export interface BackoffOptions {
   /** First delay after a failure. */

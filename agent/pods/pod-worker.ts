@@ -13,7 +13,7 @@ import { isRuntimeError } from '../runtime/errors.js';
 import { LABEL_CONTAINER_NAME, LABEL_CONTAINER_PORTS, LABEL_PRESTOP_HANDLER, LABEL_TERMINATION_GRACE } from '../runtime/labels.js';
 import type { ContainerStatus, Mount, Runtime } from '../runtime/runtime.js';
 import type { PodStateStore } from '../state/pod-state-store.js';
-import type { Clock, Timer } from '../util/clock.js';
+import type { Clock, Timer } from '../api/clock.js';
 import { joinInside, safeSegment } from '../util/safe-path.js';
 import { Backoff, backoffKey } from './backoff.js';
 import { hashContainer } from './container-hash.js';

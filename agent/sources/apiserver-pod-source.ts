@@ -15,7 +15,7 @@ import { formatFieldErrors, validatePod } from '../pods/pod-validation.js';
 import type { ApiPodCache } from '../status/api-pod-cache.js';
 import { isMirrorPod } from '../status/pod-identity.js';
 import { KUBELET_CONDITION_TYPES } from '../status/status-diff.js';
-import { realClock, type Clock, type Timer } from '../util/clock.js';
+import { realClock, type Clock, type Timer } from '../api/clock.js';
 import type { PodSource, PodSourceUpdate } from './types.js';
 
 export interface ApiserverPodSourceOptions {

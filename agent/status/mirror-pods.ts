@@ -16,7 +16,7 @@ import { isAlreadyExists, isConflict, isNotFound } from '../kube/errors.js';
 import { resourcePath } from '../kube/resource-path.js';
 import type { DeleteOptions } from '../kube/types.js';
 import type { Logger } from '../log/logger.js';
-import { realClock, type Clock, type Timer } from '../util/clock.js';
+import { realClock, type Clock, type Timer } from '../api/clock.js';
 import { ANNOTATION_CONFIG_MIRROR, isMirrorPodOf, isStaticPod, staticPodHash } from './pod-identity.js';
 
 /** The part of KubeClient mirror pods need. */

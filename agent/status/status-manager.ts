@@ -21,7 +21,7 @@ import { resourcePath } from '../kube/resource-path.js';
 import type { DeleteOptions } from '../kube/types.js';
 import type { Logger } from '../log/logger.js';
 import { isTerminalPhase } from '../pods/pod-phase.js';
-import { realClock, type Clock, type Timer } from '../util/clock.js';
+import { realClock, type Clock, type Timer } from '../api/clock.js';
 import type { ApiPodCache } from './api-pod-cache.js';
 import { isMirrorPodOf, isStaticPod } from './pod-identity.js';
 import { mergeWithApiStatus, normalizePodStatus, statusesEqual, statusPatch } from './status-diff.js';

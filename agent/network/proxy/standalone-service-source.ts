@@ -6,7 +6,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../log/logger.js';
-import { realClock, type Clock, type Timer } from '../../util/clock.js';
+import { realClock, type Clock, type Timer } from '../../api/clock.js';
 import { isManifestFileName, parseManifestFile } from '../../sources/manifest-parser.js';
 import { serviceKeyOf, type Service } from './service-types.js';
 

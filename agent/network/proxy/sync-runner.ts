@@ -4,7 +4,7 @@
 // even when nothing asks (drift repair), and it is a full one at least every
 // fullIntervalMs; a failed sync is retried with doubling backoff, and the retry is
 // full. Syncs never overlap.
-import type { Clock, Timer } from '../../util/clock.js';
+import type { Clock, Timer } from '../../api/clock.js';
 
 export type SyncKind = 'full' | 'partial';
 

@@ -5,7 +5,7 @@ import { ApiError, isAlreadyExists, isConflict, isGone, isNotFound, isRetryable,
 import { queryString, resourcePath } from '../../../agent/kube/resource-path.js';
 import { objectKey } from '../../../agent/kube/types.js';
 import { LineSplitter } from '../../../agent/kube/watch-decoder.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 
 describe('resourcePath', () => {
   it('builds core and group paths with namespaces, names and subresources', () => {

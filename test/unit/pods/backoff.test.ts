@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Backoff, backoffKey } from '../../../agent/pods/backoff.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 
 const S = 1_000;
 
