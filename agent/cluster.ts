@@ -12,7 +12,7 @@ import { nodeFacts } from './node/node-facts.js';
 import type { Taint } from './node/node-types.js';
 import { validateNodeRegistrationOptions } from './node/node-registration-options.js';
 import { admitPod, type AdmissionResult } from './pods/admission.js';
-import { parseCPUToMilli, parseMemoryToBytes } from './pods/quantity.js';
+import { parseCPUToMilli, parseMemoryToBytes } from './api/quantity.js';
 import type { Runtime } from './runtime/runtime.js';
 import { ApiserverPodSource } from './sources/apiserver-pod-source.js';
 import type { PodSource, PodSourceUpdate } from './sources/types.js';

@@ -8,7 +8,7 @@
 import type { Container, ContainerPort, Pod, PodStatus, Quantity } from '../api/types.js';
 import { isStaticPod } from '../status/pod-identity.js';
 import { isTerminalPhase } from './pod-phase.js';
-import { parseCPUToMilli, parseMemoryToBytes } from './quantity.js';
+import { parseCPUToMilli, parseMemoryToBytes } from '../api/quantity.js';
 import { isSidecar } from './restart-policy.js';
 
 export interface Taint {

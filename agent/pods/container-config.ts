@@ -17,7 +17,7 @@ import type {
 import { hashContainer } from './container-hash.js';
 import { expand, lookupIn } from './env-expansion.js';
 import { CreateContainerConfigError } from './errors.js';
-import { divideRoundUp, parseCPUToMilli, parseMemoryToBytes } from './quantity.js';
+import { divideRoundUp, parseCPUToMilli, parseMemoryToBytes } from '../api/quantity.js';
 import { podNamespaces, terminationGracePeriodSeconds } from './sandbox-config.js';
 
 export const DEFAULT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';

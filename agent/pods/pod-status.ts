@@ -10,7 +10,7 @@ import {
   groupInstances, instanceExitCode, instanceRestartCount, podSandboxChanged,
 } from './pod-actions.js';
 import { computePodPhase, isTerminalPhase } from './pod-phase.js';
-import { parseCPUToMilli, parseMemoryToBytes } from './quantity.js';
+import { parseCPUToMilli, parseMemoryToBytes } from '../api/quantity.js';
 import { isSidecar, shouldContainerBeRestarted } from './restart-policy.js';
 import type { RuntimePodStatus, WaitingOverrides } from './types.js';
 

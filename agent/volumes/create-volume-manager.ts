@@ -7,7 +7,7 @@ import type { NodeletConfiguration } from '../config/config.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Logger } from '../log/logger.js';
 import type { PodWorker } from '../pods/pod-worker.js';
-import { parseMemoryToBytes } from '../pods/quantity.js';
+import { parseMemoryToBytes } from '../api/quantity.js';
 import type { PodStateStore } from '../state/pod-state-store.js';
 import { ApiObjectSource, NO_OBJECTS, objectRefKey } from './api-object-source.js';
 import { ConfigMapVolume } from './config-map-volume.js';

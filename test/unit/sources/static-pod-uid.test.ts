@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { Pod } from '../../../agent/api/types.js';
-import { applyPodDefaults } from '../../../agent/pods/pod-defaults.js';
+import { applyPodDefaults } from '../../../agent/sources/pod-defaults.js';
 import {
   ANNOTATION_CONFIG_HASH, ANNOTATION_CONFIG_SEEN, ANNOTATION_CONFIG_SOURCE, staticPodUID, withStaticPodIdentity,
 } from '../../../agent/sources/static-pod-uid.js';
