@@ -19,7 +19,7 @@ import { RateLimiter } from '../kube/rate-limiter.js';
 import { resourcePath } from '../kube/resource-path.js';
 import type { Logger } from '../log/logger.js';
 import type { ApiPodCache } from '../status/api-pod-cache.js';
-import { isMirrorPodOf, isStaticPod } from '../status/pod-identity.js';
+import { isMirrorPodOf, isStaticPod } from '../api/pod-identity.js';
 import { realClock, type Clock, type Timer } from '../api/clock.js';
 import type { EventRecorder, EventType } from './event-recorder.js';
 

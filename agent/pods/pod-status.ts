@@ -9,7 +9,8 @@ import type { ContainerStatus as RuntimeContainerStatus } from '../runtime/runti
 import {
   groupInstances, instanceExitCode, instanceRestartCount, podSandboxChanged,
 } from './pod-actions.js';
-import { computePodPhase, isTerminalPhase } from './pod-phase.js';
+import { isTerminalPhase } from '../api/terminal-phase.js';
+import { computePodPhase } from './pod-phase.js';
 import { parseCPUToMilli, parseMemoryToBytes } from '../api/quantity.js';
 import { formatTime } from '../api/time.js';
 import { isSidecar, shouldContainerBeRestarted } from './restart-policy.js';

@@ -20,7 +20,7 @@ import { hashContainer } from './container-hash.js';
 import { generateContainerConfig } from './container-config.js';
 import { CreateContainerConfigError } from './errors.js';
 import { computePodActions } from './pod-actions.js';
-import { isTerminalPhase } from './pod-phase.js';
+import { isTerminalPhase } from '../api/terminal-phase.js';
 import { computePodStatus } from './pod-status.js';
 import { generateSandboxConfig, podHostname } from './sandbox-config.js';
 import { emptyRuntimePod, readRuntimePod, refreshRuntimePod, type RuntimePodSnapshot } from './runtime-pod.js';

@@ -13,7 +13,7 @@ import { Informer } from '../kube/informer.js';
 import type { ListWatchClient, ReflectorTuning } from '../kube/reflector.js';
 import type { Logger } from '../log/logger.js';
 import type { ApiPodCache } from '../status/api-pod-cache.js';
-import { isMirrorPod } from '../status/pod-identity.js';
+import { isMirrorPod } from '../api/pod-identity.js';
 import { KUBELET_CONDITION_TYPES } from '../status/status-diff.js';
 import { realClock, type Clock, type Timer } from '../api/clock.js';
 import { validatePod } from './pod-validation.js';

@@ -17,7 +17,7 @@ import { resourcePath } from '../kube/resource-path.js';
 import type { DeleteOptions } from '../kube/types.js';
 import type { Logger } from '../log/logger.js';
 import { realClock, type Clock, type Timer } from '../api/clock.js';
-import { ANNOTATION_CONFIG_MIRROR, isMirrorPodOf, isStaticPod, staticPodHash } from './pod-identity.js';
+import { ANNOTATION_CONFIG_MIRROR, isMirrorPodOf, isStaticPod, staticPodHash } from '../api/pod-identity.js';
 
 /** The part of KubeClient mirror pods need. */
 export interface MirrorPodClient {

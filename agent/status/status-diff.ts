@@ -14,7 +14,7 @@
 //     for removed elements and `$setElementOrder` for their order.
 import { formatTime } from '../api/time.js';
 import type { PodCondition, PodStatus } from '../api/types.js';
-import { isTerminalPhase } from '../pods/pod-phase.js';
+import { isTerminalPhase } from '../api/terminal-phase.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonMap = { [key: string]: Json };

@@ -20,10 +20,10 @@ import { isConflict, isNotFound, isRetryable } from '../kube/errors.js';
 import { resourcePath } from '../kube/resource-path.js';
 import type { DeleteOptions } from '../kube/types.js';
 import type { Logger } from '../log/logger.js';
-import { isTerminalPhase } from '../pods/pod-phase.js';
+import { isTerminalPhase } from '../api/terminal-phase.js';
 import { realClock, type Clock, type Timer } from '../api/clock.js';
 import type { ApiPodCache } from './api-pod-cache.js';
-import { isMirrorPodOf, isStaticPod } from './pod-identity.js';
+import { isMirrorPodOf, isStaticPod } from '../api/pod-identity.js';
 import { mergeWithApiStatus, normalizePodStatus, statusesEqual, statusPatch } from './status-diff.js';
 import { canBeDeleted, terminalStatus } from './terminal-status.js';
 
