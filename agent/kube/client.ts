@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { VERSION } from '../config/config.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { realClock, type Clock } from '../api/clock.js';
-import { sleep } from './backoff.js';
+import { sleep } from '../api/backoff.js';
 import { authorizationHeader, StaticCredentials, type CredentialSource, type Credentials } from './credentials.js';
 import { ApiError, ApiUnavailableError, isGone, isNotFound, WatchStreamError } from './errors.js';
 import { loadKubeconfig, type ClusterEndpoint, type LoadKubeconfigOptions } from './kubeconfig.js';

@@ -13,7 +13,7 @@
 // current watch, so a restart can never run twice or overlap another.
 import type { Logger } from '../log/logger.js';
 import { realClock, type Clock, type Timer } from '../api/clock.js';
-import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffPolicy } from '../api/backoff.js';
 import type { ListOptions, WatchOptions } from './client.js';
 import { ApiError, isApiError, isGone, WatchStreamError } from './errors.js';
 import { resourcePath, type CollectionRef } from './resource-path.js';

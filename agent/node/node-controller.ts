@@ -5,7 +5,7 @@
 // throws out of start(): a node agent must keep its pods running whatever the
 // apiserver does.
 import type { NodeletConfiguration } from '../config/config.js';
-import { backoffDelay, sleep, type BackoffPolicy } from '../kube/backoff.js';
+import { backoffDelay, sleep, type BackoffPolicy } from '../api/backoff.js';
 import type { KubeClient } from '../kube/client.js';
 import { isNotFound } from '../kube/errors.js';
 import { Informer } from '../kube/informer.js';

@@ -10,7 +10,7 @@
 // under the same name is never hit.
 import type { Pod } from '../api/types.js';
 import { podKey } from '../api/types.js';
-import { backoffDelay, type BackoffPolicy } from '../kube/backoff.js';
+import { backoffDelay, type BackoffPolicy } from '../api/backoff.js';
 import type { CallOptions } from '../kube/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../kube/errors.js';
 import { resourcePath } from '../kube/resource-path.js';

@@ -14,7 +14,7 @@
 //   final DELETE with grace 0 and the UID as precondition.
 import type { Pod, PodStatus } from '../api/types.js';
 import { podKey } from '../api/types.js';
-import { backoffDelay, type BackoffPolicy } from '../kube/backoff.js';
+import { backoffDelay, type BackoffPolicy } from '../api/backoff.js';
 import type { CallOptions, PatchType } from '../kube/client.js';
 import { isConflict, isNotFound, isRetryable } from '../kube/errors.js';
 import { resourcePath } from '../kube/resource-path.js';
