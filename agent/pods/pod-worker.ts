@@ -19,7 +19,7 @@ import { Backoff } from '../api/backoff.js';
 import { backoffKey } from './crash-backoff-key.js';
 import { hashContainer } from './container-hash.js';
 import { generateContainerConfig } from './container-config.js';
-import { CreateContainerConfigError } from './errors.js';
+import { CreateContainerConfigError } from '../api/pod-errors.js';
 import { computePodActions } from './pod-actions.js';
 import { isTerminalPhase } from '../api/terminal-phase.js';
 import { computePodStatus } from './pod-status.js';
