@@ -4,13 +4,14 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { Backoff, backoffDelay, type BackoffPolicy } from './api/backoff.js';
+import { realClock, type Clock } from './api/clock.js';
 import type { NodeletConfiguration } from './config/config.js';
 import { LoggingEventRecorder } from './events/event-recorder.js';
 import { ImageManager } from './images/image-manager.js';
 import type { Logger } from './log/logger.js';
 import { ensurePodNetwork, podNetworkSpec } from './network/pod-network.js';
 import { detectHostIP } from './node/host-ip.js';
-import { Backoff } from './pods/backoff.js';
 import { PodManager } from './pods/pod-manager.js';
 import { createRuntime, socketPathOf } from './runtime/create-runtime.js';
 import { DockerNetworkDriver } from './runtime/docker-network-driver.js';
@@ -18,7 +19,6 @@ import { nodeSelectorLabels } from './runtime/labels.js';
 import { StaticPodSource } from './sources/static-pod-source.js';
 import type { PodSource } from './sources/types.js';
 import { PodStateStore } from './state/pod-state-store.js';
-import { realClock, type Clock } from './util/clock.js';
 import { connectCluster, type ClusterConnection } from './cluster.js';
 import { MergedPodSource } from './sources/merged-pod-source.js';
 import { ProbeManager } from './probes/probe-manager.js';
@@ -42,22 +42,25 @@ function readOrEmpty(path: string): string {
   }
 }
 
+/** Start-up steps wait for the local engine: 1 s doubling to 30 s, no jitter (one node, one engine). */
+const STARTUP_RETRY: BackoffPolicy = { initialMs: 1_000, maxMs: 30_000, jitter: 0 };
+
 /** Retries `fn` with capped exponential backoff until it succeeds or `signal` aborts. */
 async function retryForever<T>(what: string, logger: Logger, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
-  let delay = 1_000;
-  let reported = false;
+  let failures = 0;
   for (;;) {
     try {
       const result = await fn();
-      if (reported) logger.info(`${what}: recovered`);
+      if (failures > 0) logger.info(`${what}: recovered`);
       return result;
     } catch (err) {
       if (signal.aborted) throw err;
-      if (!reported) logger.error({ err: (err as Error).message }, `${what} failed; retrying with backoff (max 30s)`);
+      if (failures === 0) logger.error({ err: (err as Error).message }, `${what} failed; retrying with backoff (max ${STARTUP_RETRY.maxMs / 1000}s)`);
       else logger.debug({ err: (err as Error).message }, `${what} still failing`);
-      reported = true;
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(30_000, delay * 2);
+      failures++;
+      // A plain, referenced timer rather than sleep() on the clock: while the agent
+      // starts, this wait is all that keeps the process alive (the clock's timers are unref'd).
+      await new Promise((r) => setTimeout(r, backoffDelay(failures, STARTUP_RETRY)));
     }
   }
 }

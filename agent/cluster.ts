@@ -12,12 +12,12 @@ import { nodeFacts } from './node/node-facts.js';
 import type { Taint } from './node/node-types.js';
 import { validateNodeRegistrationOptions } from './node/node-registration-options.js';
 import { admitPod, type AdmissionResult } from './pods/admission.js';
-import { parseCPUToMilli, parseMemoryToBytes } from './pods/quantity.js';
+import { parseCPUToMilli, parseMemoryToBytes } from './api/quantity.js';
 import type { Runtime } from './runtime/runtime.js';
 import { ApiserverPodSource } from './sources/apiserver-pod-source.js';
 import type { PodSource, PodSourceUpdate } from './sources/types.js';
 import { MirrorPodManager } from './status/mirror-pods.js';
-import { isStaticPod } from './status/pod-identity.js';
+import { isMirrorPod, isStaticPod } from './api/pod-identity.js';
 import { StatusManager } from './status/status-manager.js';
 
 export interface ClusterConnection {
@@ -87,7 +87,7 @@ export async function connectCluster(config: NodeletConfiguration, runtime: Runt
   let staticPods: Pod[] = [];
   const syncMirrors = () => void mirrors.sync(staticPods, apiSource.mirrorPods());
   apiSource.onPodChange((pod) => {
-    if (pod.metadata.annotations?.['kubernetes.io/config.mirror'] !== undefined) syncMirrors();
+    if (isMirrorPod(pod)) syncMirrors();
   });
 
   return {

@@ -11,6 +11,7 @@
 // Events of a static pod name its mirror pod (when there is one), the object the
 // cluster can see.
 import type { Pod } from '../api/types.js';
+import { formatTime } from '../api/time.js';
 import { podKey } from '../api/types.js';
 import type { CallOptions, PatchType } from '../kube/client.js';
 import { isAlreadyExists, isNotFound, isRetryable } from '../kube/errors.js';
@@ -18,8 +19,8 @@ import { RateLimiter } from '../kube/rate-limiter.js';
 import { resourcePath } from '../kube/resource-path.js';
 import type { Logger } from '../log/logger.js';
 import type { ApiPodCache } from '../status/api-pod-cache.js';
-import { isMirrorPodOf, isStaticPod } from '../status/pod-identity.js';
-import { realClock, type Clock, type Timer } from '../util/clock.js';
+import { isMirrorPodOf, isStaticPod } from '../api/pod-identity.js';
+import { realClock, type Clock, type Timer } from '../api/clock.js';
 import type { EventRecorder, EventType } from './event-recorder.js';
 
 /** The part of KubeClient events need. */
@@ -81,10 +82,6 @@ interface AggregateState {
 }
 
 interface Operation { key: string; tries: number }
-
-function rfc3339(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
 
 /** A Map used as an LRU: get() refreshes, set() evicts the oldest beyond `capacity`. */
 class LruMap<V> {
@@ -196,7 +193,7 @@ export class ApiEventRecorder implements EventRecorder {
     let state = this.aggregates.get(key);
     if (state) {
       state.event.count++;
-      state.event.lastTimestamp = rfc3339(now);
+      state.event.lastTimestamp = formatTime(now);
     } else {
       state = { event: this.newEvent(obj, type, reason, message, now), sentCount: 0, pending: false };
       this.aggregates.set(key, state);
@@ -221,7 +218,7 @@ export class ApiEventRecorder implements EventRecorder {
   private newEvent(obj: Involved, type: EventType, reason: string, message: string, now: number): CoreEvent {
     // client-go names events <object>.<unix nanoseconds in hex>; a sequence keeps names unique within a millisecond.
     const suffix = (BigInt(now) * 1_000_000n + BigInt(this.sequence++ % 1_000_000)).toString(16);
-    const at = rfc3339(now);
+    const at = formatTime(now);
     return {
       apiVersion: 'v1',
       kind: 'Event',

@@ -7,8 +7,8 @@ import type { EventRecorder } from '../events/event-recorder.js';
 import type { ImageInfo, Runtime } from '../runtime/runtime.js';
 import { isRuntimeError } from '../runtime/errors.js';
 import { normalizeImageReference, parseImageReference } from '../runtime/image-reference.js';
-import { Backoff } from '../pods/backoff.js';
-import type { Clock } from '../util/clock.js';
+import { Backoff } from '../api/backoff.js';
+import type { Clock } from '../api/clock.js';
 
 export type ImageErrorReason = 'ErrImagePull' | 'ImagePullBackOff' | 'ErrImageNeverPull' | 'InvalidImageName';
 

@@ -3,7 +3,7 @@
 // or client certificate until its expirationTimestamp (or until the server says
 // 401). One run at a time: concurrent requests share the pending result.
 import { spawn } from 'node:child_process';
-import { realClock, type Clock } from '../util/clock.js';
+import { realClock, type Clock } from '../api/clock.js';
 import { CredentialError } from './errors.js';
 
 export const EXEC_API_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'] as const;

@@ -5,7 +5,7 @@
 // as deletes after the re-list, and an object re-created under the same name
 // (new UID) is a delete followed by an add.
 import type { Logger } from '../log/logger.js';
-import { realClock, type Clock, type Timer } from '../util/clock.js';
+import { realClock, type Clock, type Timer } from '../api/clock.js';
 import { changeFor, diffList, type CacheChange } from './cache-diff.js';
 import { Reflector, type ListWatchClient, type ReflectorStore, type ReflectorTuning } from './reflector.js';
 import type { CollectionRef } from './resource-path.js';

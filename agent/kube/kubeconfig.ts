@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { parse } from 'yaml';
-import type { Clock } from '../util/clock.js';
+import type { Clock } from '../api/clock.js';
 import { KubeconfigCredentials, type CredentialParts, type CredentialSource } from './credentials.js';
 import { KubeconfigError } from './errors.js';
 import { EXEC_API_VERSIONS, ExecCredentialPlugin, type ExecClusterInfo, type ExecInteractiveMode, type ExecPluginConfig } from './exec-credential.js';

@@ -1,7 +1,7 @@
 // Client-side rate limit for apiserver requests: a token bucket (client-go's
 // default limiter), QPS tokens per second up to `burst` saved. Waiters are served
 // in arrival order so a busy caller cannot starve a patient one.
-import { realClock, type Clock, type Timer } from '../util/clock.js';
+import { realClock, type Clock, type Timer } from '../api/clock.js';
 
 export interface RateLimiterOptions {
   /** Sustained requests per second (kubelet's kubeAPIQPS, 50). */

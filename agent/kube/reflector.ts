@@ -12,8 +12,8 @@
 // All of it happens in one loop. restart() only records why and aborts the
 // current watch, so a restart can never run twice or overlap another.
 import type { Logger } from '../log/logger.js';
-import { realClock, type Clock, type Timer } from '../util/clock.js';
-import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffPolicy } from './backoff.js';
+import { realClock, type Clock, type Timer } from '../api/clock.js';
+import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffPolicy } from '../api/backoff.js';
 import type { ListOptions, WatchOptions } from './client.js';
 import { ApiError, isApiError, isGone, WatchStreamError } from './errors.js';
 import { resourcePath, type CollectionRef } from './resource-path.js';

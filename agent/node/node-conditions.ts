@@ -2,6 +2,7 @@
 // carries a fresh lastHeartbeatTime; lastTransitionTime moves only when a
 // condition's status flips. Reasons and messages are kubelet's, so dashboards and
 // alerts written for kubelet nodes read nodelet nodes the same way.
+import { formatTime } from '../api/time.js';
 import type { ConditionStatus } from '../api/types.js';
 import { HARD_EVICTION_MEMORY_BYTES } from './node-resources.js';
 import type { NodeCondition, NodeConditionType } from './node-types.js';
@@ -24,11 +25,6 @@ export interface NodeHealthSample {
   pidMax?: number;
   /** Default: 100Mi, kubelet's memory.available hard threshold. */
   memoryEvictionThresholdBytes?: number;
-}
-
-/** metav1.Time as the apiserver stores it: RFC 3339 to the second, UTC. */
-export function formatTime(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function readyProblems(sample: NodeHealthSample): string[] {

@@ -5,13 +5,13 @@
 // throws out of start(): a node agent must keep its pods running whatever the
 // apiserver does.
 import type { NodeletConfiguration } from '../config/config.js';
-import { backoffDelay, sleep, type BackoffPolicy } from '../kube/backoff.js';
+import { backoffDelay, sleep, type BackoffPolicy } from '../api/backoff.js';
 import type { KubeClient } from '../kube/client.js';
 import { isNotFound } from '../kube/errors.js';
 import { Informer } from '../kube/informer.js';
 import type { Logger } from '../log/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { realClock, type Clock } from '../util/clock.js';
+import { realClock, type Clock } from '../api/clock.js';
 import { nodeFacts, type NodeFacts } from './node-facts.js';
 import { NodeHealthProbe, type NodeHealthCheck } from './node-health-probe.js';
 import { DEFAULT_LEASE_DURATION_SECONDS } from './node-lease.js';

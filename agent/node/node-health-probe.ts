@@ -2,7 +2,7 @@
 // answer (and which version is it), do the registered health checks pass, and
 // the pressure measurements. Bounded in time: a hung runtime is a down runtime.
 import type { Runtime } from '../runtime/runtime.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock } from '../api/clock.js';
 import type { NodeHealthSample } from './node-conditions.js';
 import { runtimeVersionString } from './node-object.js';
 import { measureNodeUsage, type NodeUsage } from './node-usage.js';

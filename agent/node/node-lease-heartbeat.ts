@@ -4,11 +4,11 @@
 // (someone else wrote it) or a vanished Lease is re-read and retried at once,
 // other failures back off, never longer than the renew interval.
 import type { KubeClient } from '../kube/client.js';
-import { backoffDelay, sleep, type BackoffPolicy } from '../kube/backoff.js';
+import { backoffDelay, sleep, type BackoffPolicy } from '../api/backoff.js';
 import { isConflict, isNotFound } from '../kube/errors.js';
 import { resourcePath } from '../kube/resource-path.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock } from '../api/clock.js';
 import { NODE_LEASE_NAMESPACE, newNodeLease, renewedNodeLease, type LeaseIdentity } from './node-lease.js';
 import type { Lease } from './node-types.js';
 import type { OutageLog } from './outage-log.js';

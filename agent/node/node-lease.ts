@@ -1,15 +1,11 @@
 // The node's heartbeat object: a coordination.k8s.io/v1 Lease in kube-node-lease,
 // named after the node, held by the node, and owned by the Node so it is garbage
 // collected with it. Pure builders; NodeLeaseHeartbeat does the I/O.
+import { formatMicroTime } from '../api/time.js';
 import type { Lease } from './node-types.js';
 
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 export const DEFAULT_LEASE_DURATION_SECONDS = 40;
-
-/** metav1.MicroTime: RFC 3339 with exactly six fractional digits, which the apiserver requires. */
-export function formatMicroTime(date: Date): string {
-  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
 
 export interface LeaseIdentity {
   nodeName: string;

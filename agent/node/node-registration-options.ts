@@ -1,7 +1,7 @@
 // The node-registration settings kubelet takes from its configuration (nodeLabels,
 // registerWithTaints, systemReserved, kubeReserved). They belong in
 // NodeletConfiguration; until they are there, callers pass them here.
-import { InvalidQuantityError, parseCPUToMilli, parseMemoryToBytes } from '../pods/quantity.js';
+import { InvalidQuantityError, parseCPUToMilli, parseMemoryToBytes } from '../api/quantity.js';
 import type { Taint, TaintEffect } from './node-types.js';
 
 export interface NodeRegistrationOptions {

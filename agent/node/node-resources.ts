@@ -2,7 +2,7 @@
 // capacity − kube-reserved − system-reserved − the hard eviction thresholds
 // (memory.available 100Mi, nodefs.available 10% of the filesystem), never below 0.
 // Quantities go out as Kubernetes strings: cores or millicores, bytes in Ki.
-import { parseCPUToMilli, parseMemoryToBytes } from '../pods/quantity.js';
+import { parseCPUToMilli, parseMemoryToBytes } from '../api/quantity.js';
 import type { ResourceList } from './node-types.js';
 
 /** kubelet's default --eviction-hard that also shapes allocatable. */

@@ -3,7 +3,7 @@
 // compared; heartbeat times are not a change (they alone would make every report
 // a write), and quantities compare by value because the apiserver rewrites them in
 // canonical form ("1048576Ki" comes back as "1Gi").
-import { parseQuantity } from '../pods/quantity.js';
+import { parseQuantity } from '../api/quantity.js';
 import type { NodeAddress, NodeCondition, NodeStatus, ResourceList } from './node-types.js';
 
 function sameQuantity(a: string | undefined, b: string | undefined): boolean {

@@ -4,7 +4,7 @@
 // the last one, or on every period when the status is the heartbeat (no Lease API).
 import type { KubeClient } from '../kube/client.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock } from '../api/clock.js';
 import { nodeConditions, readyCondition } from './node-conditions.js';
 import type { NodeFacts } from './node-facts.js';
 import type { NodeHealthProbe } from './node-health-probe.js';

@@ -6,9 +6,9 @@
 // message (OutOfcpu, "Node didn't have enough resource: cpu, requested: …"), which
 // become the Failed pod's status.reason and status.message. Pure.
 import type { Container, ContainerPort, Pod, PodStatus, Quantity } from '../api/types.js';
-import { isStaticPod } from '../status/pod-identity.js';
-import { isTerminalPhase } from './pod-phase.js';
-import { parseCPUToMilli, parseMemoryToBytes } from './quantity.js';
+import { isStaticPod } from '../api/pod-identity.js';
+import { isTerminalPhase } from '../api/terminal-phase.js';
+import { parseCPUToMilli, parseMemoryToBytes } from '../api/quantity.js';
 import { isSidecar } from './restart-policy.js';
 
 export interface Taint {

@@ -15,9 +15,10 @@ import type {
   ContainerConfig, KeyValue, LinuxContainerResources, LinuxContainerSecurityContext, Mount,
 } from '../runtime/runtime.js';
 import { hashContainer } from './container-hash.js';
-import { expand, lookupIn } from './env-expansion.js';
-import { CreateContainerConfigError } from './errors.js';
-import { divideRoundUp, parseCPUToMilli, parseMemoryToBytes } from './quantity.js';
+import { expand, lookupIn } from '../api/env-expansion.js';
+import { CreateContainerConfigError } from '../api/pod-errors.js';
+import { parseCPUToMilli, parseMemoryToBytes } from '../api/quantity.js';
+import { resourceFieldValue, type NodeAllocatable } from '../api/resource-field-ref.js';
 import { podNamespaces, terminationGracePeriodSeconds } from './sandbox-config.js';
 
 export const DEFAULT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';
@@ -31,13 +32,6 @@ const MIN_SHARES = 2;
 const MAX_SHARES = 262_144;
 const QUOTA_PERIOD_US = 100_000;
 const MIN_QUOTA_US = 1_000;
-
-/** Node allocatable, which the downward API reports for a limit the container does not set. */
-export interface NodeAllocatable {
-  cpuMilli: number;
-  memoryBytes: number;
-  ephemeralStorageBytes?: number;
-}
 
 /** Reads a ConfigMap's or Secret's (decoded) data by name; undefined when it does not exist. */
 export type KeyValueSource = (name: string) => Record<string, string> | undefined;
@@ -212,7 +206,7 @@ function valueFrom(
   }
   if (from.resourceFieldRef) {
     try {
-      return resourceFieldValue(pod, container, from.resourceFieldRef, ctx);
+      return resourceFieldValue(pod, container, from.resourceFieldRef, ctx.nodeAllocatable);
     } catch (err) {
       throw configError(where, `${field}.resourceFieldRef`, (err as Error).message, err);
     }
@@ -268,39 +262,6 @@ function fieldRefValue(pod: Pod, ref: { fieldPath: string; apiVersion?: string }
     return map?.[subscript[2] ?? ''] ?? '';
   }
   return new Error(`unsupported field path "${path}" in an environment variable`);
-}
-
-/**
- * A container's resource for the downward API, in units of the divisor, rounded up.
- * Requests default to limits (as the API server defaults them); a limit the container
- * does not set is the node's allocatable, as kubelet reports it.
- */
-export function resourceFieldValue(
-  pod: Pod, self: Container, ref: { resource: string; containerName?: string; divisor?: Quantity }, ctx: EnvironmentContext,
-): string {
-  let target = self;
-  if (ref.containerName) {
-    const found = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c) => c.name === ref.containerName);
-    if (!found) throw new Error(`container "${ref.containerName}" not found in the pod`);
-    target = found;
-  }
-  const dot = ref.resource.indexOf('.');
-  const kind = ref.resource.slice(0, dot);
-  const name = ref.resource.slice(dot + 1);
-  const supported = name === 'cpu' || name === 'memory' || name === 'ephemeral-storage' || name.startsWith('hugepages-');
-  if (dot === -1 || (kind !== 'limits' && kind !== 'requests') || !supported) {
-    throw new Error(`unsupported container resource "${ref.resource}"`);
-  }
-  const limits: Record<string, Quantity> = { ...target.resources?.limits };
-  const requests: Record<string, Quantity> = { ...limits, ...target.resources?.requests };
-  const allocatable = ctx.nodeAllocatable;
-  if (allocatable) {
-    limits.cpu ??= `${allocatable.cpuMilli}m`;
-    limits.memory ??= allocatable.memoryBytes;
-    if (allocatable.ephemeralStorageBytes !== undefined) limits['ephemeral-storage'] ??= allocatable.ephemeralStorageBytes;
-  }
-  const value = (kind === 'limits' ? limits : requests)[name] ?? 0;
-  return String(divideRoundUp(value, ref.divisor, name === 'cpu' ? 3 : 0));
 }
 
 // ---------------------------------------------------------------------------

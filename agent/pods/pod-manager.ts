@@ -7,7 +7,7 @@ import type { PodSourceUpdate } from '../sources/types.js';
 import { LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID, nodeSelectorLabels } from '../runtime/labels.js';
 import { isRuntimeError } from '../runtime/errors.js';
 import { PodWorker, orphanPodFromLabels, type PodWorkerDeps } from './pod-worker.js';
-import { isTerminalPhase } from './pod-phase.js';
+import { isTerminalPhase } from '../api/terminal-phase.js';
 
 export type AdmitResult = { admit: true } | { admit: false; reason: string; message: string };
 

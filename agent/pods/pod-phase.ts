@@ -3,10 +3,6 @@
 import type { ContainerStatus, Pod, PodPhase } from '../api/types.js';
 import { isSidecar, podRestartPolicy } from './restart-policy.js';
 
-export function isTerminalPhase(phase: PodPhase | undefined): phase is 'Succeeded' | 'Failed' {
-  return phase === 'Succeeded' || phase === 'Failed';
-}
-
 /** A regular container ran at some point: the pod got past initialization. */
 function anyRegularContainerStarted(pod: Pod, statuses: readonly ContainerStatus[]): boolean {
   const names = new Set(pod.spec.containers.map((c) => c.name));

@@ -9,8 +9,10 @@ import type { ContainerStatus as RuntimeContainerStatus } from '../runtime/runti
 import {
   groupInstances, instanceExitCode, instanceRestartCount, podSandboxChanged,
 } from './pod-actions.js';
-import { computePodPhase, isTerminalPhase } from './pod-phase.js';
-import { parseCPUToMilli, parseMemoryToBytes } from './quantity.js';
+import { isTerminalPhase } from '../api/terminal-phase.js';
+import { computePodPhase } from './pod-phase.js';
+import { parseCPUToMilli, parseMemoryToBytes } from '../api/quantity.js';
+import { formatTime } from '../api/time.js';
 import { isSidecar, shouldContainerBeRestarted } from './restart-policy.js';
 import type { RuntimePodStatus, WaitingOverrides } from './types.js';
 
@@ -42,11 +44,6 @@ const KUBELET_CONDITIONS = new Set([
   'PodScheduled', 'Ready', 'Initialized', 'ContainersReady', 'PodReadyToStartContainers', 'PodResizePending', 'PodResizeInProgress',
 ]);
 
-/** RFC 3339 with whole seconds, as metav1.Time serializes. */
-export function rfc3339(d: Date): string {
-  return new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
 // ---------------------------------------------------------------------------
 // Container statuses.
 
@@ -69,8 +66,8 @@ function terminatedState(inst: RuntimeContainerStatus, ctx: StatusContext): Cont
     exitCode,
     reason: inst.reason || (exitCode === 0 ? 'Completed' : 'Error'),
     ...(message ? { message } : {}),
-    ...(inst.startedAt ? { startedAt: rfc3339(inst.startedAt) } : {}),
-    ...(inst.finishedAt ? { finishedAt: rfc3339(inst.finishedAt) } : {}),
+    ...(inst.startedAt ? { startedAt: formatTime(inst.startedAt) } : {}),
+    ...(inst.finishedAt ? { finishedAt: formatTime(inst.finishedAt) } : {}),
     containerID: CONTAINER_ID_PREFIX + inst.id,
   };
 }
@@ -119,7 +116,7 @@ function buildContainerStatus(container: Container, kind: 'init' | 'regular', de
     if (prior?.state === 'exited') status.lastState = { terminated: terminatedState(prior, ctx) };
     switch (newest.state) {
       case 'running':
-        status.state = { running: newest.startedAt ? { startedAt: rfc3339(newest.startedAt) } : {} };
+        status.state = { running: newest.startedAt ? { startedAt: formatTime(newest.startedAt) } : {} };
         break;
       case 'exited':
         status.state = { terminated: terminatedState(newest, ctx) };
@@ -276,7 +273,7 @@ export function computeQOSClass(pod: Pod): QOSClass {
 export function computePodStatus(input: PodStatusInput): PodStatus {
   const { pod, runtime, hostIP } = input;
   const prior = input.previous ?? pod.status;
-  const now = rfc3339(input.now);
+  const now = formatTime(input.now);
   const byName = groupInstances(runtime.containers);
   const inits = pod.spec.initContainers ?? [];
 

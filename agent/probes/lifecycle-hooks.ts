@@ -15,7 +15,7 @@ import { podKey, type Container, type LifecycleHandler, type Pod } from '../api/
 import type { EventRecorder } from '../events/event-recorder.js';
 import type { Logger } from '../log/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { realClock, type Clock } from '../util/clock.js';
+import { realClock, type Clock } from '../api/clock.js';
 import { joinHostPort, resolvePort } from './container-port.js';
 import { MAX_EXEC_OUTPUT_BYTES } from './exec-handler.js';
 import { httpProbe } from './http-handler.js';

@@ -8,7 +8,7 @@ import { podKey } from '../api/types.js';
 import type { EventRecorder } from '../events/event-recorder.js';
 import type { Logger } from '../log/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { realClock, type Clock } from '../util/clock.js';
+import { realClock, type Clock } from '../api/clock.js';
 import { DEFAULT_EXEC_CONCURRENCY, ExecLimiter } from './exec-limiter.js';
 import { LatencyRecorder, type LatencyKey } from './latency-recorder.js';
 import type { ProbeResult } from './probe-outcome.js';

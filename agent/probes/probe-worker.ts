@@ -6,7 +6,7 @@
 // twice at once and a slow target never piles up work. Only changes of the
 // published result are pushed out.
 import type { Probe } from '../api/types.js';
-import type { Clock, Timer } from '../util/clock.js';
+import type { Clock, Timer } from '../api/clock.js';
 import type { ProbeOutcome } from './probe-outcome.js';
 import { probeSettings, type ProbeSettings, type ProbeType } from './probe-settings.js';
 import {

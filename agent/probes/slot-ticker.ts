@@ -2,7 +2,7 @@
 // from one timer, so a hundred probes with a one-second period wake the agent ten
 // times a second instead of two hundred, and their connections and execs go out
 // together. Times are rounded up to the grid; one clock timer per slot in use.
-import type { Clock, Timer } from '../util/clock.js';
+import type { Clock, Timer } from '../api/clock.js';
 
 /** The grid of probe ticks in ms; the jitter picks one of a period's slots. */
 export const PROBE_TICK_SLOT_MS = 100;

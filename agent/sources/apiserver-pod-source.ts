@@ -8,14 +8,15 @@
 // snapshot stands: an outage never looks like "every pod was deleted".
 import type { Pod } from '../api/types.js';
 import { podKey } from '../api/types.js';
+import { formatFieldErrors } from '../api/validation/field-errors.js';
 import { Informer } from '../kube/informer.js';
 import type { ListWatchClient, ReflectorTuning } from '../kube/reflector.js';
 import type { Logger } from '../log/logger.js';
-import { formatFieldErrors, validatePod } from '../pods/pod-validation.js';
 import type { ApiPodCache } from '../status/api-pod-cache.js';
-import { isMirrorPod } from '../status/pod-identity.js';
+import { isMirrorPod } from '../api/pod-identity.js';
 import { KUBELET_CONDITION_TYPES } from '../status/status-diff.js';
-import { realClock, type Clock, type Timer } from '../util/clock.js';
+import { realClock, type Clock, type Timer } from '../api/clock.js';
+import { validatePod } from './pod-validation.js';
 import type { PodSource, PodSourceUpdate } from './types.js';
 
 export interface ApiserverPodSourceOptions {

@@ -3,6 +3,7 @@
 // Every document comes back with its kind, so callers keep the Pods and skip the
 // rest; a syntax error becomes one entry naming the file and the line.
 import { basename, extname } from 'node:path';
+import { isJsonObject } from '../api/json-object.js';
 import { parseAllDocuments, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
 
 export interface ParsedManifest {
@@ -32,10 +33,6 @@ const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
   customTags: (tags) => tags.filter((t) => typeof t === 'string' || (t.tag !== 'tag:yaml.org,2002:timestamp' && t.format !== 'TIME')),
 };
 
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-}
-
 function describe(v: unknown): string {
   if (Array.isArray(v)) return 'a sequence';
   return `a ${typeof v}`;
@@ -48,7 +45,7 @@ export function parseManifestFile(path: string, text: string): ParsedManifest[] 
   const push = (entry: Omit<ParsedManifest, 'path' | 'index'>) => out.push({ path, index: out.length, ...entry });
   const addObject = (value: unknown) => {
     if (value === null || value === undefined) return;
-    if (!isObj(value)) {
+    if (!isJsonObject(value)) {
       push({ kind: undefined, error: `${path}: document ${out.length} is ${describe(value)}, not an object` });
       return;
     }
@@ -57,7 +54,7 @@ export function parseManifestFile(path: string, text: string): ParsedManifest[] 
     if ((kind === 'List' || kind === 'PodList') && Array.isArray(value.items)) {
       for (const item of value.items) {
         // PodList items need not repeat kind and apiVersion.
-        if (kind === 'PodList' && isObj(item)) addObject({ kind: 'Pod', apiVersion, ...item });
+        if (kind === 'PodList' && isJsonObject(item)) addObject({ kind: 'Pod', apiVersion, ...item });
         else addObject(item ?? {});
       }
       return;

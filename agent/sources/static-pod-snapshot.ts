@@ -4,9 +4,10 @@
 // definition of a namespace/name (in path order) wins. Pure, so every rule here is
 // tested without a filesystem.
 import type { Pod } from '../api/types.js';
-import { applyPodDefaults } from '../pods/pod-defaults.js';
-import { formatFieldErrors, validatePod, type FieldError } from '../pods/pod-validation.js';
+import { formatFieldErrors, type FieldError } from '../api/validation/field-errors.js';
 import type { ParsedManifest } from './manifest-parser.js';
+import { applyPodDefaults } from './pod-defaults.js';
+import { validatePod } from './pod-validation.js';
 import { staticPodName, staticPodUID, withStaticPodIdentity } from './static-pod-uid.js';
 import type { PodSourceUpdate, RejectedManifest } from './types.js';
 

@@ -7,7 +7,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../log/logger.js';
-import { realClock, type Clock, type Timer } from '../util/clock.js';
+import { realClock, type Clock, type Timer } from '../api/clock.js';
 import { isManifestFileName, parseManifestFile, type ParsedManifest } from './manifest-parser.js';
 import { buildStaticPodSnapshot } from './static-pod-snapshot.js';
 import type { PodSource, PodSourceUpdate, RejectedManifest } from './types.js';

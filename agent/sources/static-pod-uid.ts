@@ -4,12 +4,10 @@
 // and the new one started, exactly as kubelet does); the node name appended to the
 // pod name; and the config.* annotations that mark where the pod came from.
 import { createHash } from 'node:crypto';
+import {
+  ANNOTATION_CONFIG_HASH, ANNOTATION_CONFIG_SEEN, ANNOTATION_CONFIG_SOURCE, STATIC_POD_SOURCE_FILE,
+} from '../api/pod-identity.js';
 import type { Pod } from '../api/types.js';
-
-export const ANNOTATION_CONFIG_SOURCE = 'kubernetes.io/config.source';
-export const ANNOTATION_CONFIG_HASH = 'kubernetes.io/config.hash';
-export const ANNOTATION_CONFIG_SEEN = 'kubernetes.io/config.seen';
-export const STATIC_POD_SOURCE_FILE = 'file';
 
 export interface StaticPodOrigin {
   /** Manifest file path (absolute, so the UID does not depend on the working directory). */

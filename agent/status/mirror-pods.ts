@@ -10,14 +10,14 @@
 // under the same name is never hit.
 import type { Pod } from '../api/types.js';
 import { podKey } from '../api/types.js';
-import { backoffDelay, type BackoffPolicy } from '../kube/backoff.js';
+import { backoffDelay, type BackoffPolicy } from '../api/backoff.js';
 import type { CallOptions } from '../kube/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../kube/errors.js';
 import { resourcePath } from '../kube/resource-path.js';
 import type { DeleteOptions } from '../kube/types.js';
 import type { Logger } from '../log/logger.js';
-import { realClock, type Clock, type Timer } from '../util/clock.js';
-import { ANNOTATION_CONFIG_MIRROR, isMirrorPodOf, isStaticPod, staticPodHash } from './pod-identity.js';
+import { realClock, type Clock, type Timer } from '../api/clock.js';
+import { ANNOTATION_CONFIG_MIRROR, isMirrorPodOf, isStaticPod, staticPodHash } from '../api/pod-identity.js';
 
 /** The part of KubeClient mirror pods need. */
 export interface MirrorPodClient {

@@ -12,8 +12,9 @@
 //     ours (what client-go's CreateTwoWayMergePatch yields): changed fields, nulls
 //     for fields we dropped, keyed lists element by element with `$patch: delete`
 //     for removed elements and `$setElementOrder` for their order.
+import { formatTime } from '../api/time.js';
 import type { PodCondition, PodStatus } from '../api/types.js';
-import { isTerminalPhase } from '../pods/pod-phase.js';
+import { isTerminalPhase } from '../api/terminal-phase.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonMap = { [key: string]: Json };
@@ -62,7 +63,7 @@ function deepEqual(a: unknown, b: unknown): boolean {
 function secondsPrecision(value: string): string {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) return value;
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  return formatTime(ms);
 }
 
 /** Plain JSON without null or undefined values and with times in whole seconds. */

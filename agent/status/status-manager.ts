@@ -14,16 +14,16 @@
 //   final DELETE with grace 0 and the UID as precondition.
 import type { Pod, PodStatus } from '../api/types.js';
 import { podKey } from '../api/types.js';
-import { backoffDelay, type BackoffPolicy } from '../kube/backoff.js';
+import { backoffDelay, type BackoffPolicy } from '../api/backoff.js';
 import type { CallOptions, PatchType } from '../kube/client.js';
 import { isConflict, isNotFound, isRetryable } from '../kube/errors.js';
 import { resourcePath } from '../kube/resource-path.js';
 import type { DeleteOptions } from '../kube/types.js';
 import type { Logger } from '../log/logger.js';
-import { isTerminalPhase } from '../pods/pod-phase.js';
-import { realClock, type Clock, type Timer } from '../util/clock.js';
+import { isTerminalPhase } from '../api/terminal-phase.js';
+import { realClock, type Clock, type Timer } from '../api/clock.js';
 import type { ApiPodCache } from './api-pod-cache.js';
-import { isMirrorPodOf, isStaticPod } from './pod-identity.js';
+import { isMirrorPodOf, isStaticPod } from '../api/pod-identity.js';
 import { mergeWithApiStatus, normalizePodStatus, statusesEqual, statusPatch } from './status-diff.js';
 import { canBeDeleted, terminalStatus } from './terminal-status.js';
 

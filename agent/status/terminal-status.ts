@@ -4,8 +4,8 @@
 // end is recorded as terminated with an unknown outcome, so nobody reads a
 // success that did not happen.
 import type { ContainerStatus, Pod, PodCondition, PodStatus } from '../api/types.js';
-import { isTerminalPhase } from '../pods/pod-phase.js';
-import { isMirrorPod } from './pod-identity.js';
+import { isTerminalPhase } from '../api/terminal-phase.js';
+import { isMirrorPod } from '../api/pod-identity.js';
 
 const UNKNOWN_TERMINATION = {
   exitCode: 137,

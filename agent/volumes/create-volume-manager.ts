@@ -7,8 +7,7 @@ import type { NodeletConfiguration } from '../config/config.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Logger } from '../log/logger.js';
 import type { PodWorker } from '../pods/pod-worker.js';
-import { parseMemoryToBytes } from '../pods/quantity.js';
-import type { PodStateStore } from '../state/pod-state-store.js';
+import { parseMemoryToBytes } from '../api/quantity.js';
 import { ApiObjectSource, NO_OBJECTS, objectRefKey } from './api-object-source.js';
 import { ConfigMapVolume } from './config-map-volume.js';
 import { DownwardAPIVolume } from './downward-api-volume.js';
@@ -27,9 +26,14 @@ export interface AgentVolumes {
   startHousekeeping(workers: () => PodWorker[]): { stop(): void };
 }
 
+/** Where each pod's directory is (the agent's pod state store): volumes live under it. */
+export interface PodDirectories {
+  podDir(uid: string): string;
+}
+
 export function createVolumeManager(input: {
   config: NodeletConfiguration;
-  store: PodStateStore;
+  store: PodDirectories;
   logger: Logger;
   client?: KubeClient;
   onObjectChange: (key: string) => void;

@@ -3,9 +3,8 @@
 // rendered the way kubelet renders them (labels and annotations as sorted
 // `key="value"` lines, the value quoted like Go's %q). Pure.
 import type { Container, Pod, Quantity } from '../api/types.js';
-import { resourceFieldValue } from '../pods/container-config.js';
+import { resourceFieldValue, type NodeAllocatable } from '../api/resource-field-ref.js';
 import { checkMode, cleanPayloadPath, PayloadError, type Payload } from './payload.js';
-import type { NodeAllocatableForVolumes } from './types.js';
 
 export interface DownwardAPIVolumeFile {
   path: string;
@@ -17,7 +16,7 @@ export interface DownwardAPIVolumeFile {
 export interface DownwardAPIContext {
   nodeName: string;
   /** Reported for a limit the container does not set, as kubelet does. */
-  nodeAllocatable?: NodeAllocatableForVolumes;
+  nodeAllocatable?: NodeAllocatable;
 }
 
 /**
@@ -88,10 +87,8 @@ function containerResourceValue(
   const container = containers.find((c) => c.name === ref.containerName);
   if (!container) throw new PayloadError(`${field}.containerName: container "${ref.containerName}" not found in the pod`);
   try {
-    return resourceFieldValue(pod, container, { resource: ref.resource, ...(ref.divisor !== undefined ? { divisor: ref.divisor } : {}) }, {
-      podIP: '', hostIP: '', nodeName: ctx.nodeName,
-      ...(ctx.nodeAllocatable ? { nodeAllocatable: ctx.nodeAllocatable } : {}),
-    });
+    const selector = { resource: ref.resource, ...(ref.divisor !== undefined ? { divisor: ref.divisor } : {}) };
+    return resourceFieldValue(pod, container, selector, ctx.nodeAllocatable);
   } catch (err) {
     throw new PayloadError(`${field}: ${(err as Error).message}`);
   }

@@ -3,7 +3,7 @@
 // of the pod binds, so its contents survive container and agent restarts alike.
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import type { Pod, Volume } from '../api/types.js';
-import { parseMemoryToBytes } from '../pods/quantity.js';
+import { parseMemoryToBytes } from '../api/quantity.js';
 import { isMountPoint, mountTmpfs, unmount } from './mount.js';
 import { removeTreeSafely } from './safe-remove.js';
 import { VolumeError, type MountedVolume, type VolumeKind, type VolumeSetUpContext } from './types.js';

@@ -4,8 +4,8 @@
 import { posix } from 'node:path';
 import type { Container, Pod } from '../api/types.js';
 import { podKey } from '../api/types.js';
-import { CreateContainerConfigError } from '../pods/errors.js';
-import { expand, lookupIn } from '../pods/env-expansion.js';
+import { CreateContainerConfigError } from '../api/pod-errors.js';
+import { expand, lookupIn } from '../api/env-expansion.js';
 import type { Mount } from '../runtime/runtime.js';
 import type { MountedVolume } from './types.js';
 

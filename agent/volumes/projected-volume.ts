@@ -5,7 +5,7 @@
 // reused until 80% of their lifetime (or 24 h) has passed, as kubelet's token
 // manager does, so a sync neither asks the apiserver nor rewrites files for nothing.
 import { podKey, type KeyToPath } from '../api/types.js';
-import { realClock, type Clock } from '../util/clock.js';
+import { realClock, type Clock } from '../api/clock.js';
 import { publishPayload, tearDownPayloadDir } from './atomic-writer.js';
 import { readConfigMap } from './config-map-volume.js';
 import { downwardAPIPayload } from './downward-api-files.js';

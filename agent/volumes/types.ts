@@ -2,6 +2,7 @@
 // hostPath, configMap, secret, downwardAPI, projected) lives in its own file and
 // implements VolumeKind; the VolumeManager picks the kind, owns the per-pod
 // directory layout and turns volumeMounts into runtime mounts.
+import type { NodeAllocatable } from '../api/resource-field-ref.js';
 import type { Pod, Volume } from '../api/types.js';
 
 /** A ConfigMap or Secret as the volume layer sees it: decoded bytes per key. */
@@ -21,12 +22,6 @@ export interface ObjectSource {
   serviceAccountToken?(pod: Pod, audience: string | undefined, expirationSeconds: number): Promise<string | undefined>;
 }
 
-export interface NodeAllocatableForVolumes {
-  cpuMilli: number;
-  memoryBytes: number;
-  ephemeralStorageBytes?: number;
-}
-
 export interface VolumeSetUpContext {
   pod: Pod;
   volume: Volume;
@@ -34,7 +29,7 @@ export interface VolumeSetUpContext {
   dir: string;
   objects: ObjectSource;
   nodeName: string;
-  nodeAllocatable?: NodeAllocatableForVolumes;
+  nodeAllocatable?: NodeAllocatable;
   /** tmpfs size for `emptyDir.medium: Memory` without sizeLimit. */
   defaultMemoryVolumeBytes: number;
 }

@@ -5,8 +5,9 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import type { Container, Pod, Volume } from '../api/types.js';
 import { podKey } from '../api/types.js';
+import type { NodeAllocatable } from '../api/resource-field-ref.js';
 import type { Logger } from '../log/logger.js';
-import { CreateContainerConfigError } from '../pods/errors.js';
+import { CreateContainerConfigError } from '../api/pod-errors.js';
 import type { Mount } from '../runtime/runtime.js';
 import { joinInside, safeSegment } from '../util/safe-path.js';
 import { diskUsageBytes } from './disk-usage.js';
@@ -15,7 +16,7 @@ import { planVolumeMounts } from './mount-plan.js';
 import { removeTreeSafely } from './safe-remove.js';
 import { SubPathError } from './safe-open.js';
 import { cleanSubPathMounts, prepareSubPathMount } from './subpath.js';
-import { VolumeError, type MountedVolume, type NodeAllocatableForVolumes, type ObjectSource, type VolumeKind } from './types.js';
+import { VolumeError, type MountedVolume, type ObjectSource, type VolumeKind } from './types.js';
 
 export interface VolumeManagerDeps {
   /** `<root>/pods/<uid>` for a pod UID (the state store's layout). */
@@ -23,7 +24,7 @@ export interface VolumeManagerDeps {
   kinds: VolumeKind[];
   objects: ObjectSource;
   nodeName: string;
-  nodeAllocatable?: () => NodeAllocatableForVolumes | undefined;
+  nodeAllocatable?: () => NodeAllocatable | undefined;
   defaultMemoryVolumeBytes: number;
   logger: Logger;
 }

@@ -5,7 +5,7 @@
 // deletes the UDP conntrack entries the change left stale, and records metrics.
 import type { Logger } from '../../log/logger.js';
 import { silentLogger } from '../../log/logger.js';
-import { realClock, type Clock } from '../../util/clock.js';
+import { realClock, type Clock } from '../../api/clock.js';
 import { UdpConntrackCleaner, staleUdpConntrackFilters, type UdpConntrackFilter } from './conntrack.js';
 import { categorizeEndpoints, endpointString } from './endpoint-selection.js';
 import type { ProxyBackend } from './proxy-backend.js';

@@ -3,7 +3,7 @@
 // rules?) and /metrics for Prometheus.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { realClock, type Clock } from '../../util/clock.js';
+import { realClock, type Clock } from '../../api/clock.js';
 import { PROMETHEUS_CONTENT_TYPE, type ProxyMetrics } from './proxy-metrics.js';
 
 export const DEFAULT_HEALTHZ_PORT = 10256;

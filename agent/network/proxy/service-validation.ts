@@ -4,8 +4,11 @@
 // and a bad one must be skipped with the apiserver's words, never break the others.
 // Values come from YAML/JSON unchecked, so every field is read as `unknown`.
 import { isIP } from 'node:net';
-import { fieldError, renderFieldError, type FieldError } from '../../pods/field-errors.js';
-import { dns1123Label, dns1123Subdomain, ipAddress, labelValue, portName, portNumber, qualifiedName } from '../../pods/validation-rules.js';
+import { isJsonObject, type JsonObject } from '../../api/json-object.js';
+import { fieldError, renderFieldError, type FieldError } from '../../api/validation/field-errors.js';
+import {
+  dns1035Label, dns1123Label, dns1123Subdomain, ipAddress, labelValue, portName, portNumber, qualifiedName,
+} from '../../api/validation/rules.js';
 import { serviceKeyOf, type Service } from './service-types.js';
 
 // ---- IPv4 arithmetic (the proxy programs IPv4 only) ----
@@ -94,23 +97,6 @@ const TRAFFIC_POLICIES = ['Cluster', 'Local'] as const;
 /** kube-apiserver's MaxClientIPServiceAffinitySeconds (one day). */
 const MAX_AFFINITY_SECONDS = 86400;
 
-const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-
-function dns1035Label(value: string): string[] {
-  const errs: string[] = [];
-  if (value.length > 63) errs.push('must be no more than 63 characters');
-  if (!DNS1035_LABEL.test(value)) {
-    errs.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')");
-  }
-  return errs;
-}
-
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function isInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v);
 }
@@ -125,7 +111,7 @@ function oneOf<T extends string>(v: unknown, values: readonly T[]): v is T {
 }
 
 function validateMetadata(meta: unknown, errs: FieldError[]): void {
-  if (!isObj(meta)) {
+  if (!isJsonObject(meta)) {
     errs.push(fieldError.required('metadata.name', 'name or generateName is required'));
     return;
   }
@@ -143,7 +129,7 @@ function validateMetadata(meta: unknown, errs: FieldError[]): void {
   }
 }
 
-function validatePorts(spec: Obj, type: string, headless: boolean, range: PortRange, errs: FieldError[]): void {
+function validatePorts(spec: JsonObject, type: string, headless: boolean, range: PortRange, errs: FieldError[]): void {
   const ports = spec.ports;
   if (ports !== undefined && ports !== null && !Array.isArray(ports)) {
     errs.push(fieldError.typeMismatch('spec.ports', ports, 'a list'));
@@ -157,7 +143,7 @@ function validatePorts(spec: Obj, type: string, headless: boolean, range: PortRa
   const nodePortKeys = new Set<string>();
   list.forEach((p, i) => {
     const path = `spec.ports[${i}]`;
-    if (!isObj(p)) {
+    if (!isJsonObject(p)) {
       errs.push(fieldError.typeMismatch(path, p, 'an object'));
       return;
     }
@@ -210,7 +196,7 @@ function validatePorts(spec: Obj, type: string, headless: boolean, range: PortRa
 
 function validateSelector(selector: unknown, errs: FieldError[]): void {
   if (selector === undefined || selector === null) return;
-  if (!isObj(selector)) {
+  if (!isJsonObject(selector)) {
     errs.push(fieldError.typeMismatch('spec.selector', selector, 'a map of strings'));
     return;
   }
@@ -221,7 +207,7 @@ function validateSelector(selector: unknown, errs: FieldError[]): void {
   }
 }
 
-function validateClusterIP(spec: Obj, type: string, cidr: IPv4CIDR, errs: FieldError[]): void {
+function validateClusterIP(spec: JsonObject, type: string, cidr: IPv4CIDR, errs: FieldError[]): void {
   const { clusterIP, clusterIPs } = spec;
   if (clusterIPs !== undefined && clusterIPs !== null && !Array.isArray(clusterIPs)) {
     errs.push(fieldError.typeMismatch('spec.clusterIPs', clusterIPs, 'a list of strings'));
@@ -268,7 +254,7 @@ function validateClusterIP(spec: Obj, type: string, cidr: IPv4CIDR, errs: FieldE
   }
 }
 
-function validateAffinity(spec: Obj, errs: FieldError[]): void {
+function validateAffinity(spec: JsonObject, errs: FieldError[]): void {
   const { sessionAffinity = 'None', sessionAffinityConfig } = spec;
   if (!oneOf(sessionAffinity, AFFINITIES)) {
     errs.push(fieldError.notSupported('spec.sessionAffinity', sessionAffinity, AFFINITIES));
@@ -279,13 +265,13 @@ function validateAffinity(spec: Obj, errs: FieldError[]): void {
     errs.push(fieldError.invalid('spec.sessionAffinityConfig', sessionAffinityConfig, 'must not be set when session affinity is None'));
     return;
   }
-  if (!isObj(sessionAffinityConfig)) {
+  if (!isJsonObject(sessionAffinityConfig)) {
     errs.push(fieldError.typeMismatch('spec.sessionAffinityConfig', sessionAffinityConfig, 'an object'));
     return;
   }
   const clientIP = sessionAffinityConfig.clientIP;
   if (clientIP === undefined || clientIP === null) return;
-  const timeout = isObj(clientIP) ? clientIP.timeoutSeconds : clientIP;
+  const timeout = isJsonObject(clientIP) ? clientIP.timeoutSeconds : clientIP;
   if (timeout === undefined || timeout === null) return;
   if (!isInt(timeout) || timeout <= 0 || timeout > MAX_AFFINITY_SECONDS) {
     errs.push(fieldError.invalid('spec.sessionAffinityConfig.clientIP.timeoutSeconds', timeout, `must be greater than 0 and less than ${MAX_AFFINITY_SECONDS}`));
@@ -298,9 +284,9 @@ export function serviceFieldErrors(svc: Service, options: ServiceValidationOptio
   const range = options.nodePortRange ?? DEFAULT_NODE_PORT_RANGE;
   const errs: FieldError[] = [];
   const raw = svc as unknown;
-  if (!isObj(raw)) return [fieldError.typeMismatch('', raw, 'an object')];
+  if (!isJsonObject(raw)) return [fieldError.typeMismatch('', raw, 'an object')];
   validateMetadata(raw.metadata, errs);
-  const spec: Obj = isObj(raw.spec) ? raw.spec : {};
+  const spec: JsonObject = isJsonObject(raw.spec) ? raw.spec : {};
 
   const type = spec.type ?? 'ClusterIP';
   if (!oneOf(type, SERVICE_TYPES)) {

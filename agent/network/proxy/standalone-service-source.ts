@@ -5,8 +5,9 @@
 // and the complete list of Services is delivered whenever it differs.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { isJsonObject } from '../../api/json-object.js';
 import type { Logger } from '../../log/logger.js';
-import { realClock, type Clock, type Timer } from '../../util/clock.js';
+import { realClock, type Clock, type Timer } from '../../api/clock.js';
 import { isManifestFileName, parseManifestFile } from '../../sources/manifest-parser.js';
 import { serviceKeyOf, type Service } from './service-types.js';
 
@@ -36,10 +37,6 @@ interface FileEntry {
 
 function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 export class StandaloneServiceSource {
@@ -202,9 +199,9 @@ export class StandaloneServiceSource {
           `${where}: Service with apiVersion ${JSON.stringify(doc.apiVersion ?? '')} is not supported (expected "v1"); ignoring it`, seen);
         continue;
       }
-      const metadata = isObj(doc.object.metadata) ? { ...doc.object.metadata } : {};
+      const metadata = isJsonObject(doc.object.metadata) ? { ...doc.object.metadata } : {};
       if (metadata.namespace === undefined || metadata.namespace === null || metadata.namespace === '') metadata.namespace = 'default';
-      const spec = isObj(doc.object.spec) ? doc.object.spec : {};
+      const spec = isJsonObject(doc.object.spec) ? doc.object.spec : {};
       out.push({ service: { ...doc.object, metadata, spec } as unknown as Service, where });
     }
     return out;

@@ -4,7 +4,8 @@
 // even when nothing asks (drift repair), and it is a full one at least every
 // fullIntervalMs; a failed sync is retried with doubling backoff, and the retry is
 // full. Syncs never overlap.
-import type { Clock, Timer } from '../../util/clock.js';
+import { backoffDelay } from '../../api/backoff.js';
+import type { Clock, Timer } from '../../api/clock.js';
 
 export type SyncKind = 'full' | 'partial';
 
@@ -135,7 +136,7 @@ export class SyncRunner {
       this.failures++;
       this.needFull = true;
       const initial = this.options.retryInitialMs ?? Math.max(this.options.minIntervalMs, 1000);
-      const delay = Math.min(initial * 2 ** Math.min(this.failures - 1, 30), this.options.maxIntervalMs);
+      const delay = backoffDelay(this.failures, { initialMs: initial, maxMs: this.options.maxIntervalMs, jitter: 0 });
       this.retryAt = this.clock.now() + delay;
       try {
         this.options.onFailure?.(err, this.failures, delay);

@@ -5,7 +5,7 @@ import type { EventRecorder, EventType } from '../../../agent/events/event-recor
 import type { PatchType } from '../../../agent/kube/client.js';
 import { ApiError, ApiUnavailableError } from '../../../agent/kube/errors.js';
 import { silentLogger } from '../../../agent/log/logger.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 
 interface Sent { method: 'POST' | 'PATCH'; path: string; body: Record<string, unknown> }
 

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../../agent/kube/client.js';
 import { Informer, type InformerOptions } from '../../../agent/kube/informer.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 import { eventually, FakeCollection, FakeHttpServer, type FakeObject } from './fake-server.js';
 
 interface LogLine { level: number; msg: string; delayMs?: number; reason?: string }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../../agent/kube/client.js';
 import { CredentialError, KubeconfigError } from '../../../agent/kube/errors.js';
 import { loadKubeconfig } from '../../../agent/kube/kubeconfig.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 import { makeTlsFixtures, type TlsFixtures } from './tls-fixtures.js';
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');

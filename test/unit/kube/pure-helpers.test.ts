@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, sleep } from '../../../agent/kube/backoff.js';
 import { changeFor, diffList } from '../../../agent/kube/cache-diff.js';
 import { ApiError, isAlreadyExists, isConflict, isGone, isNotFound, isRetryable, ApiUnavailableError } from '../../../agent/kube/errors.js';
 import { queryString, resourcePath } from '../../../agent/kube/resource-path.js';
 import { objectKey } from '../../../agent/kube/types.js';
 import { LineSplitter } from '../../../agent/kube/watch-decoder.js';
-import { FakeClock } from '../../../agent/util/clock.js';
 
 describe('resourcePath', () => {
   it('builds core and group paths with namespaces, names and subresources', () => {
@@ -30,35 +28,6 @@ describe('resourcePath', () => {
     expect(queryString({ fieldSelector: 'spec.nodeName=n 1', limit: 5, watch: true, continue: undefined })).toBe('?fieldSelector=spec.nodeName%3Dn+1&limit=5&watch=true');
     expect(queryString({ a: undefined })).toBe('');
     expect(queryString(undefined)).toBe('');
-  });
-});
-
-describe('backoffDelay', () => {
-  const policy = { initialMs: 1000, maxMs: 30_000, jitter: 0.5 };
-  it('doubles from 1 s and caps at 30 s', () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 50].map((n) => backoffDelay(n, policy, () => 0))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
-  });
-  it('jitters downwards only, so the cap holds', () => {
-    expect(backoffDelay(1, policy, () => 1)).toBe(500);
-    expect(backoffDelay(10, policy, () => 0.5)).toBe(22500);
-    for (let i = 0; i < 100; i++) {
-      const d = backoffDelay(20, policy);
-      expect(d).toBeGreaterThanOrEqual(15_000);
-      expect(d).toBeLessThanOrEqual(30_000);
-    }
-  });
-});
-
-describe('sleep', () => {
-  it('resolves when the clock passes and rejects when aborted', async () => {
-    const clock = new FakeClock();
-    const done = sleep(clock, 100);
-    clock.advance(100);
-    await expect(done).resolves.toBeUndefined();
-    const controller = new AbortController();
-    const aborted = sleep(clock, 100, controller.signal);
-    controller.abort(new Error('stop'));
-    await expect(aborted).rejects.toThrow('stop');
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RateLimiter } from '../../../agent/kube/rate-limiter.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 
 /** Lets resolved promise callbacks run. */
 const flush = () => new Promise<void>((r) => setImmediate(r));

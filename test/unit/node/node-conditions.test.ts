@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatTime, nodeConditions, readyCondition } from '../../../agent/node/node-conditions.js';
+import { nodeConditions, readyCondition } from '../../../agent/node/node-conditions.js';
 import type { NodeCondition } from '../../../agent/node/node-types.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
@@ -69,11 +69,5 @@ describe('nodeConditions', () => {
     expect(byType(down, 'Ready').lastTransitionTime).toBe('2026-01-01T00:00:10Z');
     expect(byType(down, 'MemoryPressure').lastTransitionTime).toBe('2026-01-01T00:00:00Z');
     expect(readyCondition(down)?.status).toBe('False');
-  });
-});
-
-describe('formatTime', () => {
-  it('drops fractions as metav1.Time does', () => {
-    expect(formatTime(new Date('2026-03-04T05:06:07.890Z'))).toBe('2026-03-04T05:06:07Z');
   });
 });

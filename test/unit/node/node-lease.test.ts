@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { formatMicroTime, newNodeLease, renewedNodeLease } from '../../../agent/node/node-lease.js';
+import { newNodeLease, renewedNodeLease } from '../../../agent/node/node-lease.js';
 
 const T0 = new Date('2026-01-01T00:00:00.123Z');
 const T1 = new Date('2026-01-01T00:00:10.000Z');
-
-describe('formatMicroTime', () => {
-  it('has exactly six fractional digits', () => {
-    expect(formatMicroTime(T0)).toBe('2026-01-01T00:00:00.123000Z');
-    expect(formatMicroTime(T1)).toBe('2026-01-01T00:00:10.000000Z');
-  });
-});
 
 describe('newNodeLease', () => {
   it('is held by the node in kube-node-lease and owned by the Node', () => {

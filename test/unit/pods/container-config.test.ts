@@ -4,7 +4,7 @@ import {
   type ContainerConfigInput, type EnvironmentContext, generateContainerConfig, makeEnvironment, milliCPUToQuota, milliCPUToShares,
 } from '../../../agent/pods/container-config.js';
 import { hashContainer } from '../../../agent/pods/container-hash.js';
-import { CreateContainerConfigError } from '../../../agent/pods/errors.js';
+import { CreateContainerConfigError } from '../../../agent/api/pod-errors.js';
 import {
   LABEL_CONTAINER_HASH, LABEL_CONTAINER_KIND, LABEL_CONTAINER_NAME, LABEL_MANAGED, LABEL_NODE, LABEL_POD_NAME,
   LABEL_POD_NAMESPACE, LABEL_POD_SOURCE, LABEL_POD_UID, LABEL_RESTART_COUNT, LABEL_TERMINATION_GRACE,

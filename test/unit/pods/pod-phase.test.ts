@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerState, ContainerStatus, Pod, PodPhase, PodSpec, RestartPolicy } from '../../../agent/api/types.js';
-import { computePodPhase, isTerminalPhase } from '../../../agent/pods/pod-phase.js';
+import { computePodPhase } from '../../../agent/pods/pod-phase.js';
 
 function pod(spec: Partial<PodSpec> = {}, names: string[] = ['a']): Pod {
   return { metadata: { name: 'p', uid: 'u' }, spec: { restartPolicy: 'Always', containers: names.map((name) => ({ name, image: 'img' })), ...spec } };
@@ -82,12 +82,5 @@ describe('computePodPhase: sidecars', () => {
   it('ignores a stopped sidecar once the app containers finished', () => {
     expect(computePodPhase(withSidecar('Never'), [st('proxy', exited(137))], [st('a', exited(0))])).toBe('Succeeded');
     expect(computePodPhase(withSidecar('Never'), [st('proxy', running, { started: true })], [st('a', exited(0))])).toBe('Running');
-  });
-});
-
-describe('isTerminalPhase', () => {
-  it('is true only for Succeeded and Failed', () => {
-    expect(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown', undefined].map((p) => isTerminalPhase(p as PodPhase | undefined)))
-      .toEqual([false, false, true, true, false, false]);
   });
 });

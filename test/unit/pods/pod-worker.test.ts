@@ -8,10 +8,10 @@ import { pino } from 'pino';
 import { defaultConfig } from '../../../agent/config/config.js';
 import { LoggingEventRecorder } from '../../../agent/events/event-recorder.js';
 import { ImageManager } from '../../../agent/images/image-manager.js';
-import { Backoff } from '../../../agent/pods/backoff.js';
+import { Backoff } from '../../../agent/api/backoff.js';
 import { PodWorker } from '../../../agent/pods/pod-worker.js';
 import { PodStateStore } from '../../../agent/state/pod-state-store.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 import type { Pod, PodStatus } from '../../../agent/api/types.js';
 import { FakeRuntime } from '../../support/fake-runtime.js';
 

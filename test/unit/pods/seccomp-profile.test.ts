@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Pod } from '../../../agent/api/types.js';
 import { generateContainerConfig } from '../../../agent/pods/container-config.js';
-import { applyPodDefaults } from '../../../agent/pods/pod-defaults.js';
-import { validatePod } from '../../../agent/pods/pod-validation.js';
+import { applyPodDefaults } from '../../../agent/sources/pod-defaults.js';
+import { validatePod } from '../../../agent/sources/pod-validation.js';
 import { containerCreateOptions, seccompSecurityOpt } from '../../../agent/runtime/docker/container-create-options.js';
 import type { PodSandboxConfig } from '../../../agent/runtime/runtime.js';
 

@@ -10,7 +10,7 @@ import {
 import { MAX_EXEC_OUTPUT_BYTES } from '../../../agent/probes/exec-handler.js';
 import { NotFoundError } from '../../../agent/runtime/errors.js';
 import type { ExecOptions, ExecResult, Runtime } from '../../../agent/runtime/runtime.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 
 const flush = () => new Promise((r) => setImmediate(r));
 

@@ -4,7 +4,7 @@ import type { EventRecorder, EventType } from '../../../agent/events/event-recor
 import { silentLogger } from '../../../agent/log/logger.js';
 import { ProbeManager, type ProbePodStatus } from '../../../agent/probes/probe-manager.js';
 import type { ExecOptions, ExecResult, Runtime } from '../../../agent/runtime/runtime.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 
 const flush = () => new Promise((r) => setImmediate(r));
 

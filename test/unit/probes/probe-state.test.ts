@@ -6,7 +6,7 @@ import {
   type ProbeContext, type ProbeState,
 } from '../../../agent/probes/probe-state.js';
 import type { ProbeSettings, ProbeType } from '../../../agent/probes/probe-settings.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 
 const ok = { result: 'success' as const, latencyMs: 1 };
 const bad = { result: 'failure' as const, message: 'HTTP probe failed with statuscode: 500', latencyMs: 2 };

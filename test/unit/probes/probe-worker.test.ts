@@ -4,7 +4,7 @@ import { ProbeError, type ProbeOutcome } from '../../../agent/probes/probe-outco
 import type { ProbeType } from '../../../agent/probes/probe-settings.js';
 import type { ProbeState } from '../../../agent/probes/probe-state.js';
 import { ProbeWorker, type ProbeRun } from '../../../agent/probes/probe-worker.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 
 const flush = () => new Promise((r) => setImmediate(r));
 const success: ProbeOutcome = { result: 'success', latencyMs: 1 };

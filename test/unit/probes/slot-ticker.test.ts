@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SlotTicker, alignToSlot } from '../../../agent/probes/slot-ticker.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 
 describe('SlotTicker', () => {
   it('rounds times up to the grid', () => {

@@ -1,9 +1,8 @@
 import { describe, it, expect } from 'vitest';
+import { ANNOTATION_CONFIG_HASH, ANNOTATION_CONFIG_SEEN, ANNOTATION_CONFIG_SOURCE } from '../../../agent/api/pod-identity.js';
 import type { Pod } from '../../../agent/api/types.js';
-import { applyPodDefaults } from '../../../agent/pods/pod-defaults.js';
-import {
-  ANNOTATION_CONFIG_HASH, ANNOTATION_CONFIG_SEEN, ANNOTATION_CONFIG_SOURCE, staticPodUID, withStaticPodIdentity,
-} from '../../../agent/sources/static-pod-uid.js';
+import { applyPodDefaults } from '../../../agent/sources/pod-defaults.js';
+import { staticPodUID, withStaticPodIdentity } from '../../../agent/sources/static-pod-uid.js';
 
 const base = (): Pod => applyPodDefaults({
   apiVersion: 'v1', kind: 'Pod',

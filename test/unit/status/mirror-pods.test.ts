@@ -3,8 +3,8 @@ import type { Pod } from '../../../agent/api/types.js';
 import { ApiUnavailableError } from '../../../agent/kube/errors.js';
 import { silentLogger } from '../../../agent/log/logger.js';
 import { buildMirrorPod, MirrorPodManager } from '../../../agent/status/mirror-pods.js';
-import { isMirrorPod } from '../../../agent/status/pod-identity.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { isMirrorPod } from '../../../agent/api/pod-identity.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 import { FakePodApi } from './fake-pod-api.js';
 
 let api: FakePodApi;

@@ -3,7 +3,7 @@ import type { Pod, PodStatus } from '../../../agent/api/types.js';
 import { ApiUnavailableError } from '../../../agent/kube/errors.js';
 import { silentLogger } from '../../../agent/log/logger.js';
 import { StatusManager } from '../../../agent/status/status-manager.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 import { FakePodApi, serverError } from './fake-pod-api.js';
 
 let api: FakePodApi;

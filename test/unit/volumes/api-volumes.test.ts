@@ -3,7 +3,7 @@ import { lstat, mkdtemp, readFile, readdir, readlink, rm, stat } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pod, Volume } from '../../../agent/api/types.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 import { ConfigMapVolume } from '../../../agent/volumes/config-map-volume.js';
 import { DownwardAPIVolume } from '../../../agent/volumes/downward-api-volume.js';
 import { ProjectedVolume } from '../../../agent/volumes/projected-volume.js';

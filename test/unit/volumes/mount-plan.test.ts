@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Container, Pod } from '../../../agent/api/types.js';
-import { CreateContainerConfigError } from '../../../agent/pods/errors.js';
+import { CreateContainerConfigError } from '../../../agent/api/pod-errors.js';
 import { planVolumeMounts, subPathProblem } from '../../../agent/volumes/mount-plan.js';
 import type { MountedVolume } from '../../../agent/volumes/types.js';
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { FakeClock } from '../../../../agent/util/clock.js';
+import { FakeClock } from '../../../../agent/api/clock.js';
 import { Proxier, sameServicePort } from '../../../../agent/network/proxy/proxier.js';
 import type { BackendSyncResult, ProxyBackend } from '../../../../agent/network/proxy/proxy-backend.js';
 import { ProxyMetrics } from '../../../../agent/network/proxy/proxy-metrics.js';

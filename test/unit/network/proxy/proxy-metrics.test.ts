@@ -1,5 +1,5 @@
 import { afterEach, describe, it, expect } from 'vitest';
-import { FakeClock } from '../../../../agent/util/clock.js';
+import { FakeClock } from '../../../../agent/api/clock.js';
 import { PROMETHEUS_CONTENT_TYPE, ProxyMetrics, SYNC_DURATION_BUCKETS } from '../../../../agent/network/proxy/proxy-metrics.js';
 import {
   DEFAULT_HEALTHZ_PORT,

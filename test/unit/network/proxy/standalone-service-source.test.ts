@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StandaloneServiceSource } from '../../../../agent/network/proxy/standalone-service-source.js';
 import type { Service } from '../../../../agent/network/proxy/service-types.js';
-import { FakeClock } from '../../../../agent/util/clock.js';
+import { FakeClock } from '../../../../agent/api/clock.js';
 
 interface LogLine { level: number; msg: string; file?: string }
 interface Update { services: Service[]; origins: ReadonlyMap<string, string> }

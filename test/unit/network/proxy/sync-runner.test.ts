@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { FakeClock } from '../../../../agent/util/clock.js';
+import { FakeClock } from '../../../../agent/api/clock.js';
 import { SyncRunner } from '../../../../agent/network/proxy/sync-runner.js';
 
 const MIN = 1_000;

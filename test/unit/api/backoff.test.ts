@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff, backoffKey } from '../../../agent/pods/backoff.js';
-import { FakeClock } from '../../../agent/util/clock.js';
+import { Backoff, backoffDelay, sleep } from '../../../agent/api/backoff.js';
+import { FakeClock } from '../../../agent/api/clock.js';
 
 const S = 1_000;
 
@@ -80,9 +80,33 @@ describe('Backoff', () => {
     expect(() => new Backoff({ initialMs: 0 }, new FakeClock())).toThrow(/initialMs=0/);
     expect(() => new Backoff({ initialMs: 20, maxMs: 10 }, new FakeClock())).toThrow(/maxMs=10/);
   });
+});
 
-  it('keys by pod UID, container name and spec hash', () => {
-    expect(backoffKey('uid-1', 'web', 'abcd1234')).toBe('uid-1/web/abcd1234');
-    expect(backoffKey('uid-1', 'web', 'abcd1234')).not.toBe(backoffKey('uid-1', 'web', 'ffff0000'));
+describe('backoffDelay', () => {
+  const policy = { initialMs: 1000, maxMs: 30_000, jitter: 0.5 };
+  it('doubles from 1 s and caps at 30 s', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 50].map((n) => backoffDelay(n, policy, () => 0))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+  });
+  it('jitters downwards only, so the cap holds', () => {
+    expect(backoffDelay(1, policy, () => 1)).toBe(500);
+    expect(backoffDelay(10, policy, () => 0.5)).toBe(22500);
+    for (let i = 0; i < 100; i++) {
+      const d = backoffDelay(20, policy);
+      expect(d).toBeGreaterThanOrEqual(15_000);
+      expect(d).toBeLessThanOrEqual(30_000);
+    }
+  });
+});
+
+describe('sleep', () => {
+  it('resolves when the clock passes and rejects when aborted', async () => {
+    const clock = new FakeClock();
+    const done = sleep(clock, 100);
+    clock.advance(100);
+    await expect(done).resolves.toBeUndefined();
+    const controller = new AbortController();
+    const aborted = sleep(clock, 100, controller.signal);
+    controller.abort(new Error('stop'));
+    await expect(aborted).rejects.toThrow('stop');
   });
 });

@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -18,6 +19,16 @@ export function dns1123Label(value: string): string[] {
   if (value.length > 63) errs.push(maxLen(63));
   if (!DNS1123_LABEL.test(value)) {
     errs.push("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
+  }
+  return errs;
+}
+
+/** Names that must also be a DNS label starting with a letter (Services). */
+export function dns1035Label(value: string): string[] {
+  const errs: string[] = [];
+  if (value.length > 63) errs.push(maxLen(63));
+  if (!DNS1035_LABEL.test(value)) {
+    errs.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')");
   }
   return errs;
 }
@@ -111,26 +122,4 @@ export function localDescendingPath(value: string): string[] {
   if (value.startsWith('/')) errs.push('must be a relative path');
   if (value.split('/').includes('..')) errs.push("must not contain '..'");
   return errs;
-}
-
-// A resource quantity: a number, then a binary suffix, a decimal suffix or an exponent.
-const QUANTITY = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei)|([numkMGTPE]))?$/;
-const BINARY_POWER: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
-const DECIMAL_POWER: Record<string, number> = { n: -9, u: -6, m: -3, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
-
-export const QUANTITY_SYNTAX_MESSAGE = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
-
-/**
- * The approximate value of a quantity (`"500m"` → 0.5), or undefined when it does
- * not parse. Good enough to compare a request with a limit; not for cgroup math.
- */
-export function quantityValue(value: string | number): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  const m = QUANTITY.exec(value);
-  if (!m) return undefined;
-  const base = Number(m[1]);
-  if (m[2]) return base * 10 ** Number(m[2].slice(1));
-  if (m[3]) return base * 2 ** (BINARY_POWER[m[3]] ?? 0);
-  if (m[4]) return base * 10 ** (DECIMAL_POWER[m[4]] ?? 0);
-  return base;
 }

@@ -4,16 +4,16 @@
 // fields are ignored, as the apiserver drops them. Expects a defaulted pod
 // (applyPodDefaults): fields that defaulting fills are not required here.
 import type { Pod } from '../api/types.js';
-import { fieldError, formatFieldErrors, type FieldError } from './field-errors.js';
-import { VOLUME_SOURCE_KINDS } from './pod-defaults.js';
+import { isJsonObject, type JsonObject } from '../api/json-object.js';
+import { absent, Checker } from '../api/validation/checker.js';
+import { fieldError, formatFieldErrors, type FieldError } from '../api/validation/field-errors.js';
 import {
   configMapKey, dns1123Label, dns1123Subdomain, envVarName, httpHeaderName, ipAddress, labelValue,
-  localDescendingPath, portName, portNumber, qualifiedName, quantityValue, QUANTITY_SYNTAX_MESSAGE,
-} from './validation-rules.js';
+  localDescendingPath, portName, portNumber, qualifiedName,
+} from '../api/validation/rules.js';
+import { VOLUME_SOURCE_KINDS } from './pod-defaults.js';
 
-export { formatFieldErrors, renderFieldError, type FieldError, type FieldErrorType } from './field-errors.js';
-
-type Obj = Record<string, unknown>;
+type Obj = JsonObject;
 
 const INT32_MAX = 2_147_483_647;
 const MAX_ANNOTATIONS_BYTES = 256 * 1024;
@@ -40,150 +40,17 @@ const STANDARD_CONTAINER_RESOURCES = new Set(['cpu', 'memory', 'ephemeral-storag
 const PROBE_HANDLERS = ['exec', 'httpGet', 'tcpSocket', 'grpc'];
 const LIFECYCLE_HANDLERS = ['exec', 'httpGet', 'tcpSocket', 'sleep'];
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function absent(v: unknown): v is undefined | null {
-  return v === undefined || v === null;
-}
-
-function typeName(v: unknown): string {
-  if (Array.isArray(v)) return 'array';
-  if (v === null) return 'null';
-  return typeof v;
-}
-
-/** Accumulates errors and reads fields with their JSON type checked. */
-class Checker {
-  readonly errors: FieldError[] = [];
-
-  add(...errors: FieldError[]): void { this.errors.push(...errors); }
-
-  /** Adds one Invalid error per message of a rule. */
-  rule(path: string, value: unknown, messages: string[]): void {
-    for (const m of messages) this.add(fieldError.invalid(path, value, m));
-  }
-
-  private mismatch(path: string, value: unknown, expected: string): undefined {
-    this.add(fieldError.typeMismatch(path, value, expected));
-    return undefined;
-  }
-
-  obj(v: unknown, path: string): Obj | undefined {
-    if (absent(v)) return undefined;
-    return isObj(v) ? v : this.mismatch(path, v, 'an object');
-  }
-
-  arr(v: unknown, path: string): unknown[] | undefined {
-    if (absent(v)) return undefined;
-    return Array.isArray(v) ? v : this.mismatch(path, v, 'an array');
-  }
-
-  /** Each element of an array that must be an object, with its index. */
-  objects(v: unknown, path: string): Array<[Obj, number]> {
-    const out: Array<[Obj, number]> = [];
-    (this.arr(v, path) ?? []).forEach((item, i) => {
-      if (isObj(item)) out.push([item, i]);
-      else this.mismatch(`${path}[${i}]`, item, 'an object');
-    });
-    return out;
-  }
-
-  str(v: unknown, path: string): string | undefined {
-    if (absent(v)) return undefined;
-    return typeof v === 'string' ? v : this.mismatch(path, v, 'a string');
-  }
-
-  int(v: unknown, path: string): number | undefined {
-    if (absent(v)) return undefined;
-    return typeof v === 'number' && Number.isInteger(v) ? v : this.mismatch(path, v, 'an integer');
-  }
-
-  bool(v: unknown, path: string): boolean | undefined {
-    if (absent(v)) return undefined;
-    return typeof v === 'boolean' ? v : this.mismatch(path, v, 'a boolean');
-  }
-
-  strings(v: unknown, path: string): string[] | undefined {
-    const list = this.arr(v, path);
-    if (!list) return undefined;
-    let ok = true;
-    list.forEach((item, i) => {
-      if (typeof item !== 'string') { ok = false; this.mismatch(`${path}[${i}]`, item, 'a string'); }
-    });
-    return ok ? (list as string[]) : undefined;
-  }
-
-  /** A map of strings (labels, annotations, nodeSelector): each bad value named by its key. */
-  stringMap(v: unknown, path: string): Record<string, string> | undefined {
-    const map = this.obj(v, path);
-    if (!map) return undefined;
-    let ok = true;
-    for (const [k, val] of Object.entries(map)) {
-      if (typeof val !== 'string') { ok = false; this.mismatch(`${path}[${k}]`, val, 'a string'); }
-    }
-    return ok ? (map as Record<string, string>) : undefined;
-  }
-
-  /** An int-or-string port (probes, handlers): a number 1..65535 or a port name. */
-  portRef(v: unknown, path: string): void {
-    if (absent(v)) { this.add(fieldError.required(path)); return; }
-    if (typeof v === 'number') {
-      if (!Number.isInteger(v)) this.mismatch(path, v, 'an integer or a port name');
-      else this.rule(path, v, portNumber(v));
-    } else if (typeof v === 'string') {
-      this.rule(path, v, portName(v));
-    } else {
-      this.mismatch(path, v, 'an integer or a port name');
-    }
-  }
-
-  /** A resource quantity; its approximate value, or undefined when absent or bad. */
-  quantity(v: unknown, path: string): number | undefined {
-    if (absent(v)) return undefined;
-    if (typeof v !== 'string' && typeof v !== 'number') return this.mismatch(path, v, 'a quantity (a string like "100m" or "64Mi", or a number)');
-    const value = quantityValue(v);
-    if (value === undefined) { this.add(fieldError.invalid(path, v, QUANTITY_SYNTAX_MESSAGE)); return undefined; }
-    if (value < 0) { this.add(fieldError.invalid(path, v, 'must be greater than or equal to 0')); return undefined; }
-    return value;
-  }
-
-  /** Exactly one of `kinds` set in `holder`; reports none (Required) or several (Forbidden). */
-  oneOf(holder: Obj, kinds: readonly string[], path: string, none: string, many: string): string | undefined {
-    const set = kinds.filter((k) => !absent(holder[k]));
-    if (set.length === 0) { this.add(fieldError.required(path, none)); return undefined; }
-    for (const extra of set.slice(1)) this.add(fieldError.forbidden(`${path}.${extra}`, many));
-    return set[0];
-  }
-
-  nonNegative(v: unknown, path: string): void {
-    const n = this.int(v, path);
-    if (n !== undefined && n < 0) this.add(fieldError.invalid(path, n, 'must be greater than or equal to 0'));
-  }
-
-  atLeastOne(v: unknown, path: string): void {
-    const n = this.int(v, path);
-    if (n !== undefined && n < 1) this.add(fieldError.invalid(path, n, 'must be greater than or equal to 1'));
-  }
-
-  enumerated(v: unknown, path: string, supported: readonly string[]): string | undefined {
-    const s = this.str(v, path);
-    if (s !== undefined && !supported.includes(s)) this.add(fieldError.notSupported(path, s, supported));
-    return s;
-  }
-}
 
 /** Every reason the apiserver would refuse this pod, with Kubernetes field paths. */
 export function validatePod(pod: Pod): FieldError[] {
   const c = new Checker();
   const root: unknown = pod;
-  if (!isObj(root)) {
+  if (!isJsonObject(root)) {
     c.add(fieldError.typeMismatch('<pod>', root, 'an object'));
     return c.errors;
   }
   validateMetadata(c, root.metadata);
-  if (isObj(root.spec) || absent(root.spec)) validateSpec(c, root.spec ?? {});
+  if (isJsonObject(root.spec) || absent(root.spec)) validateSpec(c, root.spec ?? {});
   else c.add(fieldError.typeMismatch('spec', root.spec, 'an object'));
   return c.errors;
 }
@@ -192,7 +59,7 @@ export function validatePod(pod: Pod): FieldError[] {
 export function podValidationMessage(pod: Pod): string | undefined {
   const errors = validatePod(pod);
   if (errors.length === 0) return undefined;
-  const name = isObj(pod.metadata) && typeof pod.metadata.name === 'string' ? pod.metadata.name : '';
+  const name = isJsonObject(pod.metadata) && typeof pod.metadata.name === 'string' ? pod.metadata.name : '';
   return formatFieldErrors('Pod', name, errors);
 }
 
@@ -522,7 +389,7 @@ function validateHostPorts(c: Checker, containers: Array<[Obj, number]>): void {
   for (const [ctr, i] of containers) {
     if (!Array.isArray(ctr.ports)) continue;
     ctr.ports.forEach((port: unknown, j) => {
-      if (!isObj(port) || typeof port.hostPort !== 'number' || port.hostPort === 0) return;
+      if (!isJsonObject(port) || typeof port.hostPort !== 'number' || port.hostPort === 0) return;
       const key = `${typeof port.protocol === 'string' ? port.protocol : 'TCP'}/${typeof port.hostIP === 'string' ? port.hostIP : ''}/${port.hostPort}`;
       if (seen.has(key)) c.add(fieldError.duplicate(`spec.containers[${i}].ports[${j}].hostPort`, key));
       seen.add(key);

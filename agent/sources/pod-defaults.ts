@@ -2,9 +2,10 @@
 // and kubelet add to a pod before anyone runs it, so the rest of the node reads
 // one fully-specified shape. Input may be untyped (a static manifest): a field of
 // the wrong type is left alone for validation to report, never "fixed" here.
+import { isJsonObject, type JsonObject } from '../api/json-object.js';
 import type { Pod } from '../api/types.js';
 
-type Obj = Record<string, unknown>;
+type Obj = JsonObject;
 
 export const DEFAULT_NAMESPACE = 'default';
 export const DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 30;
@@ -20,10 +21,6 @@ export const VOLUME_SOURCE_KINDS: readonly string[] = [
   'secret', 'storageos', 'vsphereVolume',
 ];
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Unset in Kubernetes' sense: absent, null, or the Go zero value of a string/number. */
 function unset(v: unknown): boolean {
   return v === undefined || v === null || v === '' || v === 0;
@@ -34,18 +31,18 @@ function setDefault(o: Obj, key: string, value: unknown): void {
 }
 
 function objects(v: unknown): Obj[] {
-  return Array.isArray(v) ? v.filter(isObj) : [];
+  return Array.isArray(v) ? v.filter(isJsonObject) : [];
 }
 
 /** Returns a defaulted deep copy of `pod`; the input is not touched. */
 export function applyPodDefaults(pod: Pod): Pod {
   const copy = structuredClone(pod) as unknown;
-  if (!isObj(copy)) return copy as Pod;
+  if (!isJsonObject(copy)) return copy as Pod;
   if (copy.metadata === undefined || copy.metadata === null) copy.metadata = {};
   // kubelet puts a static pod without a namespace into "default".
-  if (isObj(copy.metadata)) setDefault(copy.metadata, 'namespace', DEFAULT_NAMESPACE);
+  if (isJsonObject(copy.metadata)) setDefault(copy.metadata, 'namespace', DEFAULT_NAMESPACE);
   if (copy.spec === undefined || copy.spec === null) copy.spec = {};
-  if (isObj(copy.spec)) defaultPodSpec(copy.spec);
+  if (isJsonObject(copy.spec)) defaultPodSpec(copy.spec);
   return copy as unknown as Pod;
 }
 
@@ -76,22 +73,22 @@ function defaultContainer(c: Obj, hostNetwork: boolean): void {
   }
   for (const key of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
     const probe = c[key];
-    if (isObj(probe)) defaultProbe(probe);
+    if (isJsonObject(probe)) defaultProbe(probe);
   }
-  if (isObj(c.lifecycle)) {
+  if (isJsonObject(c.lifecycle)) {
     for (const hook of ['postStart', 'preStop']) {
       const handler = c.lifecycle[hook];
-      if (isObj(handler) && isObj(handler.httpGet)) defaultHTTPGet(handler.httpGet);
+      if (isJsonObject(handler) && isJsonObject(handler.httpGet)) defaultHTTPGet(handler.httpGet);
     }
   }
   for (const env of objects(c.env)) {
-    if (isObj(env.valueFrom) && isObj(env.valueFrom.fieldRef)) setDefault(env.valueFrom.fieldRef, 'apiVersion', 'v1');
+    if (isJsonObject(env.valueFrom) && isJsonObject(env.valueFrom.fieldRef)) setDefault(env.valueFrom.fieldRef, 'apiVersion', 'v1');
   }
   // The apiserver defaults each missing request to its limit (SetDefaults_Pod).
-  if (isObj(c.resources) && isObj(c.resources.limits)) {
+  if (isJsonObject(c.resources) && isJsonObject(c.resources.limits)) {
     if (c.resources.requests === undefined || c.resources.requests === null) c.resources.requests = {};
     const requests = c.resources.requests;
-    if (isObj(requests)) {
+    if (isJsonObject(requests)) {
       for (const [name, limit] of Object.entries(c.resources.limits)) {
         if (requests[name] === undefined || requests[name] === null) requests[name] = limit;
       }
@@ -104,7 +101,7 @@ function defaultProbe(probe: Obj): void {
   setDefault(probe, 'periodSeconds', 10);
   setDefault(probe, 'successThreshold', 1);
   setDefault(probe, 'failureThreshold', 3);
-  if (isObj(probe.httpGet)) defaultHTTPGet(probe.httpGet);
+  if (isJsonObject(probe.httpGet)) defaultHTTPGet(probe.httpGet);
 }
 
 function defaultHTTPGet(action: Obj): void {
@@ -121,11 +118,11 @@ function defaultVolume(volume: Obj): void {
   }
   for (const kind of ['configMap', 'secret', 'downwardAPI', 'projected']) {
     const src = volume[kind];
-    if (isObj(src) && (src.defaultMode === undefined || src.defaultMode === null)) src.defaultMode = DEFAULT_VOLUME_FILE_MODE;
+    if (isJsonObject(src) && (src.defaultMode === undefined || src.defaultMode === null)) src.defaultMode = DEFAULT_VOLUME_FILE_MODE;
   }
-  if (isObj(volume.downwardAPI)) {
+  if (isJsonObject(volume.downwardAPI)) {
     for (const item of objects(volume.downwardAPI.items)) {
-      if (isObj(item.fieldRef)) setDefault(item.fieldRef, 'apiVersion', 'v1');
+      if (isJsonObject(item.fieldRef)) setDefault(item.fieldRef, 'apiVersion', 'v1');
     }
   }
 }

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import type { Pod } from '../../../agent/api/types.js';
-import { applyPodDefaults } from '../../../agent/pods/pod-defaults.js';
-import { formatFieldErrors, validatePod, type FieldError } from '../../../agent/pods/pod-validation.js';
+import { formatFieldErrors, type FieldError } from '../../../agent/api/validation/field-errors.js';
+import { applyPodDefaults } from '../../../agent/sources/pod-defaults.js';
+import { validatePod } from '../../../agent/sources/pod-validation.js';
 
 type Spec = Record<string, unknown>;
 const ctr = (extra: Record<string, unknown> = {}) => ({ name: 'main', image: 'busybox:1', ...extra });

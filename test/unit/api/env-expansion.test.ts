@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { expand, lookupIn } from '../../../agent/pods/env-expansion.js';
+import { expand, lookupIn } from '../../../agent/api/env-expansion.js';
 
 const vars = new Map([['A', 'alpha'], ['B', 'beta'], ['EMPTY', ''], ['REF', '$(A)']]);
 const x = (s: string) => expand(s, lookupIn(vars));

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import {
   InvalidQuantityError, divideRoundUp, parseCPUToMilli, parseMemoryToBytes, parseQuantity,
-} from '../../../agent/pods/quantity.js';
+} from '../../../agent/api/quantity.js';
 
 describe('parseQuantity', () => {
   it.each([

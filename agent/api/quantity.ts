@@ -1,7 +1,7 @@
 // Kubernetes resource quantities ("500m", "1.5Gi", "1e3", 2). Parsed exactly with
 // BigInt: a float would turn "0.1" CPU into 100.00000000000001 millicores and round
 // it up to 101, where Kubernetes says 100.
-import type { Quantity } from '../api/types.js';
+import type { Quantity } from './types.js';
 
 export class InvalidQuantityError extends Error {
   readonly value: string;
@@ -22,6 +22,9 @@ interface ExactQuantity {
 
 const BINARY_SUFFIXES: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
 const DECIMAL_SUFFIXES: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+/** The apiserver's words for a value that is not a quantity at all (validation reports it as is). */
+export const QUANTITY_SYNTAX_MESSAGE = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+
 const SUFFIX_HELP = 'expected a number with an optional suffix (Ki Mi Gi Ti Pi Ei, n u m k M G T P E) or an exponent (1e3)';
 // Far beyond any real resource; keeps BigInt powers small for nonsense like "1e999999".
 const MAX_EXPONENT = 400;

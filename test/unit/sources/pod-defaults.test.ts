@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { Pod } from '../../../agent/api/types.js';
-import { applyPodDefaults, defaultPullPolicy } from '../../../agent/pods/pod-defaults.js';
+import { applyPodDefaults, defaultPullPolicy } from '../../../agent/sources/pod-defaults.js';
 
 function pod(spec: Record<string, unknown>, metadata: Record<string, unknown> = { name: 'p' }): Pod {
   return { apiVersion: 'v1', kind: 'Pod', metadata, spec } as unknown as Pod;
