@@ -13,7 +13,7 @@ import { detectHostIP } from './node/host-ip.js';
 import { Backoff } from './pods/backoff.js';
 import { PodManager } from './pods/pod-manager.js';
 import { createRuntime, socketPathOf } from './runtime/create-runtime.js';
-import { DockerNetworkDriver } from './runtime/docker-network-driver.js';
+import { DockerNetworkDriver } from './runtime/docker/docker-network-driver.js';
 import { nodeSelectorLabels } from './runtime/labels.js';
 import { StaticPodSource } from './sources/static-pod-source.js';
 import type { PodSource } from './sources/types.js';

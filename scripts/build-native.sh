@@ -1,10 +1,10 @@
 #!/bin/sh
-# Builds the native exec helper (agent/runtime/docker/native) into dist/native.
+# Builds the native exec helper (agent/runtime/docker/exec/native) into dist/native.
 # Without a C compiler the agent still works: exec probes then go through Docker's
 # exec (see execHandler in the README), so a missing compiler is a notice, not an error.
 set -eu
 cd "$(dirname "$0")/.."
-src=agent/runtime/docker/native/nsexec-helper.c
+src=agent/runtime/docker/exec/native/nsexec-helper.c
 out=dist/native/nsexec-helper
 cc=${CC:-cc}
 if ! command -v "$cc" >/dev/null 2>&1; then

@@ -2,7 +2,7 @@
 // for now; the endpoint is a CRI-style URL so another engine can slot in here.
 import type { Logger } from '../log/logger.js';
 import { DockerRuntime } from './docker/docker-runtime.js';
-import type { ExecHandler } from './docker/nsenter-exec.js';
+import type { ExecHandler } from './docker/exec/nsenter-exec.js';
 import type { Runtime } from './runtime.js';
 
 export const DEFAULT_RUNTIME_ENDPOINT = 'unix:///var/run/docker.sock';

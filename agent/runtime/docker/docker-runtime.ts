@@ -7,14 +7,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { enableHairpinOnBridgePorts } from '../bridge-hairpin.js';
+import { enableHairpinOnBridgePorts } from './bridge-hairpin.js';
 import { silentLogger, type Logger } from '../../log/logger.js';
 import {
   CreateContainerError, ImagePullError, NotFoundError, RuntimeError, RuntimeUnavailableError, StartContainerError, isRuntimeError,
 } from '../errors.js';
 import { imageName, normalizeImageReference, parseImageReference } from '../image-reference.js';
 import { LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX } from '../labels.js';
-import { buildBusyboxImage, buildPauseImage, busyboxImageTag, pauseImageTag } from '../local-images.js';
+import { buildBusyboxImage, buildPauseImage, busyboxImageTag, pauseImageTag } from './local-images.js';
 import type {
   ContainerConfig, ContainerStats, ContainerStatus, ContainerSummary, DNSConfig, ExecOptions, ExecResult, ImageInfo, LabelFilter,
   LogOptions, PodSandboxConfig, PodSandboxStatus, PodSandboxSummary, Runtime, RuntimeEvent, RuntimeVersion,
@@ -24,14 +24,14 @@ import { createDockerCall, type DockerCall } from './docker-call.js';
 import { GenericRuntimeError, dockerMessage, httpStatusOf, toRuntimeError } from './docker-errors.js';
 import { LABEL_SANDBOX_ID } from './docker-labels.js';
 import { eventFilters, runtimeEventFromDocker } from './event-mapping.js';
-import { runExec } from './exec-session.js';
-import { DockerRawApi } from './docker-raw-api.js';
+import { runExec } from './exec/exec-session.js';
+import { DockerRawApi } from './exec/docker-raw-api.js';
 import { pullThroughDocker } from './image-pull.js';
 import { jsonMessages } from './json-stream.js';
 import { openLogStream } from './log-stream.js';
 import { withConflictSuffix } from './names.js';
-import { NATIVE_EXEC_HELPER_PATH, NativeExecHelper, nativeExecHelperInstalled } from './native-exec-helper.js';
-import { NSENTER_PATH, NsenterExec, isExecutable, resolveExecHandler, type ExecHandler } from './nsenter-exec.js';
+import { NATIVE_EXEC_HELPER_PATH, NativeExecHelper, nativeExecHelperInstalled } from './exec/native-exec-helper.js';
+import { NSENTER_PATH, NsenterExec, isExecutable, resolveExecHandler, type ExecHandler } from './exec/nsenter-exec.js';
 import { resolvConfContent } from './resolv-conf.js';
 import { sandboxCreateOptions, type DockerCreateOptions } from './sandbox-create-options.js';
 import { DEFAULT_STOP_SIGNAL, normalizeSignal } from './signals.js';

@@ -4,8 +4,8 @@
 // a container with a seccomp filter is left to Docker's exec.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type LocalImageRuntime } from '../../../agent/runtime/create-runtime.js';
-import { nativeExecHelperInstalled } from '../../../agent/runtime/docker/native-exec-helper.js';
-import { busyboxImageTag } from '../../../agent/runtime/local-images.js';
+import { nativeExecHelperInstalled } from '../../../agent/runtime/docker/exec/native-exec-helper.js';
+import { busyboxImageTag } from '../../../agent/runtime/docker/local-images.js';
 import { TEST_RUN_LABEL, docker, removeAllWithLabel, runId } from '../../support/docker.js';
 
 const BUSYBOX = busyboxImageTag();

@@ -6,9 +6,9 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type LocalImageRuntime } from '../../../agent/runtime/create-runtime.js';
 import { DockerRuntime } from '../../../agent/runtime/docker/docker-runtime.js';
-import { parseStartTime } from '../../../agent/runtime/docker/nsenter-target.js';
+import { parseStartTime } from '../../../agent/runtime/docker/exec/nsenter-target.js';
 import { isRuntimeError } from '../../../agent/runtime/errors.js';
-import { busyboxImageTag } from '../../../agent/runtime/local-images.js';
+import { busyboxImageTag } from '../../../agent/runtime/docker/local-images.js';
 import { TEST_RUN_LABEL, docker, removeAllWithLabel, runId } from '../../support/docker.js';
 
 const BUSYBOX = busyboxImageTag();

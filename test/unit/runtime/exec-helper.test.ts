@@ -2,7 +2,7 @@
 // environment it is given, kills at the deadline, and a new helper after a crash.
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ExecHelper, ExecHelperError, type HelperCommand } from '../../../agent/runtime/docker/exec-helper.js';
+import { ExecHelper, ExecHelperError, type HelperCommand } from '../../../agent/runtime/docker/exec/exec-helper.js';
 
 const helper = new ExecHelper();
 afterAll(() => helper.stop());

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decodeNativeExecReplies, encodeNativeExecRequest, type NativeExecRequest } from '../../../agent/runtime/docker/native-exec-helper.js';
-import { cgroupProcsPaths, parseConfinement, planNativeExec, type NativeExecFacts } from '../../../agent/runtime/docker/native-exec-plan.js';
-import type { NsenterTarget } from '../../../agent/runtime/docker/nsenter-target.js';
+import { decodeNativeExecReplies, encodeNativeExecRequest, type NativeExecRequest } from '../../../agent/runtime/docker/exec/native-exec-helper.js';
+import { cgroupProcsPaths, parseConfinement, planNativeExec, type NativeExecFacts } from '../../../agent/runtime/docker/exec/native-exec-plan.js';
+import type { NsenterTarget } from '../../../agent/runtime/docker/exec/nsenter-target.js';
 
 const ID = 'c'.repeat(64);
 

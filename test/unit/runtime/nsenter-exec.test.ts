@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { HelperCommand } from '../../../agent/runtime/docker/exec-helper.js';
+import type { HelperCommand } from '../../../agent/runtime/docker/exec/exec-helper.js';
 import {
   NSENTER_PATH, NsenterExec, SETPRIV_PATH, helperCommand, resolveExecHandler, isBatchExec, nsenterCommand,
-} from '../../../agent/runtime/docker/nsenter-exec.js';
+} from '../../../agent/runtime/docker/exec/nsenter-exec.js';
 import {
   DOCKER_DEFAULT_PATH, cgroupBelongsTo, credentialSwitch, execEnvironment, isSameProcess, numericUser, parseCredentials,
   parseStartTime, planExec, type InspectFacts, type NsenterTarget, type ProcFacts,
-} from '../../../agent/runtime/docker/nsenter-target.js';
+} from '../../../agent/runtime/docker/exec/nsenter-target.js';
 import { NotFoundError } from '../../../agent/runtime/errors.js';
 import type { ExecResult } from '../../../agent/runtime/runtime.js';
 

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ExecResult } from '../runtime.js';
+import type { ExecResult } from '../../runtime.js';
 import { ReplyWaiters, type ReplyWaiter } from './reply-waiters.js';
 
 /**
@@ -14,9 +14,9 @@ import { ReplyWaiters, type ReplyWaiter } from './reply-waiters.js';
  * when this module runs from dist, or below the checkout when it runs from source (tests).
  */
 export const NATIVE_EXEC_HELPER_PATH: string = [
-  new URL('../../../native/nsexec-helper', import.meta.url),
-  new URL('../../../dist/native/nsexec-helper', import.meta.url),
-].map((url) => fileURLToPath(url)).find((path: string) => isExecutableFile(path)) ?? fileURLToPath(new URL('../../../native/nsexec-helper', import.meta.url));
+  new URL('../../../../native/nsexec-helper', import.meta.url),
+  new URL('../../../../dist/native/nsexec-helper', import.meta.url),
+].map((url) => fileURLToPath(url)).find((path: string) => isExecutableFile(path)) ?? fileURLToPath(new URL('../../../../native/nsexec-helper', import.meta.url));
 /** How long past the command's own deadline a reply may take before the helper counts as stuck. */
 const REPLY_GRACE_MS = 10_000;
 

@@ -1,8 +1,8 @@
 // Docker side of the pod network (the CNI's job in a CRI world): bridge networks
 // owned by nodelet. Lives in agent/runtime because only this folder talks to Docker.
 import Docker from 'dockerode';
-import type { BridgeNetworkSpec, NetworkInfo, PodNetworkDriver } from '../network/pod-network.js';
-import { PodNetworkError } from '../network/pod-network.js';
+import type { BridgeNetworkSpec, NetworkInfo, PodNetworkDriver } from '../../network/pod-network.js';
+import { PodNetworkError } from '../../network/pod-network.js';
 
 export class DockerNetworkDriver implements PodNetworkDriver {
   private readonly docker: Docker;

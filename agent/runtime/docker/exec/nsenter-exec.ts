@@ -17,9 +17,9 @@
 // restarted container is inspected again, so a command never lands in the
 // namespaces of whatever process took over a dead pid.
 import { accessSync, constants as fsConstants, readFileSync, readlinkSync } from 'node:fs';
-import type { Logger } from '../../log/logger.js';
-import { silentLogger } from '../../log/logger.js';
-import type { ExecOptions, ExecResult } from '../runtime.js';
+import type { Logger } from '../../../log/logger.js';
+import { silentLogger } from '../../../log/logger.js';
+import type { ExecOptions, ExecResult } from '../../runtime.js';
 import { DEFAULT_MAX_OUTPUT_BYTES } from './capped-output.js';
 import { ExecHelper, type HelperCommand } from './exec-helper.js';
 import { NativeExecError, NativeExecHelper, nativeExecHelperInstalled, type NativeExecTemplate } from './native-exec-helper.js';

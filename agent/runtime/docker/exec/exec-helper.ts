@@ -3,7 +3,7 @@
 // it dies. The helper never keeps the agent alive: its process and channel are
 // unreferenced while nothing waits on them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { ExecResult } from '../runtime.js';
+import type { ExecResult } from '../../runtime.js';
 import { ReplyWaiters, type ReplyWaiter } from './reply-waiters.js';
 import { execHelperSource, type HelperReply, type HelperRequest } from './exec-helper-program.js';
 
