@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse } from 'yaml';
+import { DEFAULT_RUNTIME_ENDPOINT } from '../runtime/runtime-endpoint.js';
+import type { ExecHandler } from '../runtime/runtime.js';
 
 export interface NodeletConfiguration {
   nodeName: string;
@@ -68,7 +70,7 @@ export interface NodeletConfiguration {
    * and without the native helper /usr/bin/nsenter (root commands then keep the
    * agent's capabilities and cgroup).
    */
-  execHandler: string;
+  execHandler: ExecHandler;
   /**
    * Exec probes running at once, node-wide. 0 = automatic: the CPU count with Docker's
    * exec (each costs dockerd, containerd and a runc process; more at once only queue
@@ -103,7 +105,7 @@ export function defaultConfig(): NodeletConfiguration {
     containerLogMaxFiles: 5,
     maxDeadContainersPerContainer: 1,
     port: 0,
-    containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
+    containerRuntimeEndpoint: DEFAULT_RUNTIME_ENDPOINT,
     nodeLabels: {},
     registerWithTaints: [],
     systemReserved: {},

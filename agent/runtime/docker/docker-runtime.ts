@@ -16,13 +16,15 @@ import { imageName, normalizeImageReference, parseImageReference } from '../imag
 import { LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX } from '../labels.js';
 import { buildBusyboxImage, buildPauseImage, busyboxImageTag, pauseImageTag } from './local-images.js';
 import type {
-  ContainerConfig, ContainerStats, ContainerStatus, ContainerSummary, DNSConfig, ExecOptions, ExecResult, ImageInfo, LabelFilter,
+  ContainerConfig, ContainerStats, ContainerStatus, ContainerSummary, DNSConfig, ExecHandler, ExecOptions, ExecResult, ImageInfo, LabelFilter,
   LogOptions, PodSandboxConfig, PodSandboxStatus, PodSandboxSummary, Runtime, RuntimeEvent, RuntimeVersion,
 } from '../runtime.js';
 import { containerCreateOptions } from './container-create-options.js';
 import { createDockerCall, type DockerCall } from './docker-call.js';
 import { GenericRuntimeError, dockerMessage, httpStatusOf, toRuntimeError } from './docker-errors.js';
 import { LABEL_SANDBOX_ID } from './docker-labels.js';
+import { DockerNetworkDriver } from './docker-network-driver.js';
+import { DOCKER_SOCKET_PATH } from './docker-socket.js';
 import { eventFilters, runtimeEventFromDocker } from './event-mapping.js';
 import { runExec } from './exec/exec-session.js';
 import { DockerRawApi } from './exec/docker-raw-api.js';
@@ -31,7 +33,7 @@ import { jsonMessages } from './json-stream.js';
 import { openLogStream } from './log-stream.js';
 import { withConflictSuffix } from './names.js';
 import { NATIVE_EXEC_HELPER_PATH, NativeExecHelper, nativeExecHelperInstalled } from './exec/native-exec-helper.js';
-import { NSENTER_PATH, NsenterExec, isExecutable, resolveExecHandler, type ExecHandler } from './exec/nsenter-exec.js';
+import { NSENTER_PATH, NsenterExec, isExecutable, resolveExecHandler } from './exec/nsenter-exec.js';
 import { resolvConfContent } from './resolv-conf.js';
 import { sandboxCreateOptions, type DockerCreateOptions } from './sandbox-create-options.js';
 import { DEFAULT_STOP_SIGNAL, normalizeSignal } from './signals.js';
@@ -40,7 +42,6 @@ import {
   containerStatusFromInspect, containerSummaryFromList, sandboxStatusFromInspect, sandboxSummaryFromList,
 } from './status-mapping.js';
 
-export const DEFAULT_SOCKET_PATH = '/var/run/docker.sock';
 /** kubelet's runtime request timeout. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 /** The pause process exits at once on SIGTERM; this only bounds a misbehaving sandbox image. */
@@ -101,6 +102,9 @@ function isTolerated(err: unknown, statuses: number[]): boolean {
 }
 
 export class DockerRuntime implements Runtime {
+  readonly runtimeType = 'docker';
+  /** The pod network's bridge, on the same socket. */
+  readonly podNetwork: DockerNetworkDriver;
   private readonly docker: Docker;
   private readonly endpoint: string;
   private readonly requestTimeoutMs: number;
@@ -119,9 +123,10 @@ export class DockerRuntime implements Runtime {
   private readonly nsenter?: NsenterExec;
 
   constructor(options: DockerRuntimeOptions = {}) {
-    const socketPath = options.socketPath ?? DEFAULT_SOCKET_PATH;
+    const socketPath = options.socketPath ?? DOCKER_SOCKET_PATH;
     this.docker = new Docker({ socketPath });
     this.rawApi = new DockerRawApi(socketPath);
+    this.podNetwork = new DockerNetworkDriver(socketPath);
     this.endpoint = `unix://${socketPath}`;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.log = options.logger ?? silentLogger;

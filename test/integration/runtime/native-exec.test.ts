@@ -3,14 +3,14 @@
 // rlimits, oom_score_adj, credentials, namespaces, root and working directory — and
 // a container with a seccomp filter is left to Docker's exec.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type LocalImageRuntime } from '../../../agent/runtime/create-runtime.js';
+import { createRuntime, type EngineRuntime } from '../../../agent/runtime/create-runtime.js';
 import { nativeExecHelperInstalled } from '../../../agent/runtime/docker/exec/native-exec-helper.js';
 import { busyboxImageTag } from '../../../agent/runtime/docker/local-images.js';
 import { TEST_RUN_LABEL, docker, removeAllWithLabel, runId } from '../../support/docker.js';
 
 const BUSYBOX = busyboxImageTag();
-let native: LocalImageRuntime;
-let viaDocker: LocalImageRuntime;
+let native: EngineRuntime;
+let viaDocker: EngineRuntime;
 let counter = 0;
 
 interface ContainerOptions {
@@ -37,7 +37,7 @@ async function startContainer(options: ContainerOptions = {}): Promise<string> {
   return container.id;
 }
 
-const run = (runtime: LocalImageRuntime, id: string, cmd: string[], timeoutMs = 10_000) => runtime.exec(id, cmd, { timeoutMs });
+const run = (runtime: EngineRuntime, id: string, cmd: string[], timeoutMs = 10_000) => runtime.exec(id, cmd, { timeoutMs });
 
 /** What a process sees of its own confinement, from inside the container. */
 const SELF = ['sh', '-c', [

@@ -4,7 +4,7 @@
 // a restarted container to its new main process.
 import { readFileSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type LocalImageRuntime } from '../../../agent/runtime/create-runtime.js';
+import { createRuntime, type EngineRuntime } from '../../../agent/runtime/create-runtime.js';
 import { DockerRuntime } from '../../../agent/runtime/docker/docker-runtime.js';
 import { parseStartTime } from '../../../agent/runtime/docker/exec/nsenter-target.js';
 import { isRuntimeError } from '../../../agent/runtime/errors.js';
@@ -12,8 +12,8 @@ import { busyboxImageTag } from '../../../agent/runtime/docker/local-images.js';
 import { TEST_RUN_LABEL, docker, removeAllWithLabel, runId } from '../../support/docker.js';
 
 const BUSYBOX = busyboxImageTag();
-let nsenter: LocalImageRuntime;
-let viaDocker: LocalImageRuntime;
+let nsenter: EngineRuntime;
+let viaDocker: EngineRuntime;
 let counter = 0;
 
 /** A running busybox container labelled for cleanup; its main process writes a marker file first. */
@@ -42,7 +42,7 @@ async function mainPid(id: string): Promise<number> {
   return (await docker.getContainer(id).inspect()).State.Pid;
 }
 
-const run = (runtime: LocalImageRuntime, id: string, cmd: string[], timeoutMs = 10_000) => runtime.exec(id, cmd, { timeoutMs });
+const run = (runtime: EngineRuntime, id: string, cmd: string[], timeoutMs = 10_000) => runtime.exec(id, cmd, { timeoutMs });
 
 beforeAll(async () => {
   // This file covers /usr/bin/nsenter through the Node helper; native-exec.test.ts the native helper.
