@@ -206,7 +206,7 @@ export interface LabelFilter { labels?: Record<string, string> }
  * How an engine runs bounded, non-interactive execs (probes, hooks), as configured
  * (NodeletConfiguration.execHandler); each engine says what the values come to.
  */
-export type ExecHandler = 'docker' | 'nsenter' | 'auto';
+export type ExecHandler = 'auto' | 'native' | 'docker';
 
 /** A container engine, in CRI's terms. */
 export interface Runtime {

@@ -63,7 +63,7 @@ afterAll(async () => {
 
 describe('exec through the native helper', () => {
   it('is what auto resolves to for a root agent', () => {
-    expect(native.execHandler).toBe('nsenter');
+    expect(native.execHandler).toBe('native');
     expect(viaDocker.execHandler).toBe('docker');
   });
 
