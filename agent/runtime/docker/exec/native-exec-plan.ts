@@ -4,7 +4,7 @@
 // filter, an LSM label, a user namespace of its own, a cgroup it cannot place)
 // sends the container's execs through Docker instead. Pure: the caller reads /proc.
 import { posix } from 'node:path';
-import type { NativeExecTemplate } from './native-exec-helper.js';
+import type { NativeExecTemplate } from './native-exec-protocol.js';
 import type { ExecTarget } from './exec-target.js';
 
 /** What the plan reads about the main process and the host, as text. */

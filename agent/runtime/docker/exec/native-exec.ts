@@ -16,7 +16,7 @@ import { DEFAULT_MAX_OUTPUT_BYTES } from './capped-output.js';
 import {
   cgroupBelongsTo, isSameProcess, parseStartTime, planExec, type ExecRoute, type InspectFacts, type ProcFacts, type ProcessIdentity,
 } from './exec-target.js';
-import { NativeExecError, type NativeExecCommand, type NativeExecTemplate } from './native-exec-helper.js';
+import { NativeExecError, type NativeExecCommand, type NativeExecTemplate } from './native-exec-protocol.js';
 import { planNativeExec, type NativeExecFacts } from './native-exec-plan.js';
 
 /** The handler this host gets for the one asked for. */
