@@ -120,7 +120,7 @@ export class DockerRuntime implements Runtime {
   /** Pod network name → its bridge device ('' when the network is not a bridge). */
   private readonly bridgeNames = new Map<string, string>();
   private readonly localImages: ReadonlyMap<string, LocalImageBuilder>;
-  readonly execHandler: 'docker' | 'native';
+  private readonly resolvedExecHandler: 'docker' | 'native';
   private readonly seccompProfileRoot: string;
   /** Set when execHandler is native. */
   private readonly native?: NativeExec;
@@ -146,13 +146,18 @@ export class DockerRuntime implements Runtime {
     const resolved = resolveExecHandler(options.execHandler ?? 'docker', {
       isRoot: process.getuid?.() === 0, nativeInstalled: nativePath !== null && nativeExecHelperInstalled(nativePath),
     });
-    this.execHandler = resolved.handler;
+    this.resolvedExecHandler = resolved.handler;
     if (resolved.unmet) this.log.warn({ reason: resolved.unmet }, 'execHandler native cannot be had; probe and hook commands run through Docker\'s exec');
     if (resolved.handler === 'native' && nativePath !== null) {
       this.native = new NativeExec({
         inspect: (id) => this.inspect(id, `inspect container ${short(id)} for exec`), helper: new NativeExecHelper(nativePath), logger: this.log,
       });
     }
+  }
+
+  /** How bounded execs run: native until the helper turns out unusable (another protocol), then docker. */
+  get execHandler(): 'docker' | 'native' {
+    return this.native?.enabled === false ? 'docker' : this.resolvedExecHandler;
   }
 
   // ---- version and local images ---------------------------------------------------

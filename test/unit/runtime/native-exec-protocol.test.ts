@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { decodeNativeExecReplies, encodeNativeExecRequest, type NativeExecRequest } from '../../../agent/runtime/docker/exec/native-exec-protocol.js';
+import {
+  NATIVE_EXEC_PROTOCOL_VERSION, NativeExecError, NativeExecProtocolError, decodeNativeExecHello, decodeNativeExecReplies, encodeNativeExecHello, encodeNativeExecRequest,
+  type NativeExecRequest,
+} from '../../../agent/runtime/docker/exec/native-exec-protocol.js';
 
 describe('the native helper protocol', () => {
   const request: NativeExecRequest = {
@@ -10,8 +13,9 @@ describe('the native helper protocol', () => {
   it('frames a request with its length and NUL-terminated strings', () => {
     const frame = encodeNativeExecRequest(5, request);
     expect(frame.readUInt32LE(0)).toBe(frame.length - 4);
-    expect(frame.readUInt32LE(4)).toBe(5);
-    expect(frame.readBigUInt64LE(20)).toBe(2n ** 40n);
+    expect(frame[4]).toBe(NATIVE_EXEC_PROTOCOL_VERSION);
+    expect(frame.readUInt32LE(5)).toBe(5);
+    expect(frame.readBigUInt64LE(21)).toBe(2n ** 40n);
     // The container's part (up to env) comes before the command, which is last.
     expect(frame.subarray(frame.length - 'sh\0-c\0echo é\0'.length - 1).toString()).toBe('sh\0-c\0echo é\0');
     expect(frame.includes('A=1\0')).toBe(true);
@@ -38,5 +42,31 @@ describe('the native helper protocol', () => {
     expect(gone.id).toBe(2);
     expect(gone.error.targetGone).toBe(true);
     expect(gone.error.message).toMatch(/No such process/);
+  });
+
+  it("reads the helper's hello, whole or split, and what follows it", () => {
+    const hello = encodeNativeExecHello(1);
+    expect(decodeNativeExecHello(hello.subarray(0, 6))).toEqual({ incomplete: true });
+    const decoded = decodeNativeExecHello(Buffer.concat([hello, Buffer.from('next')]));
+    expect(decoded).toEqual({ version: 1, rest: Buffer.from('next') });
+    expect(decodeNativeExecHello(encodeNativeExecHello(7))).toMatchObject({ version: 7 });
+    // A first frame that is no hello: a helper from before protocol versions.
+    const reply = Buffer.alloc(30);
+    reply.writeUInt32LE(26, 0);
+    expect(decodeNativeExecHello(reply)).toMatchObject({ version: undefined });
+  });
+
+  it("turns a helper's refusal of the request's version into a protocol error naming both versions", () => {
+    const message = Buffer.from('exec helper protocol v2, agent sent a v1 request');
+    const body = Buffer.alloc(13 + 4 + 4 + 4 + message.length);
+    body.writeUInt32LE(9, 0); body.writeUInt32LE(3, 4); body.writeInt32LE(2, 8);
+    body.writeUInt32LE(message.length, 25); message.copy(body, 29);
+    const frame = Buffer.concat([Buffer.alloc(4), body]);
+    frame.writeUInt32LE(body.length, 0);
+    const [reply] = decodeNativeExecReplies(frame).replies;
+    const error = (reply as { error: NativeExecError }).error as NativeExecProtocolError;
+    expect(error).toBeInstanceOf(NativeExecProtocolError);
+    expect(error.message).toBe(`exec helper protocol v2, agent expects v${NATIVE_EXEC_PROTOCOL_VERSION}`);
+    expect(error.helperVersion).toBe(2);
   });
 });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ExecTarget } from '../../../agent/runtime/docker/exec/exec-target.js';
 import { NativeExec, isBatchExec, resolveExecHandler } from '../../../agent/runtime/docker/exec/native-exec.js';
-import { NativeExecError, type NativeExecCommand, type NativeExecTemplate } from '../../../agent/runtime/docker/exec/native-exec-protocol.js';
+import {
+  NativeExecError, NativeExecProtocolError, type NativeExecCommand, type NativeExecTemplate,
+} from '../../../agent/runtime/docker/exec/native-exec-protocol.js';
 import { cgroupProcsPaths, parseConfinement, planNativeExec, type NativeExecFacts } from '../../../agent/runtime/docker/exec/native-exec-plan.js';
 import { NotFoundError } from '../../../agent/runtime/errors.js';
 import type { ExecResult } from '../../../agent/runtime/runtime.js';
@@ -114,7 +116,7 @@ function harness() {
     files.set(`/proc/${pid}/cgroup`, `5:memory:/docker/${containerId}\n0::/docker/${containerId}\n`);
     files.set(`/proc/${pid}/environ`, 'HOME=/root\0');
   };
-  const state = { pid: 4242, inspects: 0 };
+  const state = { pid: 4242, inspects: 0, stops: 0 };
   const runs: Array<{ template: NativeExecTemplate; command: NativeExecCommand }> = [];
   const ok: ExecResult = { exitCode: 0, stdout: Buffer.from('ok'), stderr: Buffer.alloc(0), timedOut: false };
   let answer: (template: NativeExecTemplate) => ExecResult | Error = () => ok;
@@ -137,6 +139,7 @@ function harness() {
         if (result instanceof Error) throw result;
         return result;
       },
+      stop: () => { state.stops++; },
     },
   });
   return { exec, files, setProcess, state, runs, ok, answerWith: (fn: typeof answer) => { answer = fn; } };
@@ -208,5 +211,16 @@ describe('NativeExec', () => {
     h.setProcess(4242, 777);
     h.answerWith(() => new NativeExecError('setns: Operation not permitted', 1, false));
     expect(await h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).toBeUndefined();
+  });
+
+  it('runs everything through Docker from the moment the helper speaks another protocol, and stops it', async () => {
+    const h = harness();
+    h.setProcess(4242, 777);
+    h.answerWith(() => new NativeExecProtocolError(2));
+    expect(await h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).toBeUndefined();
+    expect(h.exec.enabled).toBe(false);
+    expect(h.state.stops).toBe(1);
+    expect(await h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).toBeUndefined();
+    expect(h.runs).toHaveLength(1);
   });
 });

@@ -8,7 +8,8 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ExecResult } from '../../runtime.js';
 import {
-  NativeExecError, decodeNativeExecReplies, encodeNativeExecFrame, encodeNativeExecTemplate, type NativeExecCommand, type NativeExecTemplate,
+  NATIVE_EXEC_PROTOCOL_VERSION, NativeExecError, NativeExecProtocolError, decodeNativeExecHello, decodeNativeExecReplies, encodeNativeExecFrame,
+  encodeNativeExecTemplate, type NativeExecCommand, type NativeExecTemplate,
 } from './native-exec-protocol.js';
 import { ReplyWaiters, type ReplyWaiter } from './reply-waiters.js';
 
@@ -22,6 +23,8 @@ export const NATIVE_EXEC_HELPER_PATH: string = [
 ].map((url) => fileURLToPath(url)).find((path: string) => isExecutableFile(path)) ?? fileURLToPath(new URL('../../../../native/nsexec-helper', import.meta.url));
 /** How long past the command's own deadline a reply may take before the helper counts as stuck. */
 const REPLY_GRACE_MS = 10_000;
+/** The helper says hello as its first act; one that has not after this long speaks no versioned protocol. */
+const HELLO_TIMEOUT_MS = 10_000;
 
 export function nativeExecHelperInstalled(path: string = NATIVE_EXEC_HELPER_PATH): boolean {
   return isExecutableFile(path);
@@ -42,8 +45,14 @@ export class NativeExecHelper {
   private nextId = 1;
   private pending: Buffer = Buffer.alloc(0);
   private readonly templates = new WeakMap<NativeExecTemplate, Buffer>();
+  /** Whether the running helper's hello named our protocol; requests wait in `queued` until it has. */
+  private helloed = false;
+  private queued: Buffer[] = [];
+  private helloTimer?: NodeJS.Timeout;
+  /** Set once the helper turned out to speak another protocol: every run fails with it. */
+  private refused?: NativeExecProtocolError;
 
-  constructor(private readonly path = NATIVE_EXEC_HELPER_PATH) {}
+  constructor(private readonly path = NATIVE_EXEC_HELPER_PATH, private readonly helloTimeoutMs = HELLO_TIMEOUT_MS) {}
 
   /** The helper's pid while it runs (for tests and diagnostics). */
   get pid(): number | undefined {
@@ -52,6 +61,7 @@ export class NativeExecHelper {
 
   /** Runs one command in the container the template describes (its bytes are encoded once per template). */
   run(template: NativeExecTemplate, command: NativeExecCommand): Promise<ExecResult> {
+    if (this.refused) return Promise.reject(this.refused);
     let bytes = this.templates.get(template);
     if (!bytes) this.templates.set(template, (bytes = encodeNativeExecTemplate(template)));
     const id = this.nextId;
@@ -66,16 +76,29 @@ export class NativeExecHelper {
         }, command.timeoutMs + REPLY_GRACE_MS);
       }
       this.waiters.add(id, waiter);
-      child.stdin!.write(frame);
+      if (this.helloed) child.stdin!.write(frame);
+      else this.queued.push(frame);
     });
   }
 
   /** Stops the helper; what it was running is killed with it (it kills every command when its stdin closes). */
   stop(): void {
+    this.end(new NativeExecError('the exec helper was stopped', 0, false));
+  }
+
+  private end(err: NativeExecError): void {
     const child = this.child;
     this.child = undefined;
+    clearTimeout(this.helloTimer);
+    this.queued = [];
     child?.stdin?.end();
-    this.waiters.failAll(new NativeExecError('the exec helper was stopped', 0, false));
+    this.waiters.failAll(err);
+  }
+
+  /** The helper speaks another protocol: it is stopped, and this answer stands for every later run. */
+  private refuse(err: NativeExecProtocolError): void {
+    this.refused = err;
+    this.end(err);
   }
 
   private started(): ChildProcess {
@@ -84,13 +107,20 @@ export class NativeExecHelper {
     const child = spawn(this.path, [], { env: {}, stdio: ['pipe', 'pipe', 'inherit'] });
     this.child = child;
     this.pending = Buffer.alloc(0);
+    this.helloed = false;
+    this.helloTimer = setTimeout(() => {
+      if (this.child === child && !this.helloed) this.refuse(new NativeExecProtocolError(undefined));
+    }, this.helloTimeoutMs);
+    this.helloTimer.unref();
     child.unref();
-    child.stdout!.on('data', (chunk: Buffer) => this.received(chunk));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      // A helper already let go of (stopped, refused) may still be writing: not ours to read.
+      if (this.child === child) this.received(chunk);
+    });
     child.stdin!.on('error', () => undefined); // a dead helper is reported by 'exit'
     const gone = (why: string) => {
       if (this.child !== child) return;
-      this.child = undefined;
-      this.waiters.failAll(new NativeExecError(`the exec helper ${why}`, 0, false));
+      this.end(new NativeExecError(`the exec helper ${why}`, 0, false));
     };
     child.once('error', (err) => gone(`failed: ${err.message}`));
     child.once('exit', (code, signal) => gone(`exited (${signal ?? `code ${code}`})`));
@@ -99,7 +129,23 @@ export class NativeExecHelper {
   }
 
   private received(chunk: Buffer): void {
-    const data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    let data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    if (!this.helloed) {
+      const hello = decodeNativeExecHello(data);
+      if ('incomplete' in hello) {
+        this.pending = data;
+        return;
+      }
+      if (hello.version !== NATIVE_EXEC_PROTOCOL_VERSION) {
+        this.refuse(new NativeExecProtocolError(hello.version));
+        return;
+      }
+      this.helloed = true;
+      clearTimeout(this.helloTimer);
+      for (const frame of this.queued) this.child?.stdin?.write(frame);
+      this.queued = [];
+      data = hello.rest;
+    }
     const { replies, rest } = decodeNativeExecReplies(data);
     this.pending = rest;
     for (const reply of replies) {
@@ -109,8 +155,6 @@ export class NativeExecHelper {
       else waiter.resolve(reply.result);
     }
   }
-
-
 
   private updateRef(): void {
     const child = this.child;

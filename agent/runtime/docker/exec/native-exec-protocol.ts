@@ -1,6 +1,20 @@
 // The native exec helper's wire protocol (native/nsexec-helper.c reads and writes
 // the same): little-endian binary frames, each a u32 length and that many bytes.
+//
+// Both sides check the protocol version, since the helper is built apart from the
+// agent (a stale dist/native, a checkout built with another agent): the helper's
+// first frame is a hello naming its version, which the agent checks before it sends
+// anything; every request starts with the agent's version, which the helper checks,
+// refusing a request of another version with a PROTOCOL_MISMATCH reply. What a
+// mismatch must still be read by, never changes: the hello, a request's version and
+// id, a reply's length, id, status and code.
 import type { ExecResult } from '../../runtime.js';
+
+/** The protocol this agent speaks; nsexec-helper.c's NSEXEC_PROTOCOL_VERSION must match. */
+export const NATIVE_EXEC_PROTOCOL_VERSION = 1;
+/** The hello's payload: these four bytes, then the helper's version (a u8). */
+const HELLO_MAGIC = Buffer.from('NSXH', 'latin1');
+const HELLO_LENGTH = HELLO_MAGIC.length + 1;
 
 /** One command in a container: whose namespaces, and the confinement runc gave its processes. */
 export interface NativeExecRequest {
@@ -32,8 +46,23 @@ export class NativeExecError extends Error {
   }
 }
 
+/**
+ * The helper speaks another protocol than the agent (undefined: it named none, as
+ * builds from before versions did): nothing it would run can be trusted to be what
+ * the agent asked for, so the agent runs execs through Docker instead.
+ */
+export class NativeExecProtocolError extends NativeExecError {
+  constructor(readonly helperVersion: number | undefined, readonly agentVersion = NATIVE_EXEC_PROTOCOL_VERSION) {
+    super(helperVersion === undefined
+      ? `exec helper named no protocol version (a build from before versions?), agent expects v${agentVersion}`
+      : `exec helper protocol v${helperVersion}, agent expects v${agentVersion}`, 0, false);
+    this.name = 'NativeExecProtocolError';
+  }
+}
+
 const STATUS_EXITED = 0;
 const STATUS_TARGET_GONE = 2;
+const STATUS_PROTOCOL_MISMATCH = 3;
 const FLAG_NO_NEW_PRIVS = 1;
 
 /** The part of a request that is the same for every command in one container. */
@@ -67,17 +96,18 @@ export function encodeNativeExecTemplate(t: NativeExecTemplate): Buffer {
   return Buffer.concat([fixed, encodeStrings(t.cgroupProcs), encodeStrings([t.workingDir]), encodeStrings(t.env)]);
 }
 
-/** One request frame: a u32 length, the id, deadline and output cap, the container's part, then argv. */
-export function encodeNativeExecFrame(id: number, template: Buffer, command: NativeExecCommand): Buffer {
+/** One request frame: a u32 length, the protocol version (u8), the id, deadline and output cap, the container's part, then argv. */
+export function encodeNativeExecFrame(id: number, template: Buffer, command: NativeExecCommand, version = NATIVE_EXEC_PROTOCOL_VERSION): Buffer {
   const argv = encodeStrings(command.argv);
-  const length = 12 + template.length + argv.length;
+  const length = 13 + template.length + argv.length;
   const frame = Buffer.allocUnsafe(4 + length);
   frame.writeUInt32LE(length, 0);
-  frame.writeUInt32LE(id >>> 0, 4);
-  frame.writeUInt32LE(Math.max(0, Math.min(command.timeoutMs, 0xffffffff)), 8);
-  frame.writeUInt32LE(Math.max(0, Math.min(command.maxOutputBytes, 0xffffffff)), 12);
-  template.copy(frame, 16);
-  argv.copy(frame, 16 + template.length);
+  frame.writeUInt8(version, 4);
+  frame.writeUInt32LE(id >>> 0, 5);
+  frame.writeUInt32LE(Math.max(0, Math.min(command.timeoutMs, 0xffffffff)), 9);
+  frame.writeUInt32LE(Math.max(0, Math.min(command.maxOutputBytes, 0xffffffff)), 13);
+  template.copy(frame, 17);
+  argv.copy(frame, 17 + template.length);
   return frame;
 }
 
@@ -112,10 +142,33 @@ export function decodeNativeExecReplies(data: Buffer): { replies: NativeExecRepl
     const stdout = bytes();
     const stderr = bytes();
     const message = bytes().toString('utf8');
-    replies.push(status === STATUS_EXITED
-      ? { id, result: { exitCode: code, stdout, stderr, timedOut } }
-      : { id, error: new NativeExecError(message, code, status === STATUS_TARGET_GONE) });
+    if (status === STATUS_EXITED) replies.push({ id, result: { exitCode: code, stdout, stderr, timedOut } });
+    // A helper refusing the request's version puts its own in the code.
+    else if (status === STATUS_PROTOCOL_MISMATCH) replies.push({ id, error: new NativeExecProtocolError(code) });
+    else replies.push({ id, error: new NativeExecError(message, code, status === STATUS_TARGET_GONE) });
     at += 4 + length;
   }
   return { replies, rest: at === 0 ? data : data.subarray(at) };
+}
+
+/**
+ * The helper's hello at the start of `data`: its protocol version, undefined when
+ * the first frame is not a hello; `incomplete` until the whole frame is there.
+ */
+export function decodeNativeExecHello(data: Buffer): { incomplete: true } | { version: number | undefined; rest: Buffer } {
+  if (data.length < 4) return { incomplete: true };
+  const length = data.readUInt32LE(0);
+  if (length !== HELLO_LENGTH) return { version: undefined, rest: data };
+  if (data.length < 4 + HELLO_LENGTH) return { incomplete: true };
+  if (!data.subarray(4, 4 + HELLO_MAGIC.length).equals(HELLO_MAGIC)) return { version: undefined, rest: data };
+  return { version: data[4 + HELLO_MAGIC.length]!, rest: data.subarray(4 + HELLO_LENGTH) };
+}
+
+/** The hello frame of a helper speaking `version` (what nsexec-helper.c writes first; for tests). */
+export function encodeNativeExecHello(version = NATIVE_EXEC_PROTOCOL_VERSION): Buffer {
+  const frame = Buffer.alloc(4 + HELLO_LENGTH);
+  frame.writeUInt32LE(HELLO_LENGTH, 0);
+  HELLO_MAGIC.copy(frame, 4);
+  frame.writeUInt8(version, 4 + HELLO_MAGIC.length);
+  return frame;
 }

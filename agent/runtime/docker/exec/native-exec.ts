@@ -16,7 +16,9 @@ import { DEFAULT_MAX_OUTPUT_BYTES } from './capped-output.js';
 import {
   cgroupBelongsTo, isSameProcess, parseStartTime, planExec, type ExecRoute, type InspectFacts, type ProcFacts, type ProcessIdentity,
 } from './exec-target.js';
-import { NativeExecError, type NativeExecCommand, type NativeExecTemplate } from './native-exec-protocol.js';
+import {
+  NativeExecError, NativeExecProtocolError, type NativeExecCommand, type NativeExecTemplate,
+} from './native-exec-protocol.js';
 import { planNativeExec, type NativeExecFacts } from './native-exec-plan.js';
 
 /** The handler this host gets for the one asked for. */
@@ -53,6 +55,7 @@ export type ProcReader = (path: string) => string;
 /** What runs the commands: the native helper (tests replace it). */
 export interface NativeExecRunner {
   run(template: NativeExecTemplate, command: NativeExecCommand): Promise<ExecResult>;
+  stop(): void;
 }
 
 export interface NativeExecOptions {
@@ -84,6 +87,8 @@ export class NativeExec {
   private readonly readUserNamespace: (pid: number | 'self') => string | undefined;
   private readonly readProc: ProcReader;
   private readonly log: Logger;
+  /** Set when the helper turned out to speak another protocol: Docker's exec runs everything from then on. */
+  private refused = false;
 
   constructor(private readonly options: NativeExecOptions) {
     this.readProc = options.readProc ?? readProcFile;
@@ -97,9 +102,14 @@ export class NativeExec {
     });
   }
 
+  /** False once the helper turned out to speak another protocol than the agent. */
+  get enabled(): boolean {
+    return !this.refused;
+  }
+
   /** The result, or undefined when this exec is Docker's to run. */
   async exec(containerId: string, cmd: string[], options: ExecOptions): Promise<ExecResult | undefined> {
-    if (!isBatchExec(options)) return undefined;
+    if (this.refused || !isBatchExec(options)) return undefined;
     for (let attempt = 0; ; attempt++) {
       await this.route(containerId);
       const template = this.routes.get(containerId)?.native;
@@ -109,6 +119,14 @@ export class NativeExec {
           argv: cmd, timeoutMs: options.timeoutMs ?? 0, maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
         });
       } catch (err) {
+        if (err instanceof NativeExecProtocolError) {
+          // Built from other sources than the agent: as good as not built, which is Docker's exec.
+          if (!this.refused) this.log.warn({ err: err.message }, 'the native exec helper speaks another protocol; exec through Docker from now on (npm run build rebuilds it)');
+          this.refused = true;
+          this.routes.clear();
+          this.options.helper.stop();
+          return undefined;
+        }
         if (!(err instanceof NativeExecError)) throw err;
         // The main process is gone or another: inspect again, once; the command never ran.
         if (err.targetGone && attempt === 0) {
