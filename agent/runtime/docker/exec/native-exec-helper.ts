@@ -1,6 +1,8 @@
 // The agent's side of the native exec helper (native/nsexec-helper.c): starts it on
 // first use, writes each request as one binary frame on its stdin and matches the
 // reply frames on its stdout to the waiting calls (the frames: native-exec-protocol.ts).
+// Nothing is sent before the helper's hello has named the agent's protocol version;
+// a helper of another version is stopped and refuses every later call with that.
 // A helper that dies fails what was waiting and is started again on the next call.
 // The pipes keep the agent's event loop alive only while a reply is awaited.
 import { spawn, type ChildProcess } from 'node:child_process';
