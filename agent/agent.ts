@@ -13,8 +13,7 @@ import type { Logger } from './log/logger.js';
 import { ensurePodNetwork, podNetworkSpec } from './network/pod-network.js';
 import { detectHostIP } from './node/host-ip.js';
 import { PodManager } from './pods/pod-manager.js';
-import { createRuntime, socketPathOf } from './runtime/create-runtime.js';
-import { DockerNetworkDriver } from './runtime/docker-network-driver.js';
+import { createRuntime } from './runtime/create-runtime.js';
 import { nodeSelectorLabels } from './runtime/labels.js';
 import { StaticPodSource } from './sources/static-pod-source.js';
 import type { PodSource } from './sources/types.js';
@@ -69,10 +68,10 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   const abort = new AbortController();
   const runtime = createRuntime({
     endpoint: config.containerRuntimeEndpoint, requestTimeoutMs: config.runtimeRequestTimeoutMs, logger,
-    execHandler: config.execHandler === 'nsenter' || config.execHandler === 'docker' ? config.execHandler : 'auto',
+    execHandler: config.execHandler,
     seccompProfileRoot: join(config.rootDir, 'seccomp'),
   });
-  const version = await retryForever('connecting to the container runtime (is dockerd running?)', logger, abort.signal, () => runtime.version());
+  const version = await retryForever(`connecting to the container runtime at ${config.containerRuntimeEndpoint}`, logger, abort.signal, () => runtime.version());
   logger.info({ node: config.nodeName, runtime: `${version.runtimeName}://${version.runtimeVersion}`, rootDir: config.rootDir }, 'nodelet agent starting');
 
   // The sandbox image is built from host binaries when missing, so an air-gapped node works.
@@ -86,7 +85,7 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   const labels = nodeSelectorLabels(config.nodeName);
   const netSpec = podNetworkSpec(config.nodeName, podCIDR, labels);
   await retryForever(`creating pod network ${netSpec.name} (${netSpec.subnet})`, logger, abort.signal, () =>
-    ensurePodNetwork(new DockerNetworkDriver(socketPathOf(config.containerRuntimeEndpoint)), netSpec));
+    ensurePodNetwork(runtime.podNetwork, netSpec));
 
   const store = new PodStateStore(config.rootDir);
   const events: EventRecorder = cluster?.events ?? logEvents;

@@ -23,6 +23,11 @@ command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 [ -x /usr/bin/catatonit ] || need+=(catatonit)
+# The native exec helper is C (npm run build compiles it); without a compiler exec
+# probes fall back to Docker's exec, ~40 times dearer. libc6-dev is only a Recommends
+# of gcc, and the install below takes no recommends.
+command -v "${CC:-cc}" >/dev/null 2>&1 || need+=(gcc)
+dpkg -s libc6-dev >/dev/null 2>&1 || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

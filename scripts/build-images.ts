@@ -2,7 +2,7 @@
 // missing, and prints their tags. Run by scripts/bootstrap.sh after `npm run build`.
 import { createRuntime } from '../agent/runtime/create-runtime.js';
 import { isRuntimeError } from '../agent/runtime/errors.js';
-import { busyboxImageTag, pauseImageTag } from '../agent/runtime/local-images.js';
+import { busyboxImageTag, pauseImageTag } from '../agent/runtime/docker/local-images.js';
 
 async function main(): Promise<number> {
   const endpoint = process.env['NODELET_RUNTIME_ENDPOINT'];

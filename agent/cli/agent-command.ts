@@ -46,8 +46,10 @@ export async function runAgentCommand(args: string[]): Promise<number> {
     kubeconfig: values.kubeconfig,
     nodeLabels: values['node-labels'] !== undefined ? parseLabels(values['node-labels']) : undefined,
   };
-  const config = resolveConfig(flags);
+  const deprecations: string[] = [];
+  const config = resolveConfig(flags, (message) => deprecations.push(message));
   const logger = createLogger(config.logLevel);
+  for (const message of deprecations) logger.warn(message);
   const agent = await startAgent(config, logger);
   let proxy: RunningProxy | undefined;
   if (values.proxy) {

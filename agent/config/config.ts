@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse } from 'yaml';
+import { DEFAULT_RUNTIME_ENDPOINT } from '../runtime/runtime-endpoint.js';
+import type { ExecHandler } from '../runtime/runtime.js';
 
 export interface NodeletConfiguration {
   nodeName: string;
@@ -60,20 +62,19 @@ export interface NodeletConfiguration {
   /** How often the directories of pods no longer on the node are looked for and removed (ms). */
   podDirCleanupPeriodMs: number;
   /**
-   * How probe and hook commands run. 'auto' (default): through the native exec helper
-   * (a fork into the container's namespaces, cgroups, capability bounding set and
-   * no_new_privs: ~15x cheaper than Docker's exec) for containers without a seccomp
-   * filter or LSM label, Docker's exec API for the others and when the helper is not
-   * built or the agent is not root. 'docker': always Docker's exec. 'nsenter': as auto,
-   * and without the native helper /usr/bin/nsenter (root commands then keep the
-   * agent's capabilities and cgroup).
+   * How probe and hook commands run. 'auto' (default) and 'native': through the
+   * native exec helper (a fork into the container's namespaces, cgroups, capability
+   * bounding set and no_new_privs: ~15x cheaper than Docker's exec) for containers
+   * without a seccomp filter or LSM label, Docker's exec API for the others and when
+   * the helper is not built or the agent is not root ('native' then logs a warning).
+   * 'docker': always Docker's exec. 'nsenter' is read as 'native', with a warning.
    */
-  execHandler: string;
+  execHandler: ExecHandler;
   /**
    * Exec probes running at once, node-wide. 0 = automatic: the CPU count with Docker's
    * exec (each costs dockerd, containerd and a runc process; more at once only queue
    * inside Docker and starve everything else on the node, httpGet probes included),
-   * 10 with nsenter.
+   * 10 with the native helper.
    */
   execProbeConcurrency: number;
 }
@@ -103,7 +104,7 @@ export function defaultConfig(): NodeletConfiguration {
     containerLogMaxFiles: 5,
     maxDeadContainersPerContainer: 1,
     port: 0,
-    containerRuntimeEndpoint: 'unix:///var/run/docker.sock',
+    containerRuntimeEndpoint: DEFAULT_RUNTIME_ENDPOINT,
     nodeLabels: {},
     registerWithTaints: [],
     systemReserved: {},
@@ -153,7 +154,15 @@ export function readConfigFile(path: string): Partial<NodeletConfiguration> {
   return out as Partial<NodeletConfiguration>;
 }
 
-export function resolveConfig(flags: Partial<NodeletConfiguration> & { config?: string }): NodeletConfiguration {
+const EXEC_HANDLERS: readonly string[] = ['auto', 'native', 'docker'] satisfies ExecHandler[];
+
+/**
+ * The configuration from defaults, the file `flags.config` names, and flags. `warn`
+ * hears of deprecated values that still work (the logger does not exist yet).
+ */
+export function resolveConfig(
+  flags: Partial<NodeletConfiguration> & { config?: string }, warn: (message: string) => void = () => undefined,
+): NodeletConfiguration {
   const fromFile = flags.config ? readConfigFile(flags.config) : {};
   const merged: NodeletConfiguration = { ...defaultConfig(), ...fromFile };
   for (const [k, v] of Object.entries(flags)) {
@@ -163,8 +172,13 @@ export function resolveConfig(flags: Partial<NodeletConfiguration> & { config?: 
     throw new ConfigError(`node name "${merged.nodeName}" is not a valid DNS subdomain (lower-case letters, digits, '-', '.')`);
   }
   if (!merged.rootDir.startsWith('/')) throw new ConfigError(`root dir "${merged.rootDir}" must be an absolute path`);
-  if (merged.execHandler !== 'docker' && merged.execHandler !== 'nsenter' && merged.execHandler !== 'auto') {
-    throw new ConfigError(`execHandler "${merged.execHandler}" must be auto, docker or nsenter`);
+  // 'nsenter' named the native helper's handler before it had a name of its own: files that say so keep working.
+  if ((merged.execHandler as string) === 'nsenter') {
+    warn('execHandler "nsenter" is deprecated and means "native": write execHandler: native');
+    merged.execHandler = 'native';
+  }
+  if (!EXEC_HANDLERS.includes(merged.execHandler)) {
+    throw new ConfigError(`execHandler "${merged.execHandler}" must be auto, native or docker`);
   }
   if (!Number.isInteger(merged.execProbeConcurrency) || merged.execProbeConcurrency < 0) {
     throw new ConfigError(`execProbeConcurrency ${JSON.stringify(merged.execProbeConcurrency)} must be a whole number (0 = automatic)`);

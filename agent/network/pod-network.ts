@@ -1,32 +1,7 @@
 // The pod network of one node: a bridge owned by nodelet whose subnet is the
 // node's pod CIDR. Sandboxes attach to it; app containers share the sandbox's.
 import { createHash } from 'node:crypto';
-
-export interface BridgeNetworkSpec {
-  name: string;
-  subnet: string;
-  /** Linux bridge device name, at most 15 characters. */
-  bridgeName: string;
-  labels: Record<string, string>;
-}
-
-export interface NetworkInfo {
-  name: string;
-  subnet?: string;
-  attachedContainers: number;
-}
-
-/** The engine side of pod networking; implemented in agent/runtime. */
-export interface PodNetworkDriver {
-  inspectNetwork(name: string): Promise<NetworkInfo | undefined>;
-  createBridgeNetwork(spec: BridgeNetworkSpec): Promise<void>;
-  removeNetwork(name: string): Promise<void>;
-}
-
-export class PodNetworkError extends Error {
-  readonly reason = 'NetworkNotReady';
-  constructor(message: string) { super(message); this.name = 'PodNetworkError'; }
-}
+import { PodNetworkError, type BridgeNetworkSpec, type PodNetworkDriver } from '../runtime/pod-network-driver.js';
 
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 

@@ -31,9 +31,9 @@ export interface PodStatusInput {
   now: Date;
   /** Termination messages read from the containers' message files, by container ID. */
   terminationMessages?: Map<string, string>;
+  /** The runtime's Runtime.runtimeType: the scheme of the containerIDs (`docker://<id>`). */
+  runtimeType: string;
 }
-
-export const CONTAINER_ID_PREFIX = 'docker://';
 
 const CONTAINER_CREATING = 'ContainerCreating';
 const POD_INITIALIZING = 'PodInitializing';
@@ -56,6 +56,8 @@ interface StatusContext {
   started: Map<string, boolean>;
   terminationMessages: Map<string, string>;
   anyRegularCreated: boolean;
+  /** `<runtimeType>://`, the prefix of every containerID. */
+  containerIdPrefix: string;
 }
 
 function terminatedState(inst: RuntimeContainerStatus, ctx: StatusContext): ContainerStateTerminated {
@@ -68,7 +70,7 @@ function terminatedState(inst: RuntimeContainerStatus, ctx: StatusContext): Cont
     ...(message ? { message } : {}),
     ...(inst.startedAt ? { startedAt: formatTime(inst.startedAt) } : {}),
     ...(inst.finishedAt ? { finishedAt: formatTime(inst.finishedAt) } : {}),
-    containerID: CONTAINER_ID_PREFIX + inst.id,
+    containerID: ctx.containerIdPrefix + inst.id,
   };
 }
 
@@ -110,7 +112,7 @@ function buildContainerStatus(container: Container, kind: 'init' | 'regular', de
       };
     }
   } else {
-    status.containerID = CONTAINER_ID_PREFIX + newest.id;
+    status.containerID = ctx.containerIdPrefix + newest.id;
     status.imageID = newest.imageRef;
     status.restartCount = instanceRestartCount(newest);
     if (prior?.state === 'exited') status.lastState = { terminated: terminatedState(prior, ctx) };
@@ -291,6 +293,7 @@ export function computePodStatus(input: PodStatusInput): PodStatus {
     started: input.started ?? new Map(),
     terminationMessages: input.terminationMessages ?? new Map(),
     anyRegularCreated: pod.spec.containers.some((c) => (byName.get(c.name)?.length ?? 0) > 0),
+    containerIdPrefix: `${input.runtimeType}://`,
   };
 
   const initStatuses = inits.map((c) => buildContainerStatus(c, 'init', POD_INITIALIZING, ctx));

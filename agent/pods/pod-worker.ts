@@ -590,6 +590,7 @@ export class PodWorker {
       hostIP: this.deps.hostIP(),
       now: new Date(this.deps.clock.now()),
       terminationMessages: this.terminationMessages,
+      runtimeType: this.deps.runtime.runtimeType,
     });
     if (this.pod.spec.hostNetwork && !status.podIP) {
       status.podIP = status.hostIP;

@@ -1,24 +1,27 @@
-// The one place the agent (and the CLI) makes a Runtime. Docker is the only engine
-// for now; the endpoint is a CRI-style URL so another engine can slot in here.
+// The one place the agent (and the CLI) makes a Runtime, and the only file outside
+// an engine's folder that names an engine. Docker is the only engine for now; the
+// endpoint is a CRI-style URL, so another engine is a folder beside docker/ and a
+// line here.
 import type { Logger } from '../log/logger.js';
 import { DockerRuntime } from './docker/docker-runtime.js';
-import type { ExecHandler } from './docker/nsenter-exec.js';
-import type { Runtime } from './runtime.js';
+import type { PodNetworkDriver } from './pod-network-driver.js';
+import { DEFAULT_RUNTIME_ENDPOINT, socketPathOf } from './runtime-endpoint.js';
+import type { ExecHandler, Runtime } from './runtime.js';
 
-export const DEFAULT_RUNTIME_ENDPOINT = 'unix:///var/run/docker.sock';
-
-/** A Runtime that can also make nodelet's own images (pause, busybox) from host binaries. */
-export type LocalImageRuntime = Runtime & {
-  /** Builds the local pause and busybox images when they are missing. */
+/** A Runtime with what the agent needs of its engine besides CRI's calls. */
+export type EngineRuntime = Runtime & {
+  /** Builds nodelet's own images (pause, busybox) from host binaries when they are missing. */
   ensureLocalImages(): Promise<void>;
   /** Whether `ref` is one of those images, which must never be pulled. */
   isLocalBuildableImage(ref: string): boolean;
   /** How bounded execs (probes, hooks) run on this host, once the asked-for handler is resolved. */
-  readonly execHandler: 'docker' | 'nsenter';
+  readonly execHandler: Exclude<ExecHandler, 'auto'>;
+  /** The engine's side of the pod network, on the same endpoint. */
+  readonly podNetwork: PodNetworkDriver;
 };
 
 export interface CreateRuntimeOptions {
-  /** `unix:///path/to/docker.sock` or a plain absolute socket path. */
+  /** `unix:///path/to/engine.sock` or a plain absolute socket path (default: Docker's). */
   endpoint?: string;
   requestTimeoutMs?: number;
   logger?: Logger;
@@ -30,23 +33,7 @@ export interface CreateRuntimeOptions {
   nativeExecHelperPath?: string | null;
 }
 
-export class RuntimeEndpointError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RuntimeEndpointError';
-  }
-}
-
-/** The socket path of an endpoint; only local unix sockets are supported. */
-export function socketPathOf(endpoint: string): string {
-  const path = endpoint.startsWith('unix://') ? endpoint.slice('unix://'.length) : endpoint;
-  if (!path.startsWith('/')) {
-    throw new RuntimeEndpointError(`runtime endpoint "${endpoint}" must be unix:///absolute/path/to/docker.sock`);
-  }
-  return path;
-}
-
-export function createRuntime(options: CreateRuntimeOptions = {}): LocalImageRuntime {
+export function createRuntime(options: CreateRuntimeOptions = {}): EngineRuntime {
   const runtimeOptions: ConstructorParameters<typeof DockerRuntime>[0] = {
     socketPath: socketPathOf(options.endpoint ?? DEFAULT_RUNTIME_ENDPOINT),
   };

@@ -202,8 +202,16 @@ export interface RuntimeVersion {
 
 export interface LabelFilter { labels?: Record<string, string> }
 
+/**
+ * How an engine runs bounded, non-interactive execs (probes, hooks), as configured
+ * (NodeletConfiguration.execHandler); each engine says what the values come to.
+ */
+export type ExecHandler = 'auto' | 'native' | 'docker';
+
 /** A container engine, in CRI's terms. */
 export interface Runtime {
+  /** The scheme of this engine's container IDs in the API (`<runtimeType>://<id>`), as kubelet's Runtime.Type(). */
+  readonly runtimeType: string;
   version(): Promise<RuntimeVersion>;
 
   runPodSandbox(config: PodSandboxConfig): Promise<string>;

@@ -4,7 +4,7 @@
 // in steady state (the window starts once the latency ring holds no sample from
 // the pods' start-up).
 // Exec probes cost CPU outside the agent process too: in its exec helper and the
-// nsenter processes that one starts (counted once reaped) or, through Docker's exec,
+// commands that one starts (counted once reaped) or, through Docker's exec,
 // in dockerd, containerd and runc; the whole machine's busy time shows both.
 // `--cpu-prof DIR` writes a V8 CPU profile of the agent with probes into DIR;
 // `--only-probes` skips the run without probes.
@@ -40,7 +40,7 @@ interface RunResult {
   cpuShare: number;
   /** CPU of the agent's exec helper process itself, in cores. */
   helperCpuShare: number;
-  /** CPU of the commands exec probes ran (nsenter and the probe command), in cores. */
+  /** CPU of the commands exec probes ran (through the helper), in cores. */
   execCommandsCpuShare: number;
   /** Busy CPU of the whole machine (agent, Docker, containers, anything else running), in cores. */
   machineCores: number;
@@ -190,7 +190,7 @@ export async function runProbesBench(args: string[]): Promise<void> {
   const withP = await runNode(count, seconds, true, execHandler, cpuProfDir, settleSeconds);
   const http = withP.latency?.httpGet;
   const exec = withP.latency?.exec;
-  process.stdout.write(`with probes:    agent CPU ${pct(withP.cpuShare)} of a core, + exec helper ${pct(withP.helperCpuShare)}, + exec'd commands (nsenter, probe) ${pct(withP.execCommandsCpuShare)}; RSS ${withP.rss.toFixed(0)} MiB; machine busy ${withP.machineCores.toFixed(2)} cores\n`);
+  process.stdout.write(`with probes:    agent CPU ${pct(withP.cpuShare)} of a core, + exec helper ${pct(withP.helperCpuShare)}, + exec'd commands ${pct(withP.execCommandsCpuShare)}; RSS ${withP.rss.toFixed(0)} MiB; machine busy ${withP.machineCores.toFixed(2)} cores\n`);
   process.stdout.write(`probe latency: httpGet p50 ${http?.p50.toFixed(1)} ms p99 ${http?.p99.toFixed(1)} ms (${http?.count} samples); exec p50 ${exec?.p50.toFixed(1)} ms p99 ${exec?.p99.toFixed(1)} ms (${exec?.count} samples)\n`);
   // The agent's share counts its exec helper (the forks it does for the agent); the
   // exec'd commands are the probes' own work, as runc's was under Docker's exec.

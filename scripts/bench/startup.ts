@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { DockerNetworkDriver } from '../../agent/runtime/docker-network-driver.js';
+import { DockerNetworkDriver } from '../../agent/runtime/docker/docker-network-driver.js';
 import { stringify } from 'yaml';
 import { VERSION } from '../../agent/config/config.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import Docker from 'dockerode';
-import { DockerNetworkDriver } from '../../agent/runtime/docker-network-driver.js';
+import { DockerNetworkDriver } from '../../agent/runtime/docker/docker-network-driver.js';
 import { defaultConfig, type NodeletConfiguration } from '../../agent/config/config.js';
 import { startAgent, type RunningAgent } from '../../agent/agent.js';
 import { createLogger } from '../../agent/log/logger.js';

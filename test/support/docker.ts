@@ -2,7 +2,7 @@
 // to label (and later find) everything a test run makes, and label-based cleanup.
 import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
-import { createRuntime, type LocalImageRuntime } from '../../agent/runtime/create-runtime.js';
+import { createRuntime, type EngineRuntime } from '../../agent/runtime/create-runtime.js';
 
 export const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
@@ -12,7 +12,7 @@ export const TEST_RUN_LABEL = 'nodelet.io/test-run';
 /** Unique per test process: labels, names and subnets of one run never meet another's. */
 export const runId = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}`;
 
-export function testRuntime(requestTimeoutMs = 30_000): LocalImageRuntime {
+export function testRuntime(requestTimeoutMs = 30_000): EngineRuntime {
   return createRuntime({ requestTimeoutMs });
 }
 

@@ -17,6 +17,8 @@ function matches(labels: Record<string, string>, filter?: Record<string, string>
 }
 
 export class FakeRuntime implements Runtime {
+  /** As Docker's, so container IDs read as the agent's tests expect (`docker://<id>`). */
+  readonly runtimeType = 'docker';
   readonly sandboxes = new Map<string, FakeSandbox>();
   readonly containers = new Map<string, FakeContainer>();
   readonly images = new Map<string, ImageInfo>();

@@ -7,31 +7,33 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { enableHairpinOnBridgePorts } from '../bridge-hairpin.js';
+import { enableHairpinOnBridgePorts } from './bridge-hairpin.js';
 import { silentLogger, type Logger } from '../../log/logger.js';
 import {
   CreateContainerError, ImagePullError, NotFoundError, RuntimeError, RuntimeUnavailableError, StartContainerError, isRuntimeError,
 } from '../errors.js';
 import { imageName, normalizeImageReference, parseImageReference } from '../image-reference.js';
 import { LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX } from '../labels.js';
-import { buildBusyboxImage, buildPauseImage, busyboxImageTag, pauseImageTag } from '../local-images.js';
+import { buildBusyboxImage, buildPauseImage, busyboxImageTag, pauseImageTag } from './local-images.js';
 import type {
-  ContainerConfig, ContainerStats, ContainerStatus, ContainerSummary, DNSConfig, ExecOptions, ExecResult, ImageInfo, LabelFilter,
+  ContainerConfig, ContainerStats, ContainerStatus, ContainerSummary, DNSConfig, ExecHandler, ExecOptions, ExecResult, ImageInfo, LabelFilter,
   LogOptions, PodSandboxConfig, PodSandboxStatus, PodSandboxSummary, Runtime, RuntimeEvent, RuntimeVersion,
 } from '../runtime.js';
 import { containerCreateOptions } from './container-create-options.js';
 import { createDockerCall, type DockerCall } from './docker-call.js';
 import { GenericRuntimeError, dockerMessage, httpStatusOf, toRuntimeError } from './docker-errors.js';
 import { LABEL_SANDBOX_ID } from './docker-labels.js';
+import { DockerNetworkDriver } from './docker-network-driver.js';
+import { DOCKER_SOCKET_PATH } from './docker-socket.js';
 import { eventFilters, runtimeEventFromDocker } from './event-mapping.js';
-import { runExec } from './exec-session.js';
-import { DockerRawApi } from './docker-raw-api.js';
+import { runExec } from './exec/exec-session.js';
+import { DockerRawApi } from './exec/docker-raw-api.js';
 import { pullThroughDocker } from './image-pull.js';
 import { jsonMessages } from './json-stream.js';
 import { openLogStream } from './log-stream.js';
 import { withConflictSuffix } from './names.js';
-import { NATIVE_EXEC_HELPER_PATH, NativeExecHelper, nativeExecHelperInstalled } from './native-exec-helper.js';
-import { NSENTER_PATH, NsenterExec, isExecutable, resolveExecHandler, type ExecHandler } from './nsenter-exec.js';
+import { NATIVE_EXEC_HELPER_PATH, NativeExecHelper, nativeExecHelperInstalled } from './exec/native-exec-helper.js';
+import { NativeExec, resolveExecHandler } from './exec/native-exec.js';
 import { resolvConfContent } from './resolv-conf.js';
 import { sandboxCreateOptions, type DockerCreateOptions } from './sandbox-create-options.js';
 import { DEFAULT_STOP_SIGNAL, normalizeSignal } from './signals.js';
@@ -40,7 +42,6 @@ import {
   containerStatusFromInspect, containerSummaryFromList, sandboxStatusFromInspect, sandboxSummaryFromList,
 } from './status-mapping.js';
 
-export const DEFAULT_SOCKET_PATH = '/var/run/docker.sock';
 /** kubelet's runtime request timeout. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 /** The pause process exits at once on SIGTERM; this only bounds a misbehaving sandbox image. */
@@ -56,10 +57,13 @@ export interface DockerRuntimeOptions {
   requestTimeoutMs?: number;
   logger?: Logger;
   /**
-   * How bounded, non-interactive execs (probes, hooks) run: 'nsenter' from the agent
-   * into the container's namespaces, or through Docker's exec API. Execs with input,
-   * a terminal or no deadline always take Docker's. Default docker; nsenter (when
-   * asked for) needs a root agent and /usr/bin/nsenter, else Docker's is used.
+   * How bounded, non-interactive execs (probes, hooks) run: 'native' through the
+   * native exec helper, into the container's namespaces and cgroups with its
+   * confinement, for the containers whose confinement it can reproduce (Docker's
+   * exec for the rest); 'docker' always through Docker's exec API; 'auto' as native.
+   * Execs with input, a terminal or no deadline always take Docker's. The helper
+   * needs a root agent and `npm run build`; without them Docker's exec runs
+   * everything (logged as a warning when native was asked for). Default docker.
    */
   execHandler?: ExecHandler;
   /** The native exec helper's path (default: the one `npm run build` made); null = do without it. */
@@ -101,6 +105,9 @@ function isTolerated(err: unknown, statuses: number[]): boolean {
 }
 
 export class DockerRuntime implements Runtime {
+  readonly runtimeType = 'docker';
+  /** The pod network's bridge, on the same socket. */
+  readonly podNetwork: DockerNetworkDriver;
   private readonly docker: Docker;
   private readonly endpoint: string;
   private readonly requestTimeoutMs: number;
@@ -113,15 +120,16 @@ export class DockerRuntime implements Runtime {
   /** Pod network name → its bridge device ('' when the network is not a bridge). */
   private readonly bridgeNames = new Map<string, string>();
   private readonly localImages: ReadonlyMap<string, LocalImageBuilder>;
-  readonly execHandler: 'docker' | 'nsenter';
+  private readonly resolvedExecHandler: 'docker' | 'native';
   private readonly seccompProfileRoot: string;
-  /** Set when execHandler is nsenter. */
-  private readonly nsenter?: NsenterExec;
+  /** Set when execHandler is native. */
+  private readonly native?: NativeExec;
 
   constructor(options: DockerRuntimeOptions = {}) {
-    const socketPath = options.socketPath ?? DEFAULT_SOCKET_PATH;
+    const socketPath = options.socketPath ?? DOCKER_SOCKET_PATH;
     this.docker = new Docker({ socketPath });
     this.rawApi = new DockerRawApi(socketPath);
+    this.podNetwork = new DockerNetworkDriver(socketPath);
     this.endpoint = `unix://${socketPath}`;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.log = options.logger ?? silentLogger;
@@ -131,17 +139,25 @@ export class DockerRuntime implements Runtime {
       [pauseImageTag(), (docker, tag) => buildPauseImage(docker, tag)],
       [busyboxImageTag(), (docker, tag) => buildBusyboxImage(docker, tag)],
     ]);
-    // Docker's exec costs a runc exec (~40 ms of CPU); nsenter through the native
-    // helper costs a fork, with the same confinement. Containers whose confinement the
-    // helper cannot reproduce (seccomp, LSM labels) go through Docker either way.
+    // Docker's exec costs a runc exec (~40 ms of CPU); the native helper costs a fork,
+    // with the same confinement. Containers whose confinement the helper cannot
+    // reproduce (seccomp, LSM labels) go through Docker either way.
     const nativePath = options.nativeExecHelperPath === undefined ? NATIVE_EXEC_HELPER_PATH : options.nativeExecHelperPath;
-    const native = nativePath !== null && nativeExecHelperInstalled(nativePath) ? new NativeExecHelper(nativePath) : null;
-    this.execHandler = resolveExecHandler(options.execHandler ?? 'docker', {
-      isRoot: process.getuid?.() === 0, nsenterInstalled: isExecutable(NSENTER_PATH), nativeInstalled: native !== null,
+    const resolved = resolveExecHandler(options.execHandler ?? 'docker', {
+      isRoot: process.getuid?.() === 0, nativeInstalled: nativePath !== null && nativeExecHelperInstalled(nativePath),
     });
-    if (this.execHandler === 'nsenter') {
-      this.nsenter = new NsenterExec({ inspect: (id) => this.inspect(id, `inspect container ${short(id)} for exec`), logger: this.log, native });
+    this.resolvedExecHandler = resolved.handler;
+    if (resolved.unmet) this.log.warn({ reason: resolved.unmet }, 'execHandler native cannot be had; probe and hook commands run through Docker\'s exec');
+    if (resolved.handler === 'native' && nativePath !== null) {
+      this.native = new NativeExec({
+        inspect: (id) => this.inspect(id, `inspect container ${short(id)} for exec`), helper: new NativeExecHelper(nativePath), logger: this.log,
+      });
     }
+  }
+
+  /** How bounded execs run: native until the helper turns out unusable (another protocol), then docker. */
+  get execHandler(): 'docker' | 'native' {
+    return this.native?.enabled === false ? 'docker' : this.resolvedExecHandler;
   }
 
   // ---- version and local images ---------------------------------------------------
@@ -321,7 +337,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async removeContainer(id: string): Promise<void> {
-    this.nsenter?.forget(id);
+    this.native?.forget(id);
     await this.call(`remove container ${short(id)}`, (signal) =>
       this.docker.getContainer(id).remove({ force: true, v: true, abortSignal: signal }).catch((err: unknown) => {
         // Gone already, or being removed by someone else: either way it will not be there.
@@ -466,8 +482,8 @@ export class DockerRuntime implements Runtime {
 
   async exec(containerId: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     try {
-      const viaNsenter = await this.nsenter?.exec(containerId, cmd, options);
-      if (viaNsenter) return viaNsenter;
+      const viaNative = await this.native?.exec(containerId, cmd, options);
+      if (viaNative) return viaNative;
       return await runExec(this.rawApi, containerId, cmd, options, this.call);
     } catch (err) {
       throw toRuntimeError(err, `exec in container ${short(containerId)}`, this.endpoint);

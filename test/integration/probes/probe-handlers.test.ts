@@ -6,13 +6,13 @@ import { execProbe } from '../../../agent/probes/exec-handler.js';
 import { httpProbe } from '../../../agent/probes/http-handler.js';
 import { tcpProbe } from '../../../agent/probes/tcp-handler.js';
 import { LABEL_MANAGED } from '../../../agent/runtime/labels.js';
-import { busyboxImageTag, pauseImageTag } from '../../../agent/runtime/local-images.js';
-import type { LocalImageRuntime } from '../../../agent/runtime/create-runtime.js';
+import { busyboxImageTag, pauseImageTag } from '../../../agent/runtime/docker/local-images.js';
+import type { EngineRuntime } from '../../../agent/runtime/create-runtime.js';
 import type { PodSandboxConfig } from '../../../agent/runtime/runtime.js';
 import { criContainerConfig } from '../../support/cri-configs.js';
 import { TEST_RUN_LABEL, createTestNetwork, removeAllWithLabel, runId, testRuntime, type TestNetwork } from '../../support/docker.js';
 
-let runtime: LocalImageRuntime;
+let runtime: EngineRuntime;
 let network: TestNetwork;
 let containerId = '';
 let podIP = '';

@@ -4,14 +4,14 @@ import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImagePullError, NotFoundError, isRuntimeError } from '../../../agent/runtime/errors.js';
 import { LABEL_MANAGED } from '../../../agent/runtime/labels.js';
-import { busyboxImageTag, pauseImageTag } from '../../../agent/runtime/local-images.js';
+import { busyboxImageTag, pauseImageTag } from '../../../agent/runtime/docker/local-images.js';
 import type { ContainerConfig, ContainerStatus, PodSandboxConfig, RuntimeEvent } from '../../../agent/runtime/runtime.js';
-import type { LocalImageRuntime } from '../../../agent/runtime/create-runtime.js';
+import type { EngineRuntime } from '../../../agent/runtime/create-runtime.js';
 import { TEST_RUN_LABEL, createTestNetwork, removeAllWithLabel, runId, testRuntime, type TestNetwork } from '../../support/docker.js';
 import { criContainerConfig } from '../../support/cri-configs.js';
 
 const BUSYBOX = busyboxImageTag();
-let runtime: LocalImageRuntime;
+let runtime: EngineRuntime;
 let network: TestNetwork;
 let podCounter = 0;
 

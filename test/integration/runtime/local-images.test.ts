@@ -1,7 +1,7 @@
 // The images nodelet builds from host binaries: both run, and the pause image stops on
 // SIGTERM by itself (exit 0, not 137), with catatonit and with the shell fallback.
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildPauseImage, busyboxImageTag, pauseImageTag } from '../../../agent/runtime/local-images.js';
+import { buildPauseImage, busyboxImageTag, pauseImageTag } from '../../../agent/runtime/docker/local-images.js';
 import { TEST_RUN_LABEL, docker, removeAllWithLabel, runId, testRuntime } from '../../support/docker.js';
 
 const FALLBACK_TAG = `nodelet-test/pause-fallback:${runId}`;

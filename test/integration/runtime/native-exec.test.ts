@@ -2,15 +2,22 @@
 // as Docker's own exec (runc) confines it — cgroups, capability sets, no_new_privs,
 // rlimits, oom_score_adj, credentials, namespaces, root and working directory — and
 // a container with a seccomp filter is left to Docker's exec.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type LocalImageRuntime } from '../../../agent/runtime/create-runtime.js';
-import { nativeExecHelperInstalled } from '../../../agent/runtime/docker/native-exec-helper.js';
-import { busyboxImageTag } from '../../../agent/runtime/local-images.js';
+import { createRuntime, type EngineRuntime } from '../../../agent/runtime/create-runtime.js';
+import { NATIVE_EXEC_HELPER_PATH, nativeExecHelperInstalled } from '../../../agent/runtime/docker/exec/native-exec-helper.js';
+import {
+  NativeExecProtocolError, decodeNativeExecHello, decodeNativeExecReplies, encodeNativeExecFrame, encodeNativeExecTemplate,
+} from '../../../agent/runtime/docker/exec/native-exec-protocol.js';
+import { busyboxImageTag } from '../../../agent/runtime/docker/local-images.js';
 import { TEST_RUN_LABEL, docker, removeAllWithLabel, runId } from '../../support/docker.js';
 
 const BUSYBOX = busyboxImageTag();
-let native: LocalImageRuntime;
-let viaDocker: LocalImageRuntime;
+let native: EngineRuntime;
+let viaDocker: EngineRuntime;
 let counter = 0;
 
 interface ContainerOptions {
@@ -37,7 +44,7 @@ async function startContainer(options: ContainerOptions = {}): Promise<string> {
   return container.id;
 }
 
-const run = (runtime: LocalImageRuntime, id: string, cmd: string[], timeoutMs = 10_000) => runtime.exec(id, cmd, { timeoutMs });
+const run = (runtime: EngineRuntime, id: string, cmd: string[], timeoutMs = 10_000) => runtime.exec(id, cmd, { timeoutMs });
 
 /** What a process sees of its own confinement, from inside the container. */
 const SELF = ['sh', '-c', [
@@ -63,7 +70,7 @@ afterAll(async () => {
 
 describe('exec through the native helper', () => {
   it('is what auto resolves to for a root agent', () => {
-    expect(native.execHandler).toBe('nsenter');
+    expect(native.execHandler).toBe('native');
     expect(viaDocker.execHandler).toBe('docker');
   });
 
@@ -131,3 +138,45 @@ describe('exec through the native helper', () => {
     expect(after.stdout.toString()).toContain('sleep');
   });
 });
+
+describe('the native helper protocol version, checked on both sides', () => {
+  let dir: string;
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'nodelet-helper-v2-')); });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the helper refuses a request of another version, saying both', async () => {
+    const child = spawn(NATIVE_EXEC_HELPER_PATH, [], { env: {}, stdio: ['pipe', 'pipe', 'ignore'] });
+    let data = Buffer.alloc(0);
+    child.stdout.on('data', (chunk: Buffer) => { data = Buffer.concat([data, chunk]); });
+    const template = encodeNativeExecTemplate({
+      pid: 1, startTime: 1, uid: 0, gid: 0, groups: [], capBounding: 0n, noNewPrivs: false, cgroupProcs: [], workingDir: '/', env: [],
+    });
+    child.stdin.write(encodeNativeExecFrame(42, template, { argv: ['true'], timeoutMs: 1000, maxOutputBytes: 10 }, 9));
+    await expect.poll(() => {
+      const hello = decodeNativeExecHello(data);
+      return 'rest' in hello ? decodeNativeExecReplies(hello.rest).replies.length : 0;
+    }, { timeout: 5_000 }).toBe(1);
+    child.stdin.end();
+    const hello = decodeNativeExecHello(data) as { version: number; rest: Buffer };
+    expect(hello.version).toBe(1);
+    const [reply] = decodeNativeExecReplies(hello.rest).replies;
+    expect(reply?.id).toBe(42);
+    const error = (reply as { error: Error }).error;
+    // What the helper speaks comes back in the refusal (the agent always sends its own version).
+    expect(error).toBeInstanceOf(NativeExecProtocolError);
+    expect((error as NativeExecProtocolError).helperVersion).toBe(1);
+  });
+
+  it('a helper built for another version leaves every exec to Docker', async () => {
+    const variant = join(dir, 'nsexec-helper-v2');
+    execFileSync(process.env['CC'] ?? 'cc', ['-O2', '-std=gnu11', '-DNSEXEC_PROTOCOL_VERSION=2', '-o', variant, 'agent/runtime/docker/exec/native/nsexec-helper.c']);
+    const runtime = createRuntime({ requestTimeoutMs: 30_000, execHandler: 'auto', nativeExecHelperPath: variant });
+    expect(runtime.execHandler).toBe('native');
+    const id = await startContainer();
+    const r = await run(runtime, id, ['sh', '-c', 'echo "$GREETING"']);
+    expect(r).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(r.stdout.toString()).toBe('hello world\n');
+    expect(runtime.execHandler).toBe('docker');
+  });
+});
+

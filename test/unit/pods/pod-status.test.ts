@@ -47,7 +47,7 @@ function fakeContainerStatus(spec: Container, over: {
 
 function input(p: Pod, containers: ContainerStatus[], over: Partial<PodStatusInput> = {}): PodStatusInput {
   const runtime: RuntimePodStatus = { uid: 'uid-web', sandboxes: [fakeSandbox()], containers };
-  return { pod: p, runtime, waiting: new Map(), hostIP: '192.0.2.10', now: at(100), ...over };
+  return { pod: p, runtime, waiting: new Map(), hostIP: '192.0.2.10', now: at(100), runtimeType: 'docker', ...over };
 }
 
 const cond = (s: PodStatus, type: string): PodCondition | undefined => s.conditions?.find((c) => c.type === type);

@@ -2,7 +2,7 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { enableHairpinOnBridgePorts } from '../../../agent/runtime/bridge-hairpin.js';
+import { enableHairpinOnBridgePorts } from '../../../agent/runtime/docker/bridge-hairpin.js';
 
 describe('enableHairpinOnBridgePorts', () => {
   let root: string | undefined;

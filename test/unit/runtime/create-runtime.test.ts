@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createRuntime, socketPathOf } from '../../../agent/runtime/create-runtime.js';
+import { createRuntime } from '../../../agent/runtime/create-runtime.js';
+import { socketPathOf } from '../../../agent/runtime/runtime-endpoint.js';
 import { DockerRuntime } from '../../../agent/runtime/docker/docker-runtime.js';
 import { InvalidImageNameError, RuntimeUnavailableError } from '../../../agent/runtime/errors.js';
 

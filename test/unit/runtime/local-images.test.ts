@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { VERSION } from '../../../agent/config/config.js';
-import { busyboxImageTag, groupContent, isStaticElf, passwdContent, pauseImageTag } from '../../../agent/runtime/local-images.js';
+import { busyboxImageTag, groupContent, isStaticElf, passwdContent, pauseImageTag } from '../../../agent/runtime/docker/local-images.js';
 
 function elf64(programHeaderTypes: number[]): Buffer {
   const phoff = 64;

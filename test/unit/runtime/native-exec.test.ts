@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { decodeNativeExecReplies, encodeNativeExecRequest, type NativeExecRequest } from '../../../agent/runtime/docker/native-exec-helper.js';
-import { cgroupProcsPaths, parseConfinement, planNativeExec, type NativeExecFacts } from '../../../agent/runtime/docker/native-exec-plan.js';
-import type { NsenterTarget } from '../../../agent/runtime/docker/nsenter-target.js';
+import type { ExecTarget } from '../../../agent/runtime/docker/exec/exec-target.js';
+import { NativeExec, isBatchExec, resolveExecHandler } from '../../../agent/runtime/docker/exec/native-exec.js';
+import {
+  NativeExecError, NativeExecProtocolError, type NativeExecCommand, type NativeExecTemplate,
+} from '../../../agent/runtime/docker/exec/native-exec-protocol.js';
+import { cgroupProcsPaths, parseConfinement, planNativeExec, type NativeExecFacts } from '../../../agent/runtime/docker/exec/native-exec-plan.js';
+import { NotFoundError } from '../../../agent/runtime/errors.js';
+import type { ExecResult } from '../../../agent/runtime/runtime.js';
 
 const ID = 'c'.repeat(64);
 
@@ -21,7 +26,7 @@ const status = (fields: Record<string, string>) => Object.entries({
   Name: 'sleep', Uid: '0\t0\t0\t0', CapBnd: '00000000a80425fb', NoNewPrivs: '0', Seccomp: '0', ...fields,
 }).map(([k, v]) => `${k}:\t${v}`).join('\n');
 
-const target: NsenterTarget = {
+const target: ExecTarget = {
   containerId: ID, pid: 4242, startTime: 99, env: ['PATH=/bin', 'HOME=/root'], workingDir: '/srv', credentials: { uid: 0, gid: 0, groups: [10] },
 };
 const facts = (over: Partial<NativeExecFacts> = {}): NativeExecFacts => ({ status: status({}), cgroup: PROC_CGROUP, mountinfo: MOUNTINFO, sameUserNamespace: true, ...over });
@@ -74,42 +79,148 @@ describe('planNativeExec', () => {
   });
 });
 
-describe('the native helper protocol', () => {
-  const request: NativeExecRequest = {
-    pid: 7, startTime: 2 ** 40, uid: 1000, gid: 1000, groups: [1000, 2000], capBounding: 0xffn, noNewPrivs: true,
-    cgroupProcs: ['/sys/fs/cgroup/x/cgroup.procs'], workingDir: '/', argv: ['sh', '-c', 'echo é'], env: ['A=1'], timeoutMs: 1000, maxOutputBytes: 10,
-  };
-
-  it('frames a request with its length and NUL-terminated strings', () => {
-    const frame = encodeNativeExecRequest(5, request);
-    expect(frame.readUInt32LE(0)).toBe(frame.length - 4);
-    expect(frame.readUInt32LE(4)).toBe(5);
-    expect(frame.readBigUInt64LE(20)).toBe(2n ** 40n);
-    // The container's part (up to env) comes before the command, which is last.
-    expect(frame.subarray(frame.length - 'sh\0-c\0echo é\0'.length - 1).toString()).toBe('sh\0-c\0echo é\0');
-    expect(frame.includes('A=1\0')).toBe(true);
-    expect(frame.indexOf('A=1\0')).toBeLessThan(frame.indexOf('sh\0'));
-    expect(() => encodeNativeExecRequest(1, { ...request, argv: ['a\0b'] })).toThrow(/NUL/);
+describe('resolveExecHandler and isBatchExec', () => {
+  it('picks native only for a root agent with the helper built; native asked for and not had says why', () => {
+    const host = (isRoot: boolean, nativeInstalled: boolean) => ({ isRoot, nativeInstalled });
+    expect(resolveExecHandler('auto', host(true, true))).toEqual({ handler: 'native' });
+    expect(resolveExecHandler('native', host(true, true))).toEqual({ handler: 'native' });
+    expect(resolveExecHandler('auto', host(true, false))).toEqual({ handler: 'docker' });
+    expect(resolveExecHandler('auto', host(false, true))).toEqual({ handler: 'docker' });
+    expect(resolveExecHandler('native', host(false, true))).toEqual({ handler: 'docker', unmet: 'the agent does not run as root' });
+    expect(resolveExecHandler('native', host(true, false))).toMatchObject({ handler: 'docker', unmet: expect.stringMatching(/not built/) });
+    expect(resolveExecHandler('docker', host(true, true))).toEqual({ handler: 'docker' });
   });
 
-  it('decodes replies split anywhere, results and set-up failures alike', () => {
-    const reply = (id: number, status: number, code: number, out: string, err: string, msg: string) => {
-      const parts = [out, err, msg].map((s) => { const b = Buffer.from(s); const h = Buffer.alloc(4); h.writeUInt32LE(b.length); return Buffer.concat([h, b]); });
-      const head = Buffer.alloc(13);
-      head.writeUInt32LE(id, 0); head.writeUInt32LE(status, 4); head.writeInt32LE(code, 8); head[12] = 0;
-      const body = Buffer.concat([head, ...parts]);
-      const len = Buffer.alloc(4); len.writeUInt32LE(body.length);
-      return Buffer.concat([len, body]);
-    };
-    const stream = Buffer.concat([reply(1, 0, 3, 'out', 'err', ''), reply(2, 2, 3, '', '', 'the container\'s main process: No such process')]);
-    const first = decodeNativeExecReplies(stream.subarray(0, 40));
-    expect(first.replies).toHaveLength(1);
-    expect(first.replies[0]).toMatchObject({ id: 1, result: { exitCode: 3, timedOut: false } });
-    const second = decodeNativeExecReplies(Buffer.concat([first.rest, stream.subarray(40)]));
-    expect(second.rest.length).toBe(0);
-    const gone = second.replies[0] as { id: number; error: { targetGone: boolean; message: string } };
-    expect(gone.id).toBe(2);
-    expect(gone.error.targetGone).toBe(true);
-    expect(gone.error.message).toMatch(/No such process/);
+  it('serves bounded, non-interactive execs only', () => {
+    expect(isBatchExec({ timeoutMs: 1000 })).toBe(true);
+    expect(isBatchExec({})).toBe(false);
+    expect(isBatchExec({ timeoutMs: 0 })).toBe(false);
+    expect(isBatchExec({ timeoutMs: 1000, stdin: 'x' })).toBe(false);
+    expect(isBatchExec({ timeoutMs: 1000, tty: true })).toBe(false);
+  });
+});
+
+/** /proc/<pid>/stat with the given start time. */
+function statText(pid: number, startTime: number): string {
+  const after = ['S', '1', '1', '1', '0', '-1', '4194560', ...Array<string>(12).fill('0'), String(startTime), '1000', '200'];
+  return `${pid} (sleep) ${after.join(' ')}\n`;
+}
+
+/** A NativeExec over a fake /proc, a fake Docker and a fake helper, recording what it runs. */
+function harness() {
+  const files = new Map<string, string>([['/proc/self/mountinfo', MOUNTINFO]]);
+  const setProcess = (pid: number, startTime: number, options: { containerId?: string; seccomp?: string } = {}) => {
+    const containerId = options.containerId ?? ID;
+    files.set(`/proc/${pid}/stat`, statText(pid, startTime));
+    files.set(`/proc/${pid}/status`, `${status({ Seccomp: options.seccomp ?? '0' })}\nGid:\t0\t0\t0\t0\nGroups:\t0 \n`);
+    files.set(`/proc/${pid}/cgroup`, `5:memory:/docker/${containerId}\n0::/docker/${containerId}\n`);
+    files.set(`/proc/${pid}/environ`, 'HOME=/root\0');
+  };
+  const state = { pid: 4242, inspects: 0, stops: 0 };
+  const runs: Array<{ template: NativeExecTemplate; command: NativeExecCommand }> = [];
+  const ok: ExecResult = { exitCode: 0, stdout: Buffer.from('ok'), stderr: Buffer.alloc(0), timedOut: false };
+  let answer: (template: NativeExecTemplate) => ExecResult | Error = () => ok;
+  const exec = new NativeExec({
+    inspect: async (id) => {
+      state.inspects++;
+      if (id !== ID) throw new NotFoundError(`inspect container ${id}: No such container`);
+      return { Id: ID, State: { Running: true, Pid: state.pid }, Config: { User: '', Env: [], WorkingDir: '/', Hostname: 'h' } };
+    },
+    readProc: (path) => {
+      const text = files.get(path);
+      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+      return text;
+    },
+    readUserNamespace: () => 'user:[4026531837]',
+    helper: {
+      run: async (template, command) => {
+        runs.push({ template, command });
+        const result = answer(template);
+        if (result instanceof Error) throw result;
+        return result;
+      },
+      stop: () => { state.stops++; },
+    },
+  });
+  return { exec, files, setProcess, state, runs, ok, answerWith: (fn: typeof answer) => { answer = fn; } };
+}
+
+describe('NativeExec', () => {
+  it('inspects a container once and reuses its template; the helper checks the pid on every exec', async () => {
+    const h = harness();
+    h.setProcess(4242, 777);
+    await h.exec.exec(ID, ['true'], { timeoutMs: 1000 });
+    await h.exec.exec(ID, ['true'], { timeoutMs: 1000, maxOutputBytes: 10 });
+    expect(h.state.inspects).toBe(1);
+    expect(h.runs.map((r) => [r.template.pid, r.template.startTime])).toEqual([[4242, 777], [4242, 777]]);
+    expect(h.runs[1]?.command).toEqual({ argv: ['true'], timeoutMs: 1000, maxOutputBytes: 10 });
+  });
+
+  it('inspects again, once, when the helper finds the main process gone (a restart)', async () => {
+    const h = harness();
+    h.setProcess(4242, 777);
+    await h.exec.exec(ID, ['true'], { timeoutMs: 1000 });
+    h.files.delete('/proc/4242/stat');
+    h.state.pid = 5000;
+    h.setProcess(5000, 900);
+    h.answerWith((t) => (t.pid === 4242 ? new NativeExecError('the container\'s main process: No such process', 3, true) : h.ok));
+    expect(await h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).toEqual(h.ok);
+    expect(h.state.inspects).toBe(2);
+    expect(h.runs.map((r) => r.template.pid)).toEqual([4242, 4242, 5000]);
+    // Gone twice in a row: the error is the caller's.
+    h.answerWith(() => new NativeExecError('gone', 3, true));
+    await expect(h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).rejects.toThrow(NativeExecError);
+  });
+
+  it('forgets a removed container', async () => {
+    const h = harness();
+    h.setProcess(4242, 777);
+    await h.exec.exec(ID, ['true'], { timeoutMs: 1000 });
+    expect(h.exec.cachedRoutes).toBe(1);
+    h.exec.forget(ID);
+    expect(h.exec.cachedRoutes).toBe(0);
+    await h.exec.exec(ID, ['true'], { timeoutMs: 1000 });
+    expect(h.state.inspects).toBe(2);
+  });
+
+  it('hands interactive execs and containers it cannot serve back to Docker', async () => {
+    const h = harness();
+    h.setProcess(4242, 777);
+    expect(await h.exec.exec(ID, ['sh'], { timeoutMs: 0 })).toBeUndefined();
+    expect(h.state.inspects).toBe(0);
+    h.files.delete('/proc/4242/stat'); // the main process is gone
+    expect(await h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).toBeUndefined();
+    expect(h.runs).toHaveLength(0);
+    await expect(h.exec.exec('missing', ['true'], { timeoutMs: 1000 })).rejects.toThrow(NotFoundError);
+  });
+
+  it("keeps a Docker answer while the main process holds its pid, and asks again when it changed", async () => {
+    const h = harness();
+    h.setProcess(4242, 777, { seccomp: '2' });
+    expect(await h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).toBeUndefined();
+    expect(await h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).toBeUndefined();
+    expect(h.state.inspects).toBe(1);
+    // Restarted without a seccomp filter: same pid, another process.
+    h.setProcess(4242, 778);
+    expect(await h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).toEqual(h.ok);
+    expect(h.state.inspects).toBe(2);
+  });
+
+  it('falls back to Docker when the helper could not set the command up', async () => {
+    const h = harness();
+    h.setProcess(4242, 777);
+    h.answerWith(() => new NativeExecError('setns: Operation not permitted', 1, false));
+    expect(await h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).toBeUndefined();
+  });
+
+  it('runs everything through Docker from the moment the helper speaks another protocol, and stops it', async () => {
+    const h = harness();
+    h.setProcess(4242, 777);
+    h.answerWith(() => new NativeExecProtocolError(2));
+    expect(await h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).toBeUndefined();
+    expect(h.exec.enabled).toBe(false);
+    expect(h.state.stops).toBe(1);
+    expect(await h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).toBeUndefined();
+    expect(h.runs).toHaveLength(1);
   });
 });

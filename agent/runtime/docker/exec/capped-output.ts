@@ -1,5 +1,5 @@
 // Captured exec output with a ceiling: a runaway command must not exhaust the
-// agent's memory, whichever exec path (Docker's API or nsenter) ran it.
+// agent's memory, whichever exec path (Docker's API or the native helper) ran it.
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 

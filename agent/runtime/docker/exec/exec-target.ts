@@ -1,7 +1,7 @@
-// Whether an exec can run through nsenter, and with what: the container's main
-// process to borrow namespaces from, the environment, working directory and
-// credentials Docker's own exec would give the command. Pure: the caller reads
-// Docker's inspect and /proc and hands the text in.
+// Whether an exec can run in a container without Docker, and with what: the
+// container's main process to borrow namespaces from, the environment, working
+// directory and credentials Docker's own exec would give the command. Pure: the
+// caller reads Docker's inspect and /proc and hands the text in.
 //
 // Docker's exec environment (daemon's CreateDaemonEnvironment, then runc): PATH
 // (Docker's default) and HOSTNAME, overridden or extended by the container's Env,
@@ -28,7 +28,7 @@ export interface ProcessIdentity {
   startTime: number;
 }
 
-export interface NsenterTarget extends ProcessIdentity {
+export interface ExecTarget extends ProcessIdentity {
   /** `KEY=value` entries, in Docker's order. */
   env: string[];
   /** Absolute path inside the container. */
@@ -52,29 +52,9 @@ export interface ProcFacts {
 }
 
 export type ExecRoute =
-  | { handler: 'nsenter'; target: NsenterTarget }
+  | { handler: 'native'; target: ExecTarget }
   /** Docker's exec API; `reason` says why, for the debug log. */
   | { handler: 'docker'; reason: string };
-
-export interface PlanContext {
-  /** The agent's own credentials: when the command needs the same, nsenter need not switch. */
-  self: ExecCredentials;
-  /** setpriv is needed to set supplementary groups; without it such execs go through Docker. */
-  setprivAvailable: boolean;
-}
-
-/**
- * Variables the host's dynamic loader and C library act on. nsenter (and setpriv)
- * run on the host with the container's environment before they enter it: an
- * LD_PRELOAD pointing at /proc/<pid>/root/… would load the container's code into a
- * root process on the host. glibc drops these for setuid programs for the same
- * reason; a container that sets one is exec'd through Docker instead.
- */
-const HOST_LOADER_VARIABLE = /^(LD_|GLIBC_|MALLOC_)|^(GCONV_PATH|GETCONF_DIR|HOSTALIASES|LOCALDOMAIN|LOCPATH|NIS_PATH|NLSPATH|RESOLV_HOST_CONF|RES_OPTIONS|TZDIR)$/;
-
-export function isHostLoaderVariable(key: string): boolean {
-  return HOST_LOADER_VARIABLE.test(key);
-}
 
 /** Field 22 (starttime) of /proc/<pid>/stat; the command name (field 2) may hold spaces and parentheses. */
 export function parseStartTime(stat: string): number | undefined {
@@ -147,34 +127,12 @@ export function execEnvironment(configEnv: readonly string[], hostname: string, 
   return env;
 }
 
-/** Supplementary groups besides the primary one: listing the primary group again grants nothing more. */
-function extraGroups(credentials: ExecCredentials): number[] {
-  return [...new Set(credentials.groups)].filter((g) => g !== credentials.gid).sort((a, b) => a - b);
-}
-
-/** How nsenter gets the command its credentials; see nsenterCommand. */
-export type CredentialSwitch = 'none' | 'nsenter' | 'setpriv';
-
 /**
- * nsenter's own --setuid/--setgid drop every supplementary group, which is right
- * when the command has none besides its primary group (only getgroups() tells the
- * two apart, never a permission check); other groups need setpriv, run before
- * nsenter since nsenter must stay root (with its capabilities) to enter the namespaces.
- */
-export function credentialSwitch(wanted: ExecCredentials, self: ExecCredentials): CredentialSwitch {
-  const extra = extraGroups(wanted);
-  const selfExtra = extraGroups(self);
-  const sameExtra = extra.length === selfExtra.length && extra.every((g, i) => g === selfExtra[i]);
-  if (wanted.uid === self.uid && wanted.gid === self.gid && sameExtra) return 'none';
-  return extra.length === 0 ? 'nsenter' : 'setpriv';
-}
-
-/**
- * The exec route for a container: nsenter when its main process runs and the
+ * The exec route for a container: native when its main process runs and the
  * command's environment and credentials can be given exactly as Docker would,
  * else Docker's exec API.
  */
-export function planExec(inspect: InspectFacts, proc: ProcFacts | undefined, context: PlanContext): ExecRoute {
+export function planExec(inspect: InspectFacts, proc: ProcFacts | undefined): ExecRoute {
   const state = inspect.State;
   const pid = state?.Pid ?? 0;
   // Docker's exec answers these itself ("is not running", "is paused", "is restarting").
@@ -187,8 +145,6 @@ export function planExec(inspect: InspectFacts, proc: ProcFacts | undefined, con
 
   const config = inspect.Config ?? {};
   const configEnv = config.Env ?? [];
-  const risky = configEnv.map((e) => e.slice(0, Math.max(0, e.indexOf('=')))).find(isHostLoaderVariable);
-  if (risky) return { handler: 'docker', reason: `its environment sets ${risky}, which the host's loader would act on` };
   if (configEnv.some((e) => e.includes('\0'))) return { handler: 'docker', reason: 'its environment holds a NUL byte' };
 
   const user = numericUser(config.User);
@@ -199,13 +155,10 @@ export function planExec(inspect: InspectFacts, proc: ProcFacts | undefined, con
     return { handler: 'docker', reason: `the main process no longer runs as user "${config.User ?? ''}"` };
   }
   const credentials = running;
-  if (credentialSwitch(credentials, context.self) === 'setpriv' && !context.setprivAvailable) {
-    return { handler: 'docker', reason: 'supplementary groups need setpriv, which is not installed' };
-  }
 
   const home = environValue(proc.environ, 'HOME') || '/';
   return {
-    handler: 'nsenter',
+    handler: 'native',
     target: {
       containerId: inspect.Id,
       pid,

@@ -2,11 +2,11 @@
 // kill an exec'd process: on timeout the stream is dropped and the result says
 // timedOut with exit code -1, while the process runs on in the container until it
 // exits by itself (dockershim behaved the same way).
-import type { ExecOptions, ExecResult } from '../runtime.js';
+import type { ExecOptions, ExecResult } from '../../runtime.js';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './capped-output.js';
-import type { DockerCall } from './docker-call.js';
+import type { DockerCall } from '../docker-call.js';
 import type { DockerRawApi } from './docker-raw-api.js';
-import { FrameDecoder } from './frame-decoder.js';
+import { FrameDecoder } from '../frame-decoder.js';
 
 /** The exit code is recorded just before the stream closes; allow a moment for it to land. */
 const EXIT_CODE_POLLS = 40;

@@ -28,15 +28,24 @@
  * command still running is killed and the helper exits.
  *
  * Protocol, little-endian, on stdin (requests) and stdout (replies); each message
- * is a u32 length followed by that many bytes.
- *   request: u32 id, u32 timeout_ms (0 = none), u32 max_output, i32 pid,
+ * is a u32 length followed by that many bytes (the agent's side:
+ * native-exec-protocol.ts, which must speak the same NSEXEC_PROTOCOL_VERSION).
+ *   hello:   "NSXH", u8 version: the helper's first message, before it reads any
+ *            request, so the agent sends nothing a helper of another version would
+ *            misread.
+ *   request: u8 version, u32 id, u32 timeout_ms (0 = none), u32 max_output, i32 pid,
  *            u64 start_time, u32 uid, u32 gid, u64 cap_bounding, u32 flags,
  *            u32 ngroups + u32[ngroups], then four string lists (u32 count, then
  *            NUL-terminated strings): cgroup.procs paths, [working dir], env, argv
  *            (everything from pid to env is the same for every command in one
- *            container, and the agent encodes it once).
+ *            container, and the agent encodes it once). A request of another
+ *            version is refused: status PROTOCOL_MISMATCH, exit_code = the helper's
+ *            version.
  *   reply:   u32 id, u32 status, i32 exit_code (or errno), u8 timed_out,
  *            u32 len + stdout, u32 len + stderr, u32 len + message.
+ * Whatever a later version changes, these stay: the hello, a request's version and
+ * id, and a reply's id, status and exit_code, so each side can tell the other it
+ * speaks another version.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,7 +67,11 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { STATUS_EXITED = 0, STATUS_SETUP_FAILED = 1, STATUS_TARGET_GONE = 2 };
+#ifndef NSEXEC_PROTOCOL_VERSION
+#define NSEXEC_PROTOCOL_VERSION 1
+#endif
+
+enum { STATUS_EXITED = 0, STATUS_SETUP_FAILED = 1, STATUS_TARGET_GONE = 2, STATUS_PROTOCOL_MISMATCH = 3 };
 enum { FLAG_NO_NEW_PRIVS = 1 };
 /** After the command exits, how long a background child may hold its output open. */
 #define OUTPUT_DRAIN_MS 1000
@@ -111,6 +124,11 @@ static int64_t now_ms(void) {
 /* ---- request decoding ---------------------------------------------------- */
 
 struct reader { const char *p, *end; int bad; };
+
+static uint8_t read_u8(struct reader *r) {
+  if (r->end - r->p < 1) { r->bad = 1; return 0; }
+  return (uint8_t)*r->p++;
+}
 
 static uint32_t read_u32(struct reader *r) {
   uint32_t v = 0;
@@ -408,7 +426,17 @@ static int handle_request(const char *p, uint32_t n) {
   struct reader r = { p, p + n, 0 };
   struct request q;
   memset(&q, 0, sizeof q);
+  uint8_t version = read_u8(&r);
   q.id = read_u32(&r);
+  if (r.bad) return -1;
+  if (version != NSEXEC_PROTOCOL_VERSION) {
+    char m[128];
+    int len = snprintf(m, sizeof m, "exec helper protocol v%d, agent sent a v%u request", NSEXEC_PROTOCOL_VERSION, (unsigned)version);
+    static int told;
+    if (!told++) fprintf(stderr, "nsexec-helper: %s; refused (rebuild the helper with the agent: npm run build)\n", m);
+    reply(q.id, STATUS_PROTOCOL_MISMATCH, NSEXEC_PROTOCOL_VERSION, 0, NULL, NULL, m, (size_t)len);
+    return 0;
+  }
   q.timeout_ms = read_u32(&r);
   q.max_output = read_u32(&r);
   q.pid = (int32_t)read_u32(&r);
@@ -470,6 +498,12 @@ int main(void) {
   /* Commands are grandchildren (C1 exits once C2 has exec'd): they must become ours to reap and to time. */
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) { perror("nsexec-helper: PR_SET_CHILD_SUBREAPER"); return 71; }
   if (getppid() == 1) return 0;
+  /* The hello: the agent reads our version before it sends a request. */
+  uint32_t hello_len = 5;
+  uint8_t version = NSEXEC_PROTOCOL_VERSION;
+  buffer_add(&output, &hello_len, 4);
+  buffer_add(&output, "NSXH", 4);
+  buffer_add(&output, &version, 1);
   fcntl(0, F_SETFL, O_NONBLOCK);
   fcntl(1, F_SETFL, O_NONBLOCK);
   int input_open = 1;

@@ -5,7 +5,7 @@
 // CPU. Failures carry `statusCode` and `json` as dockerode's do, so docker-errors.ts
 // maps both the same way.
 import type net from 'node:net';
-import { http1Exchange, http1Upgrade } from '../../util/http1-exchange.js';
+import { http1Exchange, http1Upgrade } from '../../../util/http1-exchange.js';
 
 /** Docker's JSON answers to these calls are small; an error body is a message. */
 const MAX_JSON_BYTES = 1024 * 1024;

@@ -1,13 +1,13 @@
 // Docker side of the pod network (the CNI's job in a CRI world): bridge networks
-// owned by nodelet. Lives in agent/runtime because only this folder talks to Docker.
+// owned by nodelet. The agent gets it from the runtime (DockerRuntime.podNetwork).
 import Docker from 'dockerode';
-import type { BridgeNetworkSpec, NetworkInfo, PodNetworkDriver } from '../network/pod-network.js';
-import { PodNetworkError } from '../network/pod-network.js';
+import { PodNetworkError, type BridgeNetworkSpec, type NetworkInfo, type PodNetworkDriver } from '../pod-network-driver.js';
+import { DOCKER_SOCKET_PATH } from './docker-socket.js';
 
 export class DockerNetworkDriver implements PodNetworkDriver {
   private readonly docker: Docker;
 
-  constructor(socketPath = '/var/run/docker.sock') {
+  constructor(socketPath = DOCKER_SOCKET_PATH) {
     this.docker = new Docker({ socketPath });
   }
 

@@ -4,8 +4,8 @@
 // filter, an LSM label, a user namespace of its own, a cgroup it cannot place)
 // sends the container's execs through Docker instead. Pure: the caller reads /proc.
 import { posix } from 'node:path';
-import type { NativeExecTemplate } from './native-exec-helper.js';
-import type { NsenterTarget } from './nsenter-target.js';
+import type { NativeExecTemplate } from './native-exec-protocol.js';
+import type { ExecTarget } from './exec-target.js';
 
 /** What the plan reads about the main process and the host, as text. */
 export interface NativeExecFacts {
@@ -99,8 +99,8 @@ export function cgroupProcsPaths(procCgroup: string, mountinfo: string): string[
   return paths.length > 0 ? paths : undefined;
 }
 
-/** The native helper's request template for a container nsenter may serve, or why it cannot. */
-export function planNativeExec(target: NsenterTarget, facts: NativeExecFacts): NativeExecPlan {
+/** The native helper's request template for a container whose exec it may serve, or why it cannot. */
+export function planNativeExec(target: ExecTarget, facts: NativeExecFacts): NativeExecPlan {
   const confinement = parseConfinement(facts.status);
   if (!confinement) return { reason: 'its main process shows no capability set' };
   if (confinement.seccomp !== 0) return { reason: 'it runs under a seccomp filter, which only runc applies' };

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { pack, type Headers as TarHeaders, type PackOptions } from 'tar-fs';
-import { VERSION } from '../config/config.js';
-import { RuntimeError } from './errors.js';
-import { jsonMessages, progressError } from './docker/json-stream.js';
-import { imageName, parseImageReference } from './image-reference.js';
+import { VERSION } from '../../config/config.js';
+import { RuntimeError } from '../errors.js';
+import { jsonMessages, progressError } from './json-stream.js';
+import { imageName, parseImageReference } from '../image-reference.js';
 
 export const LOCAL_IMAGE_VERSION = VERSION;
 

@@ -2,7 +2,7 @@
 // once (its deadline timer cleared), and all fail together when the helper dies.
 // `onCountChange` (called when the first call starts waiting and when the last one
 // is settled) lets the owner keep its pipes referenced only while some call waits.
-import type { ExecResult } from '../runtime.js';
+import type { ExecResult } from '../../runtime.js';
 
 export interface ReplyWaiter {
   resolve: (result: ExecResult) => void;
