@@ -44,6 +44,10 @@ describe('layering rules', () => {
       ]),
     ).toEqual([]);
   });
+
+  it('count an engine folder and its subfolders as one unit', () => {
+    expect(checkLayering([edge('agent/runtime/docker/a.ts', 'agent/runtime/docker/exec/b.ts'), edge('agent/runtime/docker/exec/c.ts', 'agent/runtime/docker/d.ts')])).toEqual([]);
+  });
 });
 
 describe('importSpecifiers', () => {
