@@ -1,6 +1,8 @@
 // One worker per pod: the only place that changes the pod's containers. Syncs run
 // one at a time per pod (a request during a sync runs one more sync afterwards), so
-// a slow pod never holds up another and a pod never races with itself.
+// a slow pod never holds up another and a pod never races with itself. What a sync
+// does is in files beside it: sandbox-setup, termination-messages, status-publisher,
+// pod-teardown, pod-from-labels.
 import type { Container, Pod, PodStatus } from '../api/types.js';
 import { podKey } from '../api/types.js';
 import type { EventRecorder } from '../events/event-recorder.js';
@@ -244,8 +246,8 @@ export class PodWorker {
   }
 
   /**
-   * Evicts the pod (an emptyDir over its sizeLimit): its containers are stopped and
-   * it ends Failed with reason Evicted, as kubelet's eviction manager does.
+   * Evicts the pod, on the eviction manager's word (an emptyDir over its sizeLimit):
+   * its containers are stopped and it ends Failed with reason Evicted, as in kubelet.
    */
   evict(message: string): void {
     if (this.failure || this.termination || this.finished) return;

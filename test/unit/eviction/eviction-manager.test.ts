@@ -30,7 +30,7 @@ describe('EvictionManager', () => {
       pods: () => [over, within], clock, logger: silent, monitoringPeriodMs: 60_000,
       emptyDirs: {
         async sizeLimitViolation(p) {
-          measured.push(p.metadata.name);
+          measured.push(p.metadata.name ?? '');
           return p.metadata.name === 'over' ? 'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi"' : undefined;
         },
       },
@@ -55,7 +55,7 @@ describe('EvictionManager', () => {
     const eviction = new EvictionManager({
       pods: () => [worker(pod('unlimited')), worker(pod('leaving', '1Mi'), true)],
       clock: new FakeClock(), logger: silent, monitoringPeriodMs: 1_000,
-      emptyDirs: { async sizeLimitViolation(p) { measured.push(p.metadata.name); return 'over'; } },
+      emptyDirs: { async sizeLimitViolation(p) { measured.push(p.metadata.name ?? ''); return 'over'; } },
     });
     await eviction.synchronize();
     expect(measured).toEqual([]);
