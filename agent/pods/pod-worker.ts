@@ -1,25 +1,21 @@
 // One worker per pod: the only place that changes the pod's containers. Syncs run
 // one at a time per pod (a request during a sync runs one more sync afterwards), so
 // a slow pod never holds up another and a pod never races with itself. What a sync
-// does is in files beside it: sandbox-setup, termination-messages, status-publisher,
-// pod-teardown, pod-from-labels.
-import type { Container, Pod, PodStatus } from '../api/types.js';
+// does is in files beside it: sandbox-setup, container-start, termination-messages,
+// status-publisher, pod-teardown, pod-from-labels.
+import type { Pod, PodStatus } from '../api/types.js';
 import { podKey } from '../api/types.js';
 import type { EventRecorder } from '../events/event-recorder.js';
-import { ImageError, type ImageManager } from '../images/image-manager.js';
+import type { ImageManager } from '../images/image-manager.js';
 import type { Logger } from '../log/logger.js';
 import { isRuntimeError } from '../runtime/errors.js';
 import { LABEL_CONTAINER_NAME } from '../runtime/labels.js';
-import type { ContainerStatus, Runtime } from '../runtime/runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { PodStateStore } from '../state/pod-state-store.js';
 import type { Clock, Timer } from '../util/clock.js';
-import { Backoff, backoffKey } from './backoff.js';
-import { hashContainer } from './container-hash.js';
-import { generateContainerConfig } from './container-config.js';
-import { CreateContainerConfigError } from './errors.js';
+import type { Backoff } from './backoff.js';
 import { computePodActions } from './pod-actions.js';
 import { isTerminalPhase } from './pod-phase.js';
-import { generateSandboxConfig } from './sandbox-config.js';
 import { emptyRuntimePod, readRuntimePod, refreshRuntimePod, type RuntimePodSnapshot } from './runtime-pod.js';
 import type { WaitingOverrides } from './types.js';
 import type { NodeletConfiguration } from '../config/config.js';
@@ -28,11 +24,9 @@ import type { ProbeManager } from '../probes/probe-manager.js';
 import type { LifecycleHookRunner } from '../probes/lifecycle-hooks.js';
 import type { VolumeManager } from '../volumes/volume-manager.js';
 import { VolumeError, type MountedVolume } from '../volumes/types.js';
-import { NO_OBJECTS } from '../volumes/api-object-source.js';
-import { loadEnvObjects, type EnvObjects } from './env-objects.js';
-import { makeEnvironment } from './container-config.js';
-import { graceFor, killPod, pruneDeadContainers, removePod, stopWithHooks, type ContainerToStop } from './pod-teardown.js';
-import { hostsFilePath, startSandbox } from './sandbox-setup.js';
+import { startContainer, type ContainerStartContext } from './container-start.js';
+import { killPod, pruneDeadContainers, removePod, stopWithHooks, type ContainerToStop } from './pod-teardown.js';
+import { startSandbox } from './sandbox-setup.js';
 import { StatusPublisher } from './status-publisher.js';
 import { TerminationMessages } from './termination-messages.js';
 
@@ -299,7 +293,6 @@ export class PodWorker {
 
   /** Executes one round of computePodActions; returns whether the runtime changed. */
   private async applyActions(snap: RuntimePodSnapshot): Promise<boolean> {
-    const { runtime } = this.deps;
     const probes = this.deps.probes;
     const unhealthy = probes?.unhealthy(this.uid);
     const actions = computePodActions(this.pod, snap.status, probes ? { unhealthy, startupPending: probes.startupPending(this.uid) } : undefined);
@@ -333,7 +326,7 @@ export class PodWorker {
     }
 
     for (const start of actions.containersToStart) {
-      const started = await this.startContainer(snap, sandboxId, podIP, start.container, start.kind, start.attempt);
+      const started = await startContainer(this.deps, this.startContext(), snap, sandboxId, podIP, start);
       changed = changed || started;
     }
     return changed;
@@ -356,106 +349,13 @@ export class PodWorker {
     }
   }
 
-  private previousInstance(snap: RuntimePodSnapshot, name: string): ContainerStatus | undefined {
-    return snap.status.containers.find((c) => (c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name) === name);
-  }
-
-  /** Returns whether a container was created. */
-  private async startContainer(
-    snap: RuntimePodSnapshot, sandboxId: string, podIP: string, container: Container, kind: 'init' | 'regular', attempt: number,
-  ): Promise<boolean> {
-    const { runtime, config, events, crashBackoff } = this.deps;
-    const pod = this.pod;
-    const name = container.name;
-    const log = this.log.child({ container: name });
-
-    // CrashLoopBackOff: a container that exited waits out its back-off before it runs again.
-    const previous = this.previousInstance(snap, name);
-    const key = backoffKey(this.uid, name, hashContainer(container));
-    if (previous && previous.state === 'exited') {
-      const since = (previous.finishedAt ?? previous.createdAt).getTime();
-      if (crashBackoff.isInBackOff(key, since)) {
-        const remaining = crashBackoff.remainingMs(key, since);
-        const delay = Math.round((this.deps.clock.now() - since + remaining) / 1000);
-        const message = `back-off ${delay}s restarting failed container=${name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${this.uid})`;
-        if (this.waiting.get(name)?.reason !== 'CrashLoopBackOff') {
-          events.record(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${name} in pod ${podKey(pod)}`);
-        }
-        this.waiting.set(name, { reason: 'CrashLoopBackOff', message });
-        this.scheduleWake(remaining + 10);
-        return false;
-      }
-      crashBackoff.next(key);
-    }
-
-    let imageRef: string;
-    try {
-      imageRef = await this.deps.images.ensureImage(pod, container);
-    } catch (err) {
-      if (err instanceof ImageError) {
-        this.waiting.set(name, { reason: err.reason, message: err.message });
-        log.warn({ reason: err.reason }, err.message);
-        this.scheduleWake(err.reason === 'ErrImagePull' ? 1_000 : 10_000);
-        return false;
-      }
-      throw err;
-    }
-
-    let id: string;
-    try {
-      const envObjects: EnvObjects = await loadEnvObjects(pod, this.deps.volumes?.objects ?? NO_OBJECTS);
-      const envContext = { podIP, hostIP: this.deps.hostIP(), nodeName: config.nodeName, ...envObjects };
-      const mounts = [await this.terminationMessages.prepareMount(container, attempt)];
-      if (this.deps.volumes && (container.volumeMounts ?? []).length > 0) {
-        const env = new Map(makeEnvironment(pod, container, envContext).map((e) => [e.key, e.value]));
-        mounts.push(...(await this.deps.volumes.containerMounts(pod, container, env, this.mountedVolumes)));
-      }
-      const cfg = generateContainerConfig({
-        pod, container, kind, attempt, ...envContext,
-        hostsFilePath: hostsFilePath(this.deps.store, this.uid), podSource: this.podSource(), config, imageRef, mounts,
-      });
-      const sandboxConfig = generateSandboxConfig({
-        pod, attempt: 0, nodeName: config.nodeName, podSource: this.podSource(),
-        networkName: this.deps.networkName, image: config.podInfraImage,
-      });
-      id = await runtime.createContainer(sandboxId, cfg, sandboxConfig);
-      this.created.containers.push(id);
-    } catch (err) {
-      if (isRuntimeError(err, 'RuntimeUnavailable')) throw err;
-      const reason = err instanceof CreateContainerConfigError ? 'CreateContainerConfigError' : 'CreateContainerError';
-      const message = (err as Error).message;
-      this.waiting.set(name, { reason, message });
-      events.record(pod, 'Warning', 'Failed', `Error: ${message}`);
-      log.warn({ reason }, message);
-      this.scheduleWake(10_000);
-      return false;
-    }
-    events.record(pod, 'Normal', 'Created', `Created container ${name}`);
-    try {
-      await runtime.startContainer(id);
-    } catch (err) {
-      if (isRuntimeError(err, 'RuntimeUnavailable')) throw err;
-      const message = (err as Error).message;
-      this.waiting.set(name, { reason: 'RunContainerError', message });
-      events.record(pod, 'Warning', 'Failed', `Error: ${message}`);
-      log.warn({ reason: 'RunContainerError' }, message);
-      return true;
-    }
-    this.waiting.delete(name);
-    events.record(pod, 'Normal', 'Started', `Started container ${name}`);
-    log.info({ attempt }, 'container started');
-    // postStart runs before the next status is computed, so the container is not
-    // reported ready until its hook returned; a failed hook kills the container.
-    if (container.lifecycle?.postStart && this.deps.hooks) {
-      const hook = await this.deps.hooks.runPostStart(pod, container, id, podIP);
-      if (!hook.ok) {
-        this.waiting.set(name, { reason: 'PostStartHookError', message: hook.message });
-        events.record(pod, 'Normal', 'Killing', `FailedPostStartHook: stopping container ${name}`);
-        log.warn({ reason: 'PostStartHookError' }, hook.message);
-        await runtime.stopContainer(id, graceFor(pod.spec.terminationGracePeriodSeconds ?? 30));
-      }
-    }
-    return true;
+  private startContext(): ContainerStartContext {
+    return {
+      pod: this.pod, uid: this.uid, podSource: this.podSource(), log: this.log,
+      waiting: this.waiting, mountedVolumes: this.mountedVolumes, terminationMessages: this.terminationMessages,
+      onCreated: (id) => { this.created.containers.push(id); },
+      wakeIn: (ms) => this.scheduleWake(ms),
+    };
   }
 
   /** Stops one container of this pod, preStop hook first (see stopWithHooks). */
