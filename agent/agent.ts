@@ -82,7 +82,6 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   // rest are new and need no read before their first sync; and the Node registers Ready.
   const pleg = new GenericPLEG({ runtime, nodeName: config.nodeName, clock, logger, relistPeriodMs: config.relistPeriodMs });
   await pleg.relist();
-  pleg.start();
 
   const logEvents = new LoggingEventRecorder(logger);
   // Joined mode: register the Node first; its spec.podCIDR (when set) decides the pod network.
@@ -157,6 +156,8 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
     // No source: the node runs nothing, and pods left by an earlier run are cleaned up.
     manager.update({ pods: [], rejected: [] });
   }
+  // Periodic relists and the engine's event stream, once the first desired state is in.
+  pleg.start();
 
   return {
     manager,
