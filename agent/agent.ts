@@ -26,6 +26,9 @@ import { LifecycleHookRunner } from './probes/lifecycle-hooks.js';
 import { percentile } from './probes/latency-recorder.js';
 import type { EventRecorder } from './events/event-recorder.js';
 import { createVolumeManager } from './volumes/create-volume-manager.js';
+import { GenericPLEG } from './pleg/generic-pleg.js';
+import { plegHealthCheck } from './pleg/pleg-health.js';
+import { EvictionManager } from './eviction/eviction-manager.js';
 
 export interface RunningAgent {
   manager: PodManager;
@@ -77,9 +80,16 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   // The sandbox image is built from host binaries when missing, so an air-gapped node works.
   await retryForever('preparing local images', logger, abort.signal, () => runtime.ensureLocalImages());
 
+  // Know what the runtime holds before anything else: pods found there are adopted, the
+  // rest are new and need no read before their first sync; and the Node registers Ready.
+  const pleg = new GenericPLEG({ runtime, nodeName: config.nodeName, clock, logger, relistPeriodMs: config.relistPeriodMs });
+  await pleg.relist();
+
   const logEvents = new LoggingEventRecorder(logger);
   // Joined mode: register the Node first; its spec.podCIDR (when set) decides the pod network.
-  const cluster: ClusterConnection | undefined = config.kubeconfig ? await connectCluster(config, runtime, logger, logEvents) : undefined;
+  const cluster: ClusterConnection | undefined = config.kubeconfig
+    ? await connectCluster(config, runtime, logger, logEvents, [plegHealthCheck(pleg)])
+    : undefined;
   const podCIDR = cluster?.podCIDR ?? config.podCIDR;
 
   const labels = nodeSelectorLabels(config.nodeName);
@@ -99,7 +109,7 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   let objectChanged: (key: string) => void = () => undefined;
   const volumes = createVolumeManager({ config, store, logger, client: cluster?.client, onObjectChange: (key) => objectChanged(key) });
   const manager = new PodManager({
-    runtime, images, events, store, logger, clock, config,
+    runtime, pleg, images, events, store, logger, clock, config,
     networkName: netSpec.name,
     hostIP: () => hostIP,
     hostFiles: { resolvConf: () => readOrEmpty(config.resolvConf), hosts: () => readOrEmpty('/etc/hosts') },
@@ -117,7 +127,11 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   objectChanged = (key) => {
     for (const w of manager.allWorkers()) if (volumes.references(w.currentPod).has(key)) w.requestSync();
   };
-  const volumeTimers = volumes.startHousekeeping(() => manager.allWorkers());
+  const volumeTimers = volumes.startHousekeeping(() => manager.allWorkers().map((w) => w.currentPod));
+  const eviction = new EvictionManager({
+    pods: () => manager.allWorkers(), emptyDirs: volumes.manager, clock, logger, monitoringPeriodMs: config.volumeStatsAggPeriodMs,
+  });
+  eviction.start();
   // Probe latency summary for operators (and the probes benchmark), refreshed every 10 s.
   const probeStats = setInterval(() => {
     const summary: Record<string, { count: number; p50: number; p99: number }> = {};
@@ -128,10 +142,6 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
     if (Object.keys(summary).length) void store.saveStateFile('probe-latency.json', summary).catch(() => undefined);
   }, 10_000);
   probeStats.unref();
-
-  // Know what the runtime holds before the first desired state arrives: pods found
-  // there are adopted, the rest are new and need no read before their first sync.
-  await manager.relist();
 
   const sources: Array<{ name: string; source: PodSource }> = [];
   if (config.manifests) {
@@ -148,7 +158,8 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
     // No source: the node runs nothing, and pods left by an earlier run are cleaned up.
     manager.update({ pods: [], rejected: [] });
   }
-  manager.start();
+  // Periodic relists and the engine's event stream, once the first desired state is in.
+  pleg.start();
 
   return {
     manager,
@@ -157,7 +168,9 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
       abort.abort();
       clearInterval(probeStats);
       volumeTimers.stop();
+      eviction.stop();
       await source?.stop();
+      pleg.stop();
       await manager.stop();
       probes.stop();
       await cluster?.stop();

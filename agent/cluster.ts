@@ -8,6 +8,7 @@ import type { EventRecorder } from './events/event-recorder.js';
 import { KubeClient } from './kube/client.js';
 import type { Logger } from './log/logger.js';
 import { NodeController } from './node/node-controller.js';
+import type { NodeHealthCheck } from './node/node-health-probe.js';
 import { nodeFacts } from './node/node-facts.js';
 import type { Taint } from './node/node-types.js';
 import { validateNodeRegistrationOptions } from './node/node-registration-options.js';
@@ -45,7 +46,10 @@ function quantity(value: string | undefined, parse: (q: string) => number, fallb
   }
 }
 
-export async function connectCluster(config: NodeletConfiguration, runtime: Runtime, logger: Logger, logEvents: EventRecorder): Promise<ClusterConnection> {
+/** `healthChecks`: more reasons for the Node's Ready condition to be False (the PLEG's health). */
+export async function connectCluster(
+  config: NodeletConfiguration, runtime: Runtime, logger: Logger, logEvents: EventRecorder, healthChecks: NodeHealthCheck[] = [],
+): Promise<ClusterConnection> {
   const kubeconfig = config.kubeconfig!;
   const client = await KubeClient.fromKubeconfig(kubeconfig, { qps: config.kubeAPIQPS, burst: config.kubeAPIBurst, logger });
   logger.info({ server: client.server, node: config.nodeName }, 'joining the cluster');
@@ -60,7 +64,7 @@ export async function connectCluster(config: NodeletConfiguration, runtime: Runt
   // --node-name plays kubelet's --hostname-override: it is the hostname label and address too.
   const facts = { ...(await nodeFacts(config.rootDir)), hostname: config.nodeName };
   const node = new NodeController({
-    client, config, runtime, logger, options, facts,
+    client, config, runtime, logger, options, facts, healthChecks,
     statusUpdateFrequencyMs: config.nodeStatusUpdateFrequencyMs,
     statusReportFrequencyMs: config.nodeStatusReportFrequencyMs,
     leaseDurationSeconds: config.nodeLeaseDurationSeconds,

@@ -27,14 +27,6 @@ Commands:
 Common flags: --node-name NAME (default: host name), --root-dir DIR (default /var/lib/nodelet)
 `;
 
-export const commonOptions = {
-  'node-name': { type: 'string' },
-  'root-dir': { type: 'string' },
-  namespace: { type: 'string', short: 'n' },
-  output: { type: 'string', short: 'o' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   switch (verb) {

@@ -24,8 +24,6 @@ export interface NodeStatusReporterOptions {
   logger: Logger;
 }
 
-export type ReportOutcome = 'sent' | 'unchanged';
-
 export class NodeStatusReporter {
   private lastReportAt: number | undefined;
   private runtimeVersion = '';

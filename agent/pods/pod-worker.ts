@@ -1,29 +1,22 @@
 // One worker per pod: the only place that changes the pod's containers. Syncs run
 // one at a time per pod (a request during a sync runs one more sync afterwards), so
-// a slow pod never holds up another and a pod never races with itself.
-import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
-import type { Container, Pod, PodStatus } from '../api/types.js';
+// a slow pod never holds up another and a pod never races with itself. What a sync
+// does is in files beside it: sandbox-setup, container-start, termination-messages,
+// status-publisher, pod-teardown, pod-from-labels.
+import type { Pod, PodStatus } from '../api/types.js';
+import { ANNOTATION_CONFIG_SOURCE } from '../api/pod-identity.js';
 import { podKey } from '../api/types.js';
 import type { EventRecorder } from '../events/event-recorder.js';
-import { ImageError, type ImageManager } from '../images/image-manager.js';
+import type { ImageManager } from '../images/image-manager.js';
 import type { Logger } from '../log/logger.js';
-import { buildPodDNS } from '../network/dns-config.js';
-import { buildHostNetworkHostsFile, buildHostsFile } from '../network/hosts-file.js';
 import { isRuntimeError } from '../runtime/errors.js';
-import { LABEL_CONTAINER_NAME, LABEL_CONTAINER_PORTS, LABEL_PRESTOP_HANDLER, LABEL_TERMINATION_GRACE } from '../runtime/labels.js';
-import type { ContainerStatus, Mount, Runtime } from '../runtime/runtime.js';
+import { LABEL_CONTAINER_NAME } from '../runtime/labels.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { PodStateStore } from '../state/pod-state-store.js';
 import type { Clock, Timer } from '../api/clock.js';
-import { joinInside, safeSegment } from '../util/safe-path.js';
-import { Backoff } from '../api/backoff.js';
-import { backoffKey } from './crash-backoff-key.js';
-import { hashContainer } from './container-hash.js';
-import { generateContainerConfig } from './container-config.js';
-import { CreateContainerConfigError } from '../api/pod-errors.js';
+import type { Backoff } from '../api/backoff.js';
 import { computePodActions } from './pod-actions.js';
 import { isTerminalPhase } from '../api/terminal-phase.js';
-import { computePodStatus } from './pod-status.js';
-import { generateSandboxConfig, podHostname } from './sandbox-config.js';
 import { emptyRuntimePod, readRuntimePod, refreshRuntimePod, type RuntimePodSnapshot } from './runtime-pod.js';
 import type { WaitingOverrides } from './types.js';
 import type { NodeletConfiguration } from '../config/config.js';
@@ -32,9 +25,11 @@ import type { ProbeManager } from '../probes/probe-manager.js';
 import type { LifecycleHookRunner } from '../probes/lifecycle-hooks.js';
 import type { VolumeManager } from '../volumes/volume-manager.js';
 import { VolumeError, type MountedVolume } from '../volumes/types.js';
-import { NO_OBJECTS } from '../volumes/api-object-source.js';
-import { loadEnvObjects, type EnvObjects } from './env-objects.js';
-import { makeEnvironment } from './container-config.js';
+import { startContainer, type ContainerStartContext } from './container-start.js';
+import { killPod, pruneDeadContainers, removePod, stopWithHooks, type ContainerToStop } from './pod-teardown.js';
+import { startSandbox } from './sandbox-setup.js';
+import { StatusPublisher } from './status-publisher.js';
+import { TerminationMessages } from './termination-messages.js';
 
 export interface PodWorkerDeps {
   runtime: Runtime;
@@ -59,10 +54,6 @@ export interface PodWorkerDeps {
   volumes?: VolumeManager;
 }
 
-/** kubelet never gives a container less than this to stop, even for grace 0. */
-const MINIMUM_GRACE_SECONDS = 2;
-const MAX_TERMINATION_MESSAGE_BYTES = 4096;
-const FALLBACK_LOG_LINES = 80;
 const ERROR_RETRY_MIN_MS = 1_000;
 const ERROR_RETRY_MAX_MS = 30_000;
 
@@ -70,11 +61,9 @@ type Termination = { gracePeriodSeconds: number; remove: boolean; reason: string
 
 export class PodWorker {
   private pod: Pod;
-  private status?: PodStatus;
-  private lastSavedStatus = '';
-  private lastProbeResults = '';
+  private readonly statuses: StatusPublisher;
   private readonly waiting: WaitingOverrides = new Map();
-  private readonly terminationMessages = new Map<string, string>();
+  private readonly terminationMessages: TerminationMessages;
   private termination?: Termination;
   /** Set once the pod failed for good on the node (deadline exceeded, evicted): never restarted. */
   private failure?: { reason: string; message: string };
@@ -99,8 +88,9 @@ export class PodWorker {
   constructor(pod: Pod, private readonly deps: PodWorkerDeps, previousStatus?: PodStatus, options: { knownEmpty?: boolean } = {}) {
     this.pod = pod;
     this.knownEmpty = options.knownEmpty ?? false;
-    this.status = previousStatus;
     this.log = deps.logger.child({ pod: podKey(pod), uid: pod.metadata.uid });
+    this.statuses = new StatusPublisher(this.uid, deps, this.log, previousStatus);
+    this.terminationMessages = new TerminationMessages(deps.runtime, () => deps.store.podDir(this.uid));
     this.done = new Promise((r) => { this.resolveDone = r; });
   }
 
@@ -108,10 +98,10 @@ export class PodWorker {
 
   /** Where the pod came from (kubelet's config.source annotation): file for static pods, api otherwise. */
   private podSource(): string {
-    return this.pod.metadata.annotations?.['kubernetes.io/config.source'] ?? (this.deps.podSource || 'api');
+    return this.pod.metadata.annotations?.[ANNOTATION_CONFIG_SOURCE] ?? (this.deps.podSource || 'api');
   }
   get currentPod(): Pod { return this.pod; }
-  get currentStatus(): PodStatus | undefined { return this.status; }
+  get currentStatus(): PodStatus | undefined { return this.statuses.current; }
   get isTerminating(): boolean { return this.termination !== undefined; }
 
   update(pod: Pod): void {
@@ -147,7 +137,7 @@ export class PodWorker {
   hold(): void { this.held = true; }
 
   release(previousStatus?: PodStatus): void {
-    if (previousStatus && !this.status) this.status = previousStatus;
+    this.statuses.restore(previousStatus);
     this.held = false;
     if (this.pending) this.requestSync();
   }
@@ -207,7 +197,7 @@ export class PodWorker {
     if (this.termination) {
       await this.killPod(snap, this.termination.gracePeriodSeconds, this.termination.reason);
       if (this.termination.remove) {
-        await this.removeAll();
+        await removePod(this.deps, this.uid);
         this.finished = true;
         this.deps.probes?.removePod(this.uid);
         this.log.info('pod removed');
@@ -226,7 +216,7 @@ export class PodWorker {
       this.deps.events.record(this.pod, 'Normal', 'DeadlineExceeded', this.failure.message);
     }
 
-    if (this.failure || isTerminalPhase(this.status?.phase)) {
+    if (this.failure || isTerminalPhase(this.statuses.current?.phase)) {
       // A terminal pod keeps its exited containers (for logs and status) but gives
       // back its sandbox and never starts anything again.
       await this.killPod(snap, this.pod.spec.terminationGracePeriodSeconds ?? 30, 'pod is terminal');
@@ -251,8 +241,8 @@ export class PodWorker {
   }
 
   /**
-   * Evicts the pod (an emptyDir over its sizeLimit): its containers are stopped and
-   * it ends Failed with reason Evicted, as kubelet's eviction manager does.
+   * Evicts the pod, on the eviction manager's word (an emptyDir over its sizeLimit):
+   * its containers are stopped and it ends Failed with reason Evicted, as in kubelet.
    */
   evict(message: string): void {
     if (this.failure || this.termination || this.finished) return;
@@ -297,14 +287,13 @@ export class PodWorker {
 
   private activeDeadlineRemainingMs(): number | undefined {
     const deadline = this.pod.spec.activeDeadlineSeconds;
-    const start = this.status?.startTime;
+    const start = this.statuses.current?.startTime;
     if (deadline === undefined || !start) return undefined;
     return Date.parse(start) + deadline * 1000 - this.deps.clock.now();
   }
 
   /** Executes one round of computePodActions; returns whether the runtime changed. */
   private async applyActions(snap: RuntimePodSnapshot): Promise<boolean> {
-    const { runtime } = this.deps;
     const probes = this.deps.probes;
     const unhealthy = probes?.unhealthy(this.uid);
     const actions = computePodActions(this.pod, snap.status, probes ? { unhealthy, startupPending: probes.startupPending(this.uid) } : undefined);
@@ -332,44 +321,28 @@ export class PodWorker {
       const failedProbe = unhealthy?.get(kill.name);
       const spec = this.pod.spec.containers.find((c) => c.name === kill.name);
       const grace = failedProbe && spec ? probeKillGraceSeconds(this.pod, spec, failedProbe) : this.pod.spec.terminationGracePeriodSeconds ?? 30;
-      await this.stopWithHooks(kill.id, kill.name, true, grace, podIP);
+      await this.stopContainer({ id: kill.id, name: kill.name, running: true }, grace, podIP);
       if (failedProbe) probes?.acknowledgeRestart(this.uid, kill.name);
       changed = true;
     }
 
     for (const start of actions.containersToStart) {
-      const started = await this.startContainer(snap, sandboxId, podIP, start.container, start.kind, start.attempt);
+      const started = await startContainer(this.deps, this.startContext(), snap, sandboxId, podIP, start);
       changed = changed || started;
     }
     return changed;
   }
 
   private async createSandbox(attempt: number): Promise<{ id: string; ip: string } | undefined> {
-    const { runtime, config } = this.deps;
-    const pod = this.pod;
-    const { dns, warnings } = buildPodDNS(pod, {
-      clusterDNS: config.clusterDNS,
-      clusterDomain: config.clusterDomain,
-      hostResolvConf: this.deps.hostFiles.resolvConf(),
-    });
-    for (const w of warnings) this.deps.events.record(pod, 'Warning', 'DNSConfigForming', w);
-    const sandboxConfig = generateSandboxConfig({
-      pod, attempt, nodeName: config.nodeName, podSource: this.podSource(),
-      networkName: this.deps.networkName, image: config.podInfraImage, dns,
-    });
     try {
-      await this.deps.store.ensurePodDir(this.uid);
-      const id = await runtime.runPodSandbox(sandboxConfig);
-      this.created.sandboxes.push(id);
-      const status = await runtime.podSandboxStatus(id);
-      const ip = pod.spec.hostNetwork ? this.deps.hostIP() : status.ip;
-      await this.writeHostsFile(ip);
-      this.log.info({ sandbox: id.slice(0, 12), ip }, 'sandbox started');
-      return { id, ip };
+      return await startSandbox(this.deps, {
+        pod: this.pod, attempt, podSource: this.podSource(), log: this.log,
+        onCreated: (id) => { this.created.sandboxes.push(id); },
+      });
     } catch (err) {
       if (isRuntimeError(err, 'RuntimeUnavailable')) throw err;
       const message = `Failed to create pod sandbox: ${(err as Error).message}`;
-      this.deps.events.record(pod, 'Warning', 'FailedCreatePodSandBox', message);
+      this.deps.events.record(this.pod, 'Warning', 'FailedCreatePodSandBox', message);
       this.log.warn({ err }, 'sandbox creation failed');
       this.errorDelayMs = Math.min(ERROR_RETRY_MAX_MS, Math.max(ERROR_RETRY_MIN_MS, this.errorDelayMs * 2));
       this.scheduleWake(this.errorDelayMs);
@@ -377,314 +350,56 @@ export class PodWorker {
     }
   }
 
-  private hostsFilePath(): string {
-    return joinInside(this.deps.store.podDir(this.uid), 'etc-hosts');
+  private startContext(): ContainerStartContext {
+    return {
+      pod: this.pod, uid: this.uid, podSource: this.podSource(), log: this.log,
+      waiting: this.waiting, mountedVolumes: this.mountedVolumes, terminationMessages: this.terminationMessages,
+      onCreated: (id) => { this.created.containers.push(id); },
+      wakeIn: (ms) => this.scheduleWake(ms),
+    };
   }
 
-  private async writeHostsFile(podIP: string): Promise<void> {
-    const spec = this.pod.spec;
-    const content = spec.hostNetwork
-      ? buildHostNetworkHostsFile(this.deps.hostFiles.hosts(), spec.hostAliases)
-      : buildHostsFile({
-          podIP,
-          hostname: podHostname(this.pod),
-          subdomain: spec.subdomain,
-          namespace: this.pod.metadata.namespace ?? 'default',
-          clusterDomain: this.deps.config.clusterDomain,
-          hostAliases: spec.hostAliases,
-        });
-    await writeFile(this.hostsFilePath(), content, { mode: 0o644 });
+  /** Stops one container of this pod, preStop hook first (see stopWithHooks). */
+  private stopContainer(c: ContainerToStop, gracePeriodSeconds: number, podIP: string): Promise<void> {
+    return stopWithHooks(this.deps, this.pod, c, gracePeriodSeconds, podIP);
   }
 
-  private previousInstance(snap: RuntimePodSnapshot, name: string): ContainerStatus | undefined {
-    return snap.status.containers.find((c) => (c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name) === name);
-  }
-
-  /** Returns whether a container was created. */
-  private async startContainer(
-    snap: RuntimePodSnapshot, sandboxId: string, podIP: string, container: Container, kind: 'init' | 'regular', attempt: number,
-  ): Promise<boolean> {
-    const { runtime, config, events, crashBackoff } = this.deps;
-    const pod = this.pod;
-    const name = container.name;
-    const log = this.log.child({ container: name });
-
-    // CrashLoopBackOff: a container that exited waits out its back-off before it runs again.
-    const previous = this.previousInstance(snap, name);
-    const key = backoffKey(this.uid, name, hashContainer(container));
-    if (previous && previous.state === 'exited') {
-      const since = (previous.finishedAt ?? previous.createdAt).getTime();
-      if (crashBackoff.isInBackOff(key, since)) {
-        const remaining = crashBackoff.remainingMs(key, since);
-        const delay = Math.round((this.deps.clock.now() - since + remaining) / 1000);
-        const message = `back-off ${delay}s restarting failed container=${name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${this.uid})`;
-        if (this.waiting.get(name)?.reason !== 'CrashLoopBackOff') {
-          events.record(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${name} in pod ${podKey(pod)}`);
-        }
-        this.waiting.set(name, { reason: 'CrashLoopBackOff', message });
-        this.scheduleWake(remaining + 10);
-        return false;
-      }
-      crashBackoff.next(key);
-    }
-
-    let imageRef: string;
-    try {
-      imageRef = await this.deps.images.ensureImage(pod, container);
-    } catch (err) {
-      if (err instanceof ImageError) {
-        this.waiting.set(name, { reason: err.reason, message: err.message });
-        log.warn({ reason: err.reason }, err.message);
-        this.scheduleWake(err.reason === 'ErrImagePull' ? 1_000 : 10_000);
-        return false;
-      }
-      throw err;
-    }
-
-    let id: string;
-    try {
-      const envObjects: EnvObjects = await loadEnvObjects(pod, this.deps.volumes?.objects ?? NO_OBJECTS);
-      const envContext = { podIP, hostIP: this.deps.hostIP(), nodeName: config.nodeName, ...envObjects };
-      const mounts = await this.prepareMounts(container, attempt);
-      if (this.deps.volumes && (container.volumeMounts ?? []).length > 0) {
-        const env = new Map(makeEnvironment(pod, container, envContext).map((e) => [e.key, e.value]));
-        mounts.push(...(await this.deps.volumes.containerMounts(pod, container, env, this.mountedVolumes)));
-      }
-      const cfg = generateContainerConfig({
-        pod, container, kind, attempt, ...envContext,
-        hostsFilePath: this.hostsFilePath(), podSource: this.podSource(), config, imageRef, mounts,
-      });
-      const sandboxConfig = generateSandboxConfig({
-        pod, attempt: 0, nodeName: config.nodeName, podSource: this.podSource(),
-        networkName: this.deps.networkName, image: config.podInfraImage,
-      });
-      id = await runtime.createContainer(sandboxId, cfg, sandboxConfig);
-      this.created.containers.push(id);
-    } catch (err) {
-      if (isRuntimeError(err, 'RuntimeUnavailable')) throw err;
-      const reason = err instanceof CreateContainerConfigError ? 'CreateContainerConfigError' : 'CreateContainerError';
-      const message = (err as Error).message;
-      this.waiting.set(name, { reason, message });
-      events.record(pod, 'Warning', 'Failed', `Error: ${message}`);
-      log.warn({ reason }, message);
-      this.scheduleWake(10_000);
-      return false;
-    }
-    events.record(pod, 'Normal', 'Created', `Created container ${name}`);
-    try {
-      await runtime.startContainer(id);
-    } catch (err) {
-      if (isRuntimeError(err, 'RuntimeUnavailable')) throw err;
-      const message = (err as Error).message;
-      this.waiting.set(name, { reason: 'RunContainerError', message });
-      events.record(pod, 'Warning', 'Failed', `Error: ${message}`);
-      log.warn({ reason: 'RunContainerError' }, message);
-      return true;
-    }
-    this.waiting.delete(name);
-    events.record(pod, 'Normal', 'Started', `Started container ${name}`);
-    log.info({ attempt }, 'container started');
-    // postStart runs before the next status is computed, so the container is not
-    // reported ready until its hook returned; a failed hook kills the container.
-    if (container.lifecycle?.postStart && this.deps.hooks) {
-      const hook = await this.deps.hooks.runPostStart(pod, container, id, podIP);
-      if (!hook.ok) {
-        this.waiting.set(name, { reason: 'PostStartHookError', message: hook.message });
-        events.record(pod, 'Normal', 'Killing', `FailedPostStartHook: stopping container ${name}`);
-        log.warn({ reason: 'PostStartHookError' }, hook.message);
-        await runtime.stopContainer(id, this.graceFor(pod.spec.terminationGracePeriodSeconds ?? 30));
-      }
-    }
-    return true;
-  }
-
-  private containerSpec(name: string): Container | undefined {
-    return [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers].find((c) => c.name === name);
-  }
-
-  /**
-   * Stops one container: its preStop hook first, whose time is taken out of the
-   * grace period (at least 2 s remain for SIGTERM), then the stop signal.
-   */
-  private async stopWithHooks(
-    id: string, name: string, running: boolean, gracePeriodSeconds: number, podIP: string, labels?: Record<string, string>,
-  ): Promise<void> {
-    let grace = this.graceFor(gracePeriodSeconds);
-    const spec = this.containerSpec(name) ?? (labels ? containerFromLabels(name, labels) : undefined);
-    if (running && spec?.lifecycle?.preStop && this.deps.hooks) {
-      grace = await this.deps.hooks.runPreStop(this.pod, spec, id, podIP, gracePeriodSeconds);
-    }
-    await this.deps.runtime.stopContainer(id, grace);
-  }
-
-  /** The termination-message file, mounted at terminationMessagePath as kubelet does. */
-  private async prepareMounts(container: Container, attempt: number): Promise<Mount[]> {
-    const path = container.terminationMessagePath ?? '/dev/termination-log';
-    const dir = joinInside(this.deps.store.podDir(this.uid), 'containers', safeSegment(container.name, 'container name'));
-    await mkdir(dir, { recursive: true });
-    const file = joinInside(dir, `termination-log-${attempt}`);
-    await writeFile(file, '', { flag: 'w' });
-    await chmod(file, 0o666);
-    return [{ containerPath: path, hostPath: file, readonly: false }];
-  }
-
-  private async readTerminationMessages(snap: RuntimePodSnapshot): Promise<void> {
-    const all = [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers];
-    for (const c of snap.status.containers) {
-      if (c.state !== 'exited' || this.terminationMessages.has(c.id)) continue;
-      const spec = all.find((s) => s.name === c.metadata.name);
-      const mount = c.mounts.find((m) => m.containerPath === (spec?.terminationMessagePath ?? '/dev/termination-log'));
-      let message = '';
-      if (mount) {
-        try {
-          message = (await readFile(mount.hostPath)).subarray(0, MAX_TERMINATION_MESSAGE_BYTES).toString('utf8');
-        } catch { /* the pod directory may already be gone */ }
-      }
-      if (!message && spec?.terminationMessagePolicy === 'FallbackToLogsOnError' && (c.exitCode ?? 0) !== 0) {
-        message = await this.tailLogs(c.id);
-      }
-      this.terminationMessages.set(c.id, message);
-    }
-  }
-
-  private async tailLogs(id: string): Promise<string> {
-    try {
-      const stream = await this.deps.runtime.logs(id, { tailLines: FALLBACK_LOG_LINES });
-      const chunks: Buffer[] = [];
-      for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-      const text = Buffer.concat(chunks).toString('utf8');
-      return text.length > 2048 ? text.slice(text.length - 2048) : text;
-    } catch {
-      return '';
-    }
+  private killPod(snap: RuntimePodSnapshot, gracePeriodSeconds: number, reason: string): Promise<void> {
+    return killPod(this.deps, this.pod, snap, gracePeriodSeconds, reason, this.log);
   }
 
   private async publishStatus(snap: RuntimePodSnapshot): Promise<PodStatus> {
-    await this.readTerminationMessages(snap);
+    await this.terminationMessages.collect(this.pod, snap);
     // Waiting reasons belong to the current instance: a newer running one clears them.
     for (const c of snap.status.containers) {
       if (c.state === 'running') this.waiting.delete(c.metadata.name);
     }
-    const probes = this.deps.probes;
-    if (probes) {
-      // Probe workers follow the containers' current instances (a new ID restarts them).
-      const seen = new Set<string>();
-      const containers = [];
-      for (const c of snap.status.containers) {
-        const name = c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name;
-        if (seen.has(name)) continue;
-        seen.add(name);
-        containers.push({ name, containerId: c.id, startedAt: c.startedAt, running: c.state === 'running' });
-      }
-      const ip = snap.status.sandboxes[0]?.ip || (this.pod.spec.hostNetwork ? this.deps.hostIP() : '');
-      if (this.termination || isTerminalPhase(this.status?.phase)) probes.removePod(this.uid);
-      else probes.syncPod(this.pod, { podIP: ip, containers });
-    }
-    const status = computePodStatus({
-      pod: this.pod,
-      runtime: snap.status,
-      previous: this.status,
-      waiting: this.waiting,
-      readiness: probes?.readiness(this.uid),
-      started: probes?.started(this.uid),
-      hostIP: this.deps.hostIP(),
-      now: new Date(this.deps.clock.now()),
-      terminationMessages: this.terminationMessages,
-      runtimeType: this.deps.runtime.runtimeType,
+    this.syncProbes(snap);
+    return this.statuses.publish({
+      pod: this.pod, snap, waiting: this.waiting, terminationMessages: this.terminationMessages.byContainerId, failure: this.failure,
     });
-    if (this.pod.spec.hostNetwork && !status.podIP) {
-      status.podIP = status.hostIP;
-      status.podIPs = status.hostIPs;
-    }
-    // As kubelet: a failed pod turns terminal only once its containers have stopped; a
-    // status computed while the kill is still to come keeps the phase it has.
-    if (this.failure && !snap.status.containers.some((c) => c.state === 'running')) {
-      status.phase = 'Failed';
-      status.reason = this.failure.reason;
-      status.message = this.failure.message;
-    }
-    // A pod that has finished keeps the IP it had, as kubelet reports it.
-    if (isTerminalPhase(status.phase) && !status.podIP && this.status?.podIP) {
-      status.podIP = this.status.podIP;
-      status.podIPs = this.status.podIPs;
-    }
-    if (probes) {
-      const results = JSON.stringify(probes.results(this.uid));
-      if (results !== this.lastProbeResults) {
-        this.lastProbeResults = results;
-        await this.deps.store.saveProbeResults(this.uid, JSON.parse(results));
-      }
-    }
-    const before = this.status?.phase;
-    this.status = status;
-    const serialized = JSON.stringify(status);
-    if (serialized !== this.lastSavedStatus) {
-      this.lastSavedStatus = serialized;
-      if (before !== status.phase) this.log.info({ phase: status.phase }, `pod phase ${before ?? 'none'} -> ${status.phase}`);
-      await this.deps.store.saveStatus(this.uid, status);
-      this.deps.onStatus?.(this.pod, status);
-    }
-    return status;
   }
 
-  private graceFor(seconds: number): number {
-    return Math.max(MINIMUM_GRACE_SECONDS, seconds);
-  }
-
-  /** Stops every running container of the pod (in parallel, with grace), then its sandboxes. */
-  private async killPod(snap: RuntimePodSnapshot, gracePeriodSeconds: number, reason: string): Promise<void> {
-    const { runtime } = this.deps;
-    const running = snap.allContainers.filter((c) => c.state === 'running' || c.state === 'created');
-    await Promise.all(
-      running.map(async (c) => {
-        const name = c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name;
-        if (c.state === 'running') {
-          this.deps.events.record(this.pod, 'Normal', 'Killing', `Stopping container ${name}`);
-          this.log.info({ container: name, grace: gracePeriodSeconds, reason }, 'stopping container');
-        }
-        await this.stopWithHooks(c.id, name, c.state === 'running', gracePeriodSeconds, snap.status.sandboxes[0]?.ip ?? '', c.labels);
-      }),
-    );
-    await Promise.all(
-      snap.allSandboxes.filter((s) => s.state === 'ready').map((s) => runtime.stopPodSandbox(s.id)),
-    );
-  }
-
-  /** Removes every container and sandbox of the pod, then its directory. */
-  private async removeAll(): Promise<void> {
-    const { runtime, config } = this.deps;
-    const snap = await readRuntimePod(runtime, config.nodeName, this.uid);
-    await Promise.all(snap.allContainers.map((c) => runtime.removeContainer(c.id)));
-    await Promise.all(snap.allSandboxes.map((s) => runtime.removePodSandbox(s.id)));
-    // Volumes go only once no container can use them; a tmpfs is unmounted before removal.
-    await this.deps.volumes?.tearDownPod(this.uid);
-    await this.deps.store.removePodDir(this.uid);
+  /** Probe workers follow the containers' current instances (a new ID restarts them). */
+  private syncProbes(snap: RuntimePodSnapshot): void {
+    const probes = this.deps.probes;
+    if (!probes) return;
+    const seen = new Set<string>();
+    const containers = [];
+    for (const c of snap.status.containers) {
+      const name = c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      containers.push({ name, containerId: c.id, startedAt: c.startedAt, running: c.state === 'running' });
+    }
+    const ip = snap.status.sandboxes[0]?.ip || (this.pod.spec.hostNetwork ? this.deps.hostIP() : '');
+    if (this.termination || isTerminalPhase(this.statuses.current?.phase)) probes.removePod(this.uid);
+    else probes.syncPod(this.pod, { podIP: ip, containers });
   }
 
   /** Keeps the newest exited instance per container (for lastState and logs); removes older ones. */
   private async pruneDeadContainers(snap: RuntimePodSnapshot): Promise<void> {
-    const keep = this.deps.config.maxDeadContainersPerContainer;
-    const deadSeen = new Map<string, number>();
-    const doomed: string[] = [];
-    for (const c of snap.allContainers) {
-      if (c.state !== 'exited') continue;
-      const name = c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name;
-      const n = (deadSeen.get(name) ?? 0) + 1;
-      deadSeen.set(name, n);
-      if (n > keep) doomed.push(c.id);
-    }
-    const liveSandbox = snap.allSandboxes[0];
-    for (const s of snap.allSandboxes) {
-      if (s !== liveSandbox && s.state === 'notready' && !snap.allContainers.some((c) => c.podSandboxId === s.id)) doomed.push(s.id);
-    }
-    for (const id of doomed) {
-      try {
-        await this.deps.runtime.removeContainer(id);
-        this.terminationMessages.delete(id);
-      } catch (err) {
-        this.log.debug({ err }, 'pruning an exited container failed');
-      }
-    }
+    for (const id of await pruneDeadContainers(this.deps, snap, this.log)) this.terminationMessages.forget(id);
   }
 
   private scheduleNextWake(deadlineMs: number | undefined): void {
@@ -692,28 +407,4 @@ export class PodWorker {
     if (deadlineMs !== undefined) next = Math.min(next, Math.max(0, deadlineMs) + 10);
     this.scheduleWake(next);
   }
-}
-
-/**
- * The part of a container spec an orphan's stop needs (its preStop hook and ports),
- * from the labels written when it was created; undefined when it has no hook.
- */
-export function containerFromLabels(name: string, labels: Record<string, string>): Container | undefined {
-  const handler = labels[LABEL_PRESTOP_HANDLER];
-  if (!handler) return undefined;
-  try {
-    const ports = labels[LABEL_CONTAINER_PORTS];
-    return { name, image: '', lifecycle: { preStop: JSON.parse(handler) }, ...(ports ? { ports: JSON.parse(ports) } : {}) };
-  } catch {
-    return undefined; // a label someone edited by hand: stop without the hook
-  }
-}
-
-/** Reconstructs enough of a pod from runtime labels to terminate an orphan. */
-export function orphanPodFromLabels(uid: string, labels: Record<string, string>, name: string, namespace: string): Pod {
-  const grace = Number(labels[LABEL_TERMINATION_GRACE]);
-  return {
-    metadata: { name, namespace, uid },
-    spec: { containers: [], terminationGracePeriodSeconds: Number.isFinite(grace) ? grace : 30 },
-  };
 }

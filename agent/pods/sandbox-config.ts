@@ -23,7 +23,6 @@ export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
 
 export function generateSandboxConfig(input: SandboxConfigInput): PodSandboxConfig {
   const { pod } = input;
-  const spec = pod.spec;
   const config: PodSandboxConfig = {
     metadata: {
       name: pod.metadata.name ?? '',

@@ -55,14 +55,6 @@ export function validatePod(pod: Pod): FieldError[] {
   return c.errors;
 }
 
-/** validatePod rendered as the apiserver's message, or undefined when the pod is valid. */
-export function podValidationMessage(pod: Pod): string | undefined {
-  const errors = validatePod(pod);
-  if (errors.length === 0) return undefined;
-  const name = isJsonObject(pod.metadata) && typeof pod.metadata.name === 'string' ? pod.metadata.name : '';
-  return formatFieldErrors('Pod', name, errors);
-}
-
 function validateMetadata(c: Checker, value: unknown): void {
   if (absent(value)) {
     c.add(fieldError.required('metadata.name', 'name or generateName is required'));

@@ -1,12 +1,12 @@
 // Builds the agent's volume layer: every volume kind, the ConfigMap/Secret source
-// (the apiserver when joined, nothing standalone) and the periodic work — emptyDir
-// sizeLimit checks and stopping watches of objects no pod reads any more.
+// (the apiserver when joined, nothing standalone) and the periodic work: stopping
+// watches of objects no pod reads any more. (emptyDir sizeLimit eviction belongs to
+// agent/eviction, which measures through VolumeManager.sizeLimitViolation.)
 import { totalmem } from 'node:os';
 import type { Pod } from '../api/types.js';
 import type { NodeletConfiguration } from '../config/config.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Logger } from '../log/logger.js';
-import type { PodWorker } from '../pods/pod-worker.js';
 import { parseMemoryToBytes } from '../api/quantity.js';
 import { ApiObjectSource, NO_OBJECTS, objectRefKey } from './api-object-source.js';
 import { ConfigMapVolume } from './config-map-volume.js';
@@ -23,7 +23,8 @@ export interface AgentVolumes {
   manager: VolumeManager;
   /** objectRefKey()s of every ConfigMap and Secret the pod reads. */
   references(pod: Pod): Set<string>;
-  startHousekeeping(workers: () => PodWorker[]): { stop(): void };
+  /** `pods`: every pod on the node, whose ConfigMaps and Secrets stay watched. */
+  startHousekeeping(pods: () => Iterable<Pod>): { stop(): void };
 }
 
 /** Where each pod's directory is (the agent's pod state store): volumes live under it. */
@@ -65,29 +66,15 @@ export function createVolumeManager(input: {
   return {
     manager,
     references: podObjectReferences,
-    startHousekeeping(workers) {
-      let checking = false;
-      const sizeCheck = setInterval(() => {
-        if (checking) return;
-        checking = true;
-        void (async () => {
-          for (const w of workers()) {
-            if (w.isTerminating || !(w.currentPod.spec.volumes ?? []).some((v) => v.emptyDir?.sizeLimit !== undefined)) continue;
-            const violation = await manager.sizeLimitViolation(w.currentPod).catch(() => undefined);
-            if (violation) w.evict(violation);
-          }
-        })().finally(() => { checking = false; });
-      }, config.volumeStatsAggPeriodMs);
-      sizeCheck.unref();
+    startHousekeeping(pods) {
       const gc = setInterval(() => {
         const keep = new Set<string>();
-        for (const w of workers()) for (const k of podObjectReferences(w.currentPod)) keep.add(k);
+        for (const pod of pods()) for (const k of podObjectReferences(pod)) keep.add(k);
         api?.retainOnly(keep);
       }, 60_000);
       gc.unref();
       return {
         stop() {
-          clearInterval(sizeCheck);
           clearInterval(gc);
           void api?.stop();
         },

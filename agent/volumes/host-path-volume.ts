@@ -6,8 +6,6 @@ import { dirname, posix } from 'node:path';
 import { hostPathRefusal, type AllowedHostPath } from './host-path-policy.js';
 import { VolumeError, type MountedVolume, type VolumeKind, type VolumeSetUpContext } from './types.js';
 
-export type HostPathType = '' | 'DirectoryOrCreate' | 'Directory' | 'FileOrCreate' | 'File' | 'Socket' | 'CharDevice' | 'BlockDevice';
-
 const TYPES = new Set<string>(['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice']);
 
 type Found = 'nothing' | 'a directory' | 'a regular file' | 'a socket' | 'a character device' | 'a block device' | 'a symbolic link' | 'a FIFO';

@@ -52,7 +52,7 @@ export function planVolumeMounts(
     const field = `volumeMounts[${index}]`;
     const volume = volumes.get(m.name);
     if (!volume) throw fail(`${field}.name`, `volume "${m.name}" is not defined in spec.volumes`);
-    if (!m.mountPath || !m.mountPath.startsWith('/')) throw fail(`${field}.mountPath`, `"${m.mountPath}" must be an absolute path`);
+    if (!m.mountPath?.startsWith('/')) throw fail(`${field}.mountPath`, `"${m.mountPath}" must be an absolute path`);
     const containerPath = posix.normalize(m.mountPath).replace(/(.)\/$/, '$1');
     const earlier = seen.get(containerPath);
     if (earlier !== undefined) throw fail(`${field}.mountPath`, `"${m.mountPath}" is already mounted by volumeMounts[${earlier}]`);

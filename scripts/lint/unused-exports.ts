@@ -47,8 +47,10 @@ export function moduleFacts(file: string, source: string): ModuleFacts {
     if (m[2] === undefined) exports.push(...listNames(m[1] as string));
   }
   const usedInFile = new Set<string>();
+  // A spread (`...NAME`) is a use, not a property access.
+  const uses = text.replace(/\.\.\./g, ' ');
   for (const name of exports) {
-    if ((text.match(new RegExp(`(?<![\\w$.])${name.replace(/\$/g, '\\$')}(?![\\w$])`, 'g')) ?? []).length > 1) usedInFile.add(name);
+    if ((uses.match(new RegExp(`(?<![\\w$.])${name.replace(/\$/g, '\\$')}(?![\\w$])`, 'g')) ?? []).length > 1) usedInFile.add(name);
   }
   const imports = new Map<string, Set<string>>();
   const take = (spec: string, names: string[]) => {

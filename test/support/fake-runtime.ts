@@ -147,8 +147,50 @@ export class FakeRuntime implements Runtime {
     return { timestamp: this.now(), cpuUsageCoreNanoSeconds: 0, memoryWorkingSetBytes: 0, memoryUsageBytes: 0 };
   }
 
+  private readonly eventStreams = new Set<{ push(e: RuntimeEvent): void; fail(err: Error): void }>();
+
+  /** Open streams get what emitEvent() sends, until aborted or broken by endEventStreams(). */
   async *events(signal: AbortSignal): AsyncIterable<RuntimeEvent> {
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    const queue: RuntimeEvent[] = [];
+    let failure: Error | undefined;
+    let wakeUp: (() => void) | undefined;
+    const stream = {
+      push: (e: RuntimeEvent) => { queue.push(e); wakeUp?.(); },
+      fail: (err: Error) => { failure = err; wakeUp?.(); },
+    };
+    const onAbort = () => wakeUp?.();
+    this.eventStreams.add(stream);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (!signal.aborted) {
+        if (failure) throw failure;
+        const next = queue.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        await new Promise<void>((resolve) => { wakeUp = resolve; });
+        wakeUp = undefined;
+      }
+    } finally {
+      this.eventStreams.delete(stream);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Sends an engine event to every open events() stream. */
+  emitEvent(event: RuntimeEvent): void {
+    for (const stream of this.eventStreams) stream.push(event);
+  }
+
+  /** Breaks every open events() stream, as an engine restart does. */
+  endEventStreams(err = new Error('event stream closed')): void {
+    for (const stream of this.eventStreams) stream.fail(err);
+  }
+
+  /** How many events() streams are open. */
+  get openEventStreams(): number {
+    return this.eventStreams.size;
   }
 
   /** Makes a running container exit, as its process would. */

@@ -222,7 +222,7 @@ const byText = new Map<string, NamesOfServicePort>();
 
 export function serviceChainNames(n: ServicePortName): ServiceChainNames {
   const known = byObject.get(n);
-  if (known && known.matches(n)) return known;
+  if (known?.matches(n)) return known;
   const text = `${servicePortNameString(n)}/${n.protocol}`;
   let names = byText.get(text);
   if (!names) {

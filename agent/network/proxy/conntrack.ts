@@ -68,7 +68,7 @@ export async function clearUdpConntrack(filter: UdpConntrackFilter, runner: Comm
  */
 export function staleUdpConntrackFilters(before: ServicePortInfo | undefined, after: ServicePortInfo | undefined): UdpConntrackFilter[] {
   const info = after ?? before;
-  if (!info || info.name.protocol !== 'UDP') return [];
+  if (info?.name.protocol !== 'UDP') return [];
   const used = (s: ServicePortInfo | undefined) => {
     if (!s || s.clusterIP === 'None' || s.clusterIP === '') return new Set<string>();
     return new Set(categorizeEndpoints(s).reachable.map((ep) => ep.ip));

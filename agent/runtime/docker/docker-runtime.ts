@@ -321,7 +321,7 @@ export class DockerRuntime implements Runtime {
 
   async stopContainer(id: string, timeoutSeconds: number, signal?: string): Promise<void> {
     const info = await this.inspectOrUndefined(id);
-    if (!info || !info.State?.Running) return;
+    if (!info?.State?.Running) return;
     const seconds = Math.max(0, Math.ceil(timeoutSeconds));
     const wanted = normalizeSignal(signal);
     const own = normalizeSignal((info.Config as { StopSignal?: string } | undefined)?.StopSignal) ?? DEFAULT_STOP_SIGNAL;

@@ -10,7 +10,7 @@ import { serviceKey } from '../../../agent/network/proxy/service-model.js';
 import type { CommandRunner } from '../../../agent/network/proxy/host-command.js';
 import { endpoint, servicePort } from '../../unit/network/proxy/proxy-fixtures.js';
 import {
-  connectFrom, startRemoteClient, dockerChains, normalizeIptablesSave, TestNetns, type Backends,
+  connectFrom, startRemoteClient, dockerChains, normalizeIptablesSave, type TestNetns, type Backends,
   applierServices, startApplierNetns, type ApplierNetns,
 } from './netns-fixture.js';
 

@@ -8,7 +8,7 @@ import { serviceKey } from '../../../agent/network/proxy/service-model.js';
 import type { CommandRunner } from '../../../agent/network/proxy/host-command.js';
 import { endpoint, servicePort } from '../../unit/network/proxy/proxy-fixtures.js';
 import {
-  connectFrom, startRemoteClient, normalizeIptablesSave, TestNetns, type Backends,
+  connectFrom, startRemoteClient, normalizeIptablesSave, type TestNetns, type Backends,
   applierServices, startApplierNetns, type ApplierNetns,
 } from './netns-fixture.js';
 

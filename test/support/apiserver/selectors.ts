@@ -32,7 +32,7 @@ function tokenize(input: string): Token[] {
 
 /** Parses `a=b,c!=d,e in (x,y),f notin (z),g,!h` (and `==`, `>`, `<`); throws a 400 on bad syntax. */
 export function parseLabelSelector(input: string | null | undefined): LabelSelector {
-  if (!input || !input.trim()) return [];
+  if (!input?.trim()) return [];
   const tokens = tokenize(input);
   let pos = 0;
   const fail = (why: string) => badRequest(`unable to parse requirement: ${why} (labelSelector "${input}")`);
@@ -44,7 +44,7 @@ export function parseLabelSelector(input: string | null | undefined): LabelSelec
     if (!t) throw fail('expected a requirement');
     let negated = false;
     if (t.kind === 'op' && t.text === '!') { negated = true; t = next(); }
-    if (!t || t.kind !== 'id') throw fail('expected a label key');
+    if (t?.kind !== 'id') throw fail('expected a label key');
     const key = t.text;
     if (!isLabelKey(key)) throw fail(`invalid label key "${key}"`);
     const op = peek();
@@ -65,7 +65,7 @@ export function parseLabelSelector(input: string | null | undefined): LabelSelec
     } else if (op.kind === 'id' && (op.text === 'in' || op.text === 'notin')) {
       pos++;
       const open = next();
-      if (!open || open.text !== '(') throw fail(`expected '(' after ${op.text}`);
+      if (open?.text !== '(') throw fail(`expected '(' after ${op.text}`);
       const values: string[] = [];
       for (;;) {
         const v = next();
@@ -119,13 +119,13 @@ function splitTerms(input: string): string[] {
   return terms;
 }
 
-function unescape(value: string): string {
+function unescapeSelectorValue(value: string): string {
   return value.replace(/\\(.)/g, '$1');
 }
 
 /** Parses `spec.nodeName=n1,status.phase!=Failed`; fields must be ones the resource supports (400 otherwise). */
 export function parseFieldSelector(input: string | null | undefined, def: ResourceDef): FieldSelector {
-  if (!input || !input.trim()) return [];
+  if (!input?.trim()) return [];
   const supported = new Set(['metadata.name', ...(def.namespaced ? ['metadata.namespace'] : []), ...def.fieldLabels]);
   return splitTerms(input).map((term) => {
     const m = /^(.*?)(!=|==|=)(.*)$/s.exec(term);
@@ -134,7 +134,7 @@ export function parseFieldSelector(input: string | null | undefined, def: Resour
     if (!supported.has(field)) {
       throw badRequest(`field label not supported: ${field} (fieldSelector "${input}" on ${def.plural})`);
     }
-    return { field, op: m[2] === '!=' ? '!=' : '=', value: unescape(m[3]!) };
+    return { field, op: m[2] === '!=' ? '!=' : '=', value: unescapeSelectorValue(m[3]!) };
   });
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  NATIVE_EXEC_PROTOCOL_VERSION, NativeExecError, NativeExecProtocolError, decodeNativeExecHello, decodeNativeExecReplies, encodeNativeExecHello, encodeNativeExecRequest,
+  NATIVE_EXEC_PROTOCOL_VERSION, type NativeExecError, NativeExecProtocolError, decodeNativeExecHello, decodeNativeExecReplies, encodeNativeExecHello, encodeNativeExecRequest,
   type NativeExecRequest,
 } from '../../../agent/runtime/docker/exec/native-exec-protocol.js';
 

@@ -344,7 +344,7 @@ describe('StatusManager: final delete', () => {
   });
 
   it('retries the final delete when the server is unreachable', async () => {
-    const a = apiPod('a');
+    apiPod('a');
     const marked = api.mutate('default', 'a', (p) => { p.metadata.deletionTimestamp = T0; p.status = { phase: 'Failed' }; });
     api.failNext(() => new ApiUnavailableError('DELETE', '/x', 'connect ECONNREFUSED'), 'DELETE');
     manager.podDeleted(marked);

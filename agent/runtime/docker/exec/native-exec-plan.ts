@@ -109,7 +109,7 @@ export function planNativeExec(target: ExecTarget, facts: NativeExecFacts): Nati
   }
   if (!facts.sameUserNamespace) return { reason: 'it runs in a user namespace of its own' };
   const cgroupProcs = cgroupProcsPaths(facts.cgroup, facts.mountinfo);
-  if (!cgroupProcs || !cgroupProcs.every((p) => p.includes(target.containerId))) {
+  if (!cgroupProcs?.every((p) => p.includes(target.containerId))) {
     return { reason: 'its cgroups cannot be placed from the host' };
   }
   return {
