@@ -6,7 +6,7 @@
 import type { Pod } from '../api/types.js';
 import { isJsonObject, type JsonObject } from '../api/json-object.js';
 import { absent, Checker } from '../api/validation/checker.js';
-import { fieldError, formatFieldErrors, type FieldError } from '../api/validation/field-errors.js';
+import { fieldError, type FieldError } from '../api/validation/field-errors.js';
 import {
   configMapKey, dns1123Label, dns1123Subdomain, envVarName, httpHeaderName, ipAddress, labelValue,
   localDescendingPath, portName, portNumber, qualifiedName,

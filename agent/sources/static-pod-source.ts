@@ -8,7 +8,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { realClock, type Clock, type Timer } from '../api/clock.js';
-import { isManifestFileName, parseManifestFile, type ParsedManifest } from './manifest-parser.js';
+import { isManifestFileName, parseManifestFile, } from './manifest-parser.js';
 import { buildStaticPodSnapshot } from './static-pod-snapshot.js';
 import type { PodSource, PodSourceUpdate, RejectedManifest } from './types.js';
 

@@ -9,7 +9,7 @@ import { cleanupAll, cleanupOtherModes } from '../../../agent/network/proxy/prox
 import { SERVICE_ROUTE_INTERFACE, ServiceRoute } from '../../../agent/network/proxy/service-route.js';
 import type { ProxyState } from '../../../agent/network/proxy/service-model.js';
 import { endpoint, proxyState, servicePort } from '../../unit/network/proxy/proxy-fixtures.js';
-import { dockerChains, normalizeIptablesSave, seedWithHostRules, snapshot, TestNetns } from './netns-fixture.js';
+import { dockerChains, seedWithHostRules, snapshot, TestNetns } from './netns-fixture.js';
 
 const SERVICE_CIDR = '10.250.0.0/16';
 
