@@ -1,12 +1,11 @@
 // The house rules on which folder may import which, checked on the real import graph
 // (type-only imports included: a type is knowledge of the other side too). Biome
 // catches file-level import cycles and bare engine-client imports; what it cannot
-// express is a rule over resolved folders, which is what this does. Run as
-// `node scripts/lint/layering.ts` (npm run lint) and from test/unit/lint/layering.test.ts.
-//
-// Dependency-free on purpose: Node runs it straight from TypeScript, without a build.
-import { readdirSync, readFileSync } from 'node:fs';
+// express is a rule over resolved folders, which is what this does. Run by
+// scripts/lint/main.ts (npm run lint) and by test/unit/lint/layering.test.ts.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { listSources } from './source-files.js';
 
 /** One edge of the import graph: `from` imports `to` (both paths relative to the repo, with `.ts`). */
 export interface ImportEdge {
@@ -102,16 +101,6 @@ export function importSpecifiers(source: string): string[] {
   return specifiers;
 }
 
-function listSources(root: string, dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true })) {
-    const rel = path.posix.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listSources(root, rel));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) out.push(rel);
-  }
-  return out;
-}
-
 /** The relative-import graph of everything under `agent/` in the repository at `root`. */
 export function agentImportGraph(root: string): ImportEdge[] {
   const edges: ImportEdge[] = [];
@@ -123,15 +112,4 @@ export function agentImportGraph(root: string): ImportEdge[] {
     }
   }
   return edges;
-}
-
-if (import.meta.main) {
-  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-  const violations = checkLayering(agentImportGraph(root));
-  for (const v of violations) console.error(`layering: ${v.rule}\n  ${v.edge.from} -> ${v.edge.to}`);
-  if (violations.length > 0) {
-    console.error(`layering: ${violations.length} violation(s)`);
-    process.exit(1);
-  }
-  console.log('layering: imports follow the house rules');
 }

@@ -7,9 +7,10 @@
 // export its own module uses (a type in an exported signature) is left alone, as
 // knip's ignoreExportsUsedInFile does: only exports nothing uses at all are dead.
 //
-// Run as `node scripts/lint/unused-exports.ts` (npm run lint).
-import { readdirSync, readFileSync } from 'node:fs';
+// Run by scripts/lint/main.ts (npm run lint).
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { listSources } from './source-files.js';
 
 export interface ModuleFacts {
   /** Names the module exports (declarations and `export { … }` lists). */
@@ -99,16 +100,6 @@ export function unusedExports(modules: ReadonlyMap<string, ModuleFacts>): string
   return unused.sort();
 }
 
-function listSources(root: string, dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true })) {
-    const rel = path.posix.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listSources(root, rel));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) out.push(rel);
-  }
-  return out;
-}
-
 /** Facts of every module under agent/, scripts/ and test/ of the repository at `root`. */
 export function repoModules(root: string): Map<string, ModuleFacts> {
   const modules = new Map<string, ModuleFacts>();
@@ -116,15 +107,4 @@ export function repoModules(root: string): Map<string, ModuleFacts> {
     for (const file of listSources(root, dir)) modules.set(file, moduleFacts(file, readFileSync(path.join(root, file), 'utf8')));
   }
   return modules;
-}
-
-if (import.meta.main) {
-  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-  const unused = unusedExports(repoModules(root));
-  for (const u of unused) console.error(`unused export: ${u}`);
-  if (unused.length > 0) {
-    console.error(`unused-exports: ${unused.length} export(s) nothing imports (make them private or remove them)`);
-    process.exit(1);
-  }
-  console.log('unused-exports: every export is imported somewhere');
 }
