@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { DockerNetworkDriver } from '../../agent/runtime/docker/docker-network-driver.js';
+import { DOCKER_SOCKET_PATH } from '../../agent/runtime/docker/docker-socket.js';
 import { stringify } from 'yaml';
 import { VERSION } from '../../agent/config/config.js';
 
-const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+const docker = new Docker({ socketPath: DOCKER_SOCKET_PATH });
 
 const networks = new DockerNetworkDriver();
 /** Removes a bench network (the driver retries for 5 s), saying so when Docker refuses: a stale endpoint count, which restarting dockerd clears. */
