@@ -5,7 +5,7 @@ import { runAgentCommand } from './agent-command.js';
 import { runPodsCommand } from './pods-command.js';
 import { runPsCommand } from './ps-command.js';
 import { runLogsCommand, runExecCommand, runInspectCommand } from './container-commands.js';
-import { VERSION } from '../config/config.js';
+import { VERSION } from '../api/version.js';
 import { runProxyCommand } from './proxy-command.js';
 import { runRulesCommand } from './rules-command.js';
 

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { parse } from 'yaml';
 import { DEFAULT_RUNTIME_ENDPOINT } from '../runtime/runtime-endpoint.js';
 import type { ExecHandler } from '../runtime/runtime.js';
+import { VERSION } from '../api/version.js';
 
 export interface NodeletConfiguration {
   nodeName: string;
@@ -79,7 +80,6 @@ export interface NodeletConfiguration {
   execProbeConcurrency: number;
 }
 
-export const VERSION = '0.1.0';
 
 export function defaultNodeName(): string {
   return hostname().toLowerCase();

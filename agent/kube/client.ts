@@ -5,7 +5,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import { VERSION } from '../config/config.js';
+import { VERSION } from '../api/version.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { realClock, type Clock } from '../api/clock.js';
 import { sleep } from '../api/backoff.js';

@@ -14,7 +14,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { VERSION } from '../../agent/config/config.js';
+import { VERSION } from '../../agent/api/version.js';
 import { cpuSeconds, freeBenchSubnet, removeByLabel, removeNetwork, rssMiB } from './startup.js';
 
 /** The agent keeps the newest 10 000 latencies per handler and writes their summary every 10 s. */

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VERSION } from '../../agent/config/config.js';
+import { VERSION } from '../../agent/api/version.js';
 import { TestApiServer } from '../../test/support/apiserver/server.js';
 import { benchSubnet, removeByLabel, removeNetwork, runBaseline } from './startup.js';
 

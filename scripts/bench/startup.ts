@@ -10,7 +10,7 @@ import Docker from 'dockerode';
 import { DockerNetworkDriver } from '../../agent/runtime/docker/docker-network-driver.js';
 import { DOCKER_SOCKET_PATH } from '../../agent/runtime/docker/docker-socket.js';
 import { stringify } from 'yaml';
-import { VERSION } from '../../agent/config/config.js';
+import { VERSION } from '../../agent/api/version.js';
 
 const docker = new Docker({ socketPath: DOCKER_SOCKET_PATH });
 

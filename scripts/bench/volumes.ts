@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VERSION } from '../../agent/config/config.js';
+import { VERSION } from '../../agent/api/version.js';
 import { removeTreeSafely } from '../../agent/volumes/safe-remove.js';
 import { TestApiServer } from '../../test/support/apiserver/server.js';
 import { freeBenchSubnet, removeByLabel, removeNetwork } from './startup.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { pack, type Headers as TarHeaders, type PackOptions } from 'tar-fs';
-import { VERSION } from '../../config/config.js';
+import { VERSION } from '../../api/version.js';
 import { RuntimeError } from '../errors.js';
 import { jsonMessages, progressError } from './json-stream.js';
 import { imageName, parseImageReference } from '../image-reference.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VERSION } from '../../../agent/config/config.js';
+import { VERSION } from '../../../agent/api/version.js';
 import { nodeConditions } from '../../../agent/node/node-conditions.js';
 import { buildNode, runtimeVersionString } from '../../../agent/node/node-object.js';
 import { defaultNodeRegistrationOptions, type NodeRegistrationOptions } from '../../../agent/node/node-registration-options.js';

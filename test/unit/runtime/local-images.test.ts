@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { VERSION } from '../../../agent/config/config.js';
+import { VERSION } from '../../../agent/api/version.js';
 import { busyboxImageTag, groupContent, isStaticElf, passwdContent, pauseImageTag } from '../../../agent/runtime/docker/local-images.js';
 
 function elf64(programHeaderTypes: number[]): Buffer {
