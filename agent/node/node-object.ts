@@ -1,7 +1,7 @@
 // The v1 Node this agent stands for, built from the machine's facts, the
 // configuration and the current conditions. Pure: the controller decides when to
 // create it and which parts to send.
-import { type NodeletConfiguration } from '../config/config.js';
+import type { NodeletConfiguration } from '../config/config.js';
 import { VERSION } from '../api/version.js';
 import type { NodeFacts } from './node-facts.js';
 import type { NodeRegistrationOptions } from './node-registration-options.js';
