@@ -1,13 +1,8 @@
 #!/usr/bin/env node
 // `nodelet` entry point: parses the verb and hands off to one small command each.
 import { parseArgs } from 'node:util';
-import { runAgentCommand } from './agent-command.js';
-import { runPodsCommand } from './pods-command.js';
-import { runPsCommand } from './ps-command.js';
-import { runLogsCommand, runExecCommand, runInspectCommand } from './container-commands.js';
+import { relaunchWithAgentNodeFlags } from './agent-node-flags.js';
 import { VERSION } from '../api/version.js';
-import { runProxyCommand } from './proxy-command.js';
-import { runRulesCommand } from './rules-command.js';
 
 const USAGE = `nodelet ${VERSION} — a kubelet-like node agent on Docker
 
@@ -30,14 +25,18 @@ Common flags: --node-name NAME (default: host name), --root-dir DIR (default /va
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   switch (verb) {
-    case 'agent': return runAgentCommand(rest);
-    case 'proxy': return runProxyCommand(rest);
-    case 'rules': return runRulesCommand(rest);
-    case 'pods': return runPodsCommand(rest);
-    case 'ps': return runPsCommand(rest);
-    case 'logs': return runLogsCommand(rest);
-    case 'exec': return runExecCommand(rest);
-    case 'inspect': case 'inspectp': return runInspectCommand(rest);
+    // Each command's modules load only when it runs: the agent's relaunch (which
+    // replaces this process) comes before any of them.
+    case 'agent':
+      relaunchWithAgentNodeFlags();
+      return (await import('./agent-command.js')).runAgentCommand(rest);
+    case 'proxy': return (await import('./proxy-command.js')).runProxyCommand(rest);
+    case 'rules': return (await import('./rules-command.js')).runRulesCommand(rest);
+    case 'pods': return (await import('./pods-command.js')).runPodsCommand(rest);
+    case 'ps': return (await import('./ps-command.js')).runPsCommand(rest);
+    case 'logs': return (await import('./container-commands.js')).runLogsCommand(rest);
+    case 'exec': return (await import('./container-commands.js')).runExecCommand(rest);
+    case 'inspect': case 'inspectp': return (await import('./container-commands.js')).runInspectCommand(rest);
     case 'version': case '--version':
       process.stdout.write(`nodelet ${VERSION}\n`);
       return 0;

@@ -5,6 +5,7 @@ import { runStartupApiBench } from './startup-api.js';
 import { runProbesBench } from './probes.js';
 import { runVolumesBench } from './volumes.js';
 import { runProxyBench } from './proxy.js';
+import { runIdleBench } from './idle.js';
 
 const scenarios: Record<string, (args: string[]) => Promise<void>> = {
   startup: runStartupBench,
@@ -12,6 +13,7 @@ const scenarios: Record<string, (args: string[]) => Promise<void>> = {
   probes: runProbesBench,
   volumes: runVolumesBench,
   proxy: runProxyBench,
+  idle: runIdleBench,
 };
 
 const [name = 'startup', ...rest] = process.argv.slice(2);

@@ -194,5 +194,5 @@ export async function runProbesBench(args: string[]): Promise<void> {
   process.stdout.write(`probe latency: httpGet p50 ${http?.p50.toFixed(1)} ms p99 ${http?.p99.toFixed(1)} ms (${http?.count} samples); exec p50 ${exec?.p50.toFixed(1)} ms p99 ${exec?.p99.toFixed(1)} ms (${exec?.count} samples)\n`);
   // The agent's share counts its exec helper (the forks it does for the agent); the
   // exec'd commands are the probes' own work, as runc's was under Docker's exec.
-  process.stdout.write(`cpu=${(withP.cpuShare + withP.helperCpuShare).toFixed(2)} p99_ms=${http?.p99.toFixed(1)}\n`);
+  process.stdout.write(`cpu=${(withP.cpuShare + withP.helperCpuShare).toFixed(2)} p99_ms=${http?.p99.toFixed(1)} rss_mib=${withP.rss.toFixed(0)}\n`);
 }
