@@ -70,11 +70,15 @@ async function retryForever<T>(what: string, logger: Logger, signal: AbortSignal
 export async function startAgent(config: NodeletConfiguration, logger: Logger, clock: Clock = realClock): Promise<RunningAgent> {
   const abort = new AbortController();
   const runtime = createRuntime({
-    endpoint: config.containerRuntimeEndpoint, requestTimeoutMs: config.runtimeRequestTimeoutMs, logger,
+    endpoint: config.containerRuntimeEndpoint,
+    requestTimeoutMs: config.runtimeRequestTimeoutMs,
+    logger,
     execHandler: config.execHandler,
     seccompProfileRoot: join(config.rootDir, 'seccomp'),
   });
-  const version = await retryForever(`connecting to the container runtime at ${config.containerRuntimeEndpoint}`, logger, abort.signal, () => runtime.version());
+  const version = await retryForever(`connecting to the container runtime at ${config.containerRuntimeEndpoint}`, logger, abort.signal, () =>
+    runtime.version(),
+  );
   logger.info({ node: config.nodeName, runtime: `${version.runtimeName}://${version.runtimeVersion}`, rootDir: config.rootDir }, 'nodelet agent starting');
 
   // The sandbox image is built from host binaries when missing, so an air-gapped node works.
@@ -94,8 +98,7 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
 
   const labels = nodeSelectorLabels(config.nodeName);
   const netSpec = podNetworkSpec(config.nodeName, podCIDR, labels);
-  await retryForever(`creating pod network ${netSpec.name} (${netSpec.subnet})`, logger, abort.signal, () =>
-    ensurePodNetwork(runtime.podNetwork, netSpec));
+  await retryForever(`creating pod network ${netSpec.name} (${netSpec.subnet})`, logger, abort.signal, () => ensurePodNetwork(runtime.podNetwork, netSpec));
 
   const store = new PodStateStore(config.rootDir);
   const events: EventRecorder = cluster?.events ?? logEvents;
@@ -109,7 +112,14 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   let objectChanged: (key: string) => void = () => undefined;
   const volumes = createVolumeManager({ config, store, logger, client: cluster?.client, onObjectChange: (key) => objectChanged(key) });
   const manager = new PodManager({
-    runtime, pleg, images, events, store, logger, clock, config,
+    runtime,
+    pleg,
+    images,
+    events,
+    store,
+    logger,
+    clock,
+    config,
     networkName: netSpec.name,
     hostIP: () => hostIP,
     hostFiles: { resolvConf: () => readOrEmpty(config.resolvConf), hosts: () => readOrEmpty('/etc/hosts') },
@@ -129,7 +139,11 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
   };
   const volumeTimers = volumes.startHousekeeping(() => manager.allWorkers().map((w) => w.currentPod));
   const eviction = new EvictionManager({
-    pods: () => manager.allWorkers(), emptyDirs: volumes.manager, clock, logger, monitoringPeriodMs: config.volumeStatsAggPeriodMs,
+    pods: () => manager.allWorkers(),
+    emptyDirs: volumes.manager,
+    clock,
+    logger,
+    monitoringPeriodMs: config.volumeStatsAggPeriodMs,
   });
   eviction.start();
   // Probe latency summary for operators (and the probes benchmark), refreshed every 10 s.
@@ -145,7 +159,10 @@ export async function startAgent(config: NodeletConfiguration, logger: Logger, c
 
   const sources: Array<{ name: string; source: PodSource }> = [];
   if (config.manifests) {
-    sources.push({ name: 'file', source: new StaticPodSource({ dir: config.manifests, nodeName: config.nodeName, logger, resyncMs: config.fileCheckFrequencyMs }) });
+    sources.push({
+      name: 'file',
+      source: new StaticPodSource({ dir: config.manifests, nodeName: config.nodeName, logger, resyncMs: config.fileCheckFrequencyMs }),
+    });
   }
   if (cluster) sources.push({ name: 'api', source: cluster.podSource });
   const source: PodSource | undefined = sources.length > 1 ? new MergedPodSource(sources, logger) : sources[0]?.source;

@@ -48,7 +48,11 @@ function quantity(value: string | undefined, parse: (q: string) => number, fallb
 
 /** `healthChecks`: more reasons for the Node's Ready condition to be False (the PLEG's health). */
 export async function connectCluster(
-  config: NodeletConfiguration, runtime: Runtime, logger: Logger, logEvents: EventRecorder, healthChecks: NodeHealthCheck[] = [],
+  config: NodeletConfiguration,
+  runtime: Runtime,
+  logger: Logger,
+  logEvents: EventRecorder,
+  healthChecks: NodeHealthCheck[] = [],
 ): Promise<ClusterConnection> {
   const kubeconfig = config.kubeconfig!;
   const client = await KubeClient.fromKubeconfig(kubeconfig, { qps: config.kubeAPIQPS, burst: config.kubeAPIBurst, logger });
@@ -64,7 +68,13 @@ export async function connectCluster(
   // --node-name plays kubelet's --hostname-override: it is the hostname label and address too.
   const facts = { ...(await nodeFacts(config.rootDir)), hostname: config.nodeName };
   const node = new NodeController({
-    client, config, runtime, logger, options, facts, healthChecks,
+    client,
+    config,
+    runtime,
+    logger,
+    options,
+    facts,
+    healthChecks,
     statusUpdateFrequencyMs: config.nodeStatusUpdateFrequencyMs,
     statusReportFrequencyMs: config.nodeStatusReportFrequencyMs,
     leaseDurationSeconds: config.nodeLeaseDurationSeconds,
@@ -72,10 +82,7 @@ export async function connectCluster(
   });
   node.start();
   // The pod network's subnet comes from Node.spec.podCIDR when the cluster assigns one.
-  const registered = await Promise.race([
-    node.whenRegistered(),
-    new Promise<undefined>((r) => setTimeout(r, POD_CIDR_WAIT_MS)),
-  ]);
+  const registered = await Promise.race([node.whenRegistered(), new Promise<undefined>((r) => setTimeout(r, POD_CIDR_WAIT_MS))]);
   const podCIDR = registered?.spec?.podCIDR;
   node.onPodCIDR((cidr) => {
     if (cidr !== (podCIDR ?? config.podCIDR)) {
@@ -95,7 +102,11 @@ export async function connectCluster(
   });
 
   return {
-    client, node, podSource: apiSource, events, podCIDR,
+    client,
+    node,
+    podSource: apiSource,
+    events,
+    podCIDR,
     onStatus: (pod, s) => status.setPodStatus(pod, s),
     onPodRemoved: (pod) => status.podDeleted(pod),
     admit(pod, admitted) {

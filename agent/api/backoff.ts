@@ -63,7 +63,10 @@ export class Backoff {
   private readonly resetAfterMs: number;
   private readonly entries = new Map<string, Entry>();
 
-  constructor({ initialMs = 10_000, maxMs = 300_000, resetAfterMs = 600_000 }: BackoffOptions = {}, private readonly clock: Clock = realClock) {
+  constructor(
+    { initialMs = 10_000, maxMs = 300_000, resetAfterMs = 600_000 }: BackoffOptions = {},
+    private readonly clock: Clock = realClock,
+  ) {
     if (!(initialMs > 0) || !(maxMs >= initialMs) || !(resetAfterMs >= 0)) {
       throw new RangeError(`invalid back-off: initialMs=${initialMs} must be > 0, maxMs=${maxMs} >= initialMs, resetAfterMs=${resetAfterMs} >= 0`);
     }

@@ -6,7 +6,9 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): Timer;
 }
 
-export interface Timer { cancel(): void }
+export interface Timer {
+  cancel(): void;
+}
 
 export const realClock: Clock = {
   now: () => Date.now(),
@@ -23,22 +25,28 @@ export class FakeClock implements Clock {
   private timers: Array<{ at: number; fn: () => void; seq: number; cancelled: boolean }> = [];
   private seq = 0;
 
-  constructor(start = Date.UTC(2026, 0, 1)) { this.time = start; }
+  constructor(start = Date.UTC(2026, 0, 1)) {
+    this.time = start;
+  }
 
-  now(): number { return this.time; }
+  now(): number {
+    return this.time;
+  }
 
   setTimeout(fn: () => void, ms: number): Timer {
     const entry = { at: this.time + Math.max(0, ms), fn, seq: this.seq++, cancelled: false };
     this.timers.push(entry);
-    return { cancel: () => { entry.cancelled = true; } };
+    return {
+      cancel: () => {
+        entry.cancelled = true;
+      },
+    };
   }
 
   advance(ms: number): void {
     const target = this.time + ms;
     for (;;) {
-      const due = this.timers
-        .filter((t) => !t.cancelled && t.at <= target)
-        .sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+      const due = this.timers.filter((t) => !t.cancelled && t.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
       if (!due) break;
       this.time = due.at;
       due.cancelled = true;

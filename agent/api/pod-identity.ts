@@ -37,8 +37,10 @@ export function staticPodHash(pod: Pick<Pod, 'metadata'>): string | undefined {
 /** `mirror` is the current mirror of `staticPod`: same name and namespace, same content hash. */
 export function isMirrorPodOf(mirror: Pick<Pod, 'metadata'>, staticPod: Pick<Pod, 'metadata'>): boolean {
   const hash = mirror.metadata.annotations?.[ANNOTATION_CONFIG_MIRROR];
-  return hash !== undefined
-    && hash === staticPodHash(staticPod)
-    && mirror.metadata.name === staticPod.metadata.name
-    && (mirror.metadata.namespace ?? 'default') === (staticPod.metadata.namespace ?? 'default');
+  return (
+    hash !== undefined &&
+    hash === staticPodHash(staticPod) &&
+    mirror.metadata.name === staticPod.metadata.name &&
+    (mirror.metadata.namespace ?? 'default') === (staticPod.metadata.namespace ?? 'default')
+  );
 }

@@ -60,7 +60,7 @@ function parseExact(q: Quantity): ExactQuantity {
   }
 
   const [whole = '', fraction = ''] = number.split('.');
-  const mantissa = BigInt((whole + fraction) || '0');
+  const mantissa = BigInt(whole + fraction || '0');
   return { negative: sign === '-' && mantissa !== 0n, mantissa, exp10: exp10 - fraction.length, exp2 };
 }
 
@@ -105,6 +105,6 @@ export function divideRoundUp(value: Quantity, divisor: Quantity | undefined, sc
   let d = divisor === undefined ? 0n : scaledRoundUp(parseExact(divisor), scale10);
   if (d === 0n) d = scale10 === 3 ? 1000n : 1n;
   if (d < 0n) throw new InvalidQuantityError(String(divisor), 'divisor must be positive');
-  const q = v >= 0n ? (v + d - 1n) / d : -((-v) / d);
+  const q = v >= 0n ? (v + d - 1n) / d : -(-v / d);
   return Number(q);
 }

@@ -17,7 +17,10 @@ export interface NodeAllocatable {
  * does not set is the node's allocatable, as kubelet reports it.
  */
 export function resourceFieldValue(
-  pod: Pod, self: Container, ref: { resource: string; containerName?: string; divisor?: Quantity }, nodeAllocatable?: NodeAllocatable,
+  pod: Pod,
+  self: Container,
+  ref: { resource: string; containerName?: string; divisor?: Quantity },
+  nodeAllocatable?: NodeAllocatable,
 ): string {
   let target = self;
   if (ref.containerName) {

@@ -16,7 +16,11 @@ export interface ObjectMeta {
   ownerReferences?: Array<Record<string, unknown>>;
 }
 
-export interface KeyToPath { key: string; path: string; mode?: number }
+export interface KeyToPath {
+  key: string;
+  path: string;
+  mode?: number;
+}
 
 export interface Volume {
   name: string;
@@ -64,7 +68,10 @@ export interface ResourceRequirements {
   requests?: Record<string, Quantity>;
 }
 
-export interface Capabilities { add?: string[]; drop?: string[] }
+export interface Capabilities {
+  add?: string[];
+  drop?: string[];
+}
 
 /** Kubernetes v1 SeccompProfile: RuntimeDefault, Unconfined, or Localhost with a profile file under `<root-dir>/seccomp`. */
 export interface SeccompProfile {
@@ -93,7 +100,9 @@ export interface PodSecurityContext {
   seccompProfile?: SeccompProfile;
 }
 
-export interface ExecAction { command?: string[] }
+export interface ExecAction {
+  command?: string[];
+}
 export interface HTTPGetAction {
   path?: string;
   port: number | string;
@@ -101,8 +110,14 @@ export interface HTTPGetAction {
   scheme?: 'HTTP' | 'HTTPS';
   httpHeaders?: Array<{ name: string; value: string }>;
 }
-export interface TCPSocketAction { port: number | string; host?: string }
-export interface GRPCAction { port: number; service?: string }
+export interface TCPSocketAction {
+  port: number | string;
+  host?: string;
+}
+export interface GRPCAction {
+  port: number;
+  service?: string;
+}
 
 export interface Probe {
   exec?: ExecAction;
@@ -159,7 +174,10 @@ export interface PodDNSConfig {
   options?: Array<{ name: string; value?: string }>;
 }
 
-export interface HostAlias { ip: string; hostnames?: string[] }
+export interface HostAlias {
+  ip: string;
+  hostnames?: string[];
+}
 
 export interface PodSpec {
   volumes?: Volume[];
@@ -187,8 +205,13 @@ export interface PodSpec {
   enableServiceLinks?: boolean;
 }
 
-export interface ContainerStateWaiting { reason?: string; message?: string }
-export interface ContainerStateRunning { startedAt?: string }
+export interface ContainerStateWaiting {
+  reason?: string;
+  message?: string;
+}
+export interface ContainerStateRunning {
+  startedAt?: string;
+}
 export interface ContainerStateTerminated {
   exitCode: number;
   signal?: number;

@@ -53,13 +53,23 @@ export async function runAgentCommand(args: string[]): Promise<number> {
   const agent = await startAgent(config, logger);
   let proxy: RunningProxy | undefined;
   if (values.proxy) {
-    proxy = await startProxy({
-      mode: values['proxy-mode'] as ProxyMode,
-      nodeName: config.nodeName, rootDir: config.rootDir, manifests: config.manifests, kubeconfig: config.kubeconfig,
-      serviceCIDR: values['service-cidr'], clusterCIDR: config.podCIDR, nodeIPs: [],
-      healthzPort: DEFAULT_HEALTHZ_PORT, healthzBindAddress: '127.0.0.1',
-      minSyncMs: DEFAULT_MIN_SYNC_MS, maxSyncMs: DEFAULT_MAX_SYNC_MS,
-    }, logger.child({ component: 'proxy' }));
+    proxy = await startProxy(
+      {
+        mode: values['proxy-mode'] as ProxyMode,
+        nodeName: config.nodeName,
+        rootDir: config.rootDir,
+        manifests: config.manifests,
+        kubeconfig: config.kubeconfig,
+        serviceCIDR: values['service-cidr'],
+        clusterCIDR: config.podCIDR,
+        nodeIPs: [],
+        healthzPort: DEFAULT_HEALTHZ_PORT,
+        healthzBindAddress: '127.0.0.1',
+        minSyncMs: DEFAULT_MIN_SYNC_MS,
+        maxSyncMs: DEFAULT_MAX_SYNC_MS,
+      },
+      logger.child({ component: 'proxy' }),
+    );
   }
   await new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {

@@ -50,7 +50,10 @@ export async function runLogsCommand(args: string[]): Promise<number> {
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   const stream = await runtime.logs(id, {
-    follow: values.follow, tailLines: values.tail !== undefined ? Number(values.tail) : undefined, timestamps: values.timestamps, signal: abort.signal,
+    follow: values.follow,
+    tailLines: values.tail !== undefined ? Number(values.tail) : undefined,
+    timestamps: values.timestamps,
+    signal: abort.signal,
   });
   for await (const chunk of stream) process.stdout.write(chunk as Buffer);
   return 0;

@@ -30,17 +30,29 @@ async function main(argv: string[]): Promise<number> {
     case 'agent':
       relaunchWithAgentNodeFlags();
       return (await import('./agent-command.js')).runAgentCommand(rest);
-    case 'proxy': return (await import('./proxy-command.js')).runProxyCommand(rest);
-    case 'rules': return (await import('./rules-command.js')).runRulesCommand(rest);
-    case 'pods': return (await import('./pods-command.js')).runPodsCommand(rest);
-    case 'ps': return (await import('./ps-command.js')).runPsCommand(rest);
-    case 'logs': return (await import('./container-commands.js')).runLogsCommand(rest);
-    case 'exec': return (await import('./container-commands.js')).runExecCommand(rest);
-    case 'inspect': case 'inspectp': return (await import('./container-commands.js')).runInspectCommand(rest);
-    case 'version': case '--version':
+    case 'proxy':
+      return (await import('./proxy-command.js')).runProxyCommand(rest);
+    case 'rules':
+      return (await import('./rules-command.js')).runRulesCommand(rest);
+    case 'pods':
+      return (await import('./pods-command.js')).runPodsCommand(rest);
+    case 'ps':
+      return (await import('./ps-command.js')).runPsCommand(rest);
+    case 'logs':
+      return (await import('./container-commands.js')).runLogsCommand(rest);
+    case 'exec':
+      return (await import('./container-commands.js')).runExecCommand(rest);
+    case 'inspect':
+    case 'inspectp':
+      return (await import('./container-commands.js')).runInspectCommand(rest);
+    case 'version':
+    case '--version':
       process.stdout.write(`nodelet ${VERSION}\n`);
       return 0;
-    case undefined: case 'help': case '--help': case '-h':
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
       process.stdout.write(USAGE);
       return verb === undefined ? 2 : 0;
     default:
@@ -52,7 +64,9 @@ async function main(argv: string[]): Promise<number> {
 void parseArgs; // (each command parses its own flags)
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (err: Error) => {
     process.stderr.write(`nodelet: ${err.message}\n`);
     process.exitCode = 1;

@@ -21,7 +21,10 @@ export async function listNodePods(runtime: Runtime, nodeName: string, rootDir: 
   try {
     for (const s of await runtime.listPodSandboxes({ labels: nodeSelectorLabels(nodeName) })) {
       const uid = s.labels[LABEL_POD_UID];
-      if (uid) { uids.add(uid); fromRuntime.set(uid, s.labels); }
+      if (uid) {
+        uids.add(uid);
+        fromRuntime.set(uid, s.labels);
+      }
     }
   } catch (err) {
     runtimeError = (err as Error).message;
@@ -29,11 +32,16 @@ export async function listNodePods(runtime: Runtime, nodeName: string, rootDir: 
   const pods: Pod[] = [];
   for (const uid of uids) {
     let pod: Pod | undefined;
-    try { pod = store.loadPodSync(uid); } catch { pod = undefined; }
+    try {
+      pod = store.loadPodSync(uid);
+    } catch {
+      pod = undefined;
+    }
     if (!pod) {
       const labels = fromRuntime.get(uid) ?? {};
       pod = {
-        apiVersion: 'v1', kind: 'Pod',
+        apiVersion: 'v1',
+        kind: 'Pod',
         metadata: { name: labels[LABEL_POD_NAME], namespace: labels[LABEL_POD_NAMESPACE], uid },
         spec: { containers: [] },
         status: { phase: 'Unknown', message: 'no state recorded by the agent for this pod' },

@@ -53,21 +53,25 @@ export async function runProxyCommand(args: string[]): Promise<number> {
     if (v !== undefined && !parseIPv4CIDR(v)) throw new ProxyConfigError(`--${flag} "${v}" is not an IPv4 CIDR`);
   }
   const healthzPort = Number(values['healthz-port']);
-  if (!Number.isInteger(healthzPort) || healthzPort < 0 || healthzPort > 65535) throw new ProxyConfigError(`--healthz-port "${values['healthz-port']}" is not a port`);
-  const proxy = await startProxy({
-    mode,
-    nodeName: values['node-name'] ?? defaultNodeName(),
-    rootDir: values['root-dir'],
-    manifests: values.manifests,
-    kubeconfig: values.kubeconfig,
-    serviceCIDR: values['service-cidr'],
-    clusterCIDR: values['cluster-cidr'],
-    nodeIPs: values['nodeport-addresses']?.split(',').filter(Boolean) ?? [],
-    healthzPort,
-    healthzBindAddress: values['healthz-bind-address'],
-    minSyncMs: parseDuration('min-sync-period', values['min-sync-period']),
-    maxSyncMs: parseDuration('max-sync-period', values['max-sync-period']),
-  }, logger);
+  if (!Number.isInteger(healthzPort) || healthzPort < 0 || healthzPort > 65535)
+    throw new ProxyConfigError(`--healthz-port "${values['healthz-port']}" is not a port`);
+  const proxy = await startProxy(
+    {
+      mode,
+      nodeName: values['node-name'] ?? defaultNodeName(),
+      rootDir: values['root-dir'],
+      manifests: values.manifests,
+      kubeconfig: values.kubeconfig,
+      serviceCIDR: values['service-cidr'],
+      clusterCIDR: values['cluster-cidr'],
+      nodeIPs: values['nodeport-addresses']?.split(',').filter(Boolean) ?? [],
+      healthzPort,
+      healthzBindAddress: values['healthz-bind-address'],
+      minSyncMs: parseDuration('min-sync-period', values['min-sync-period']),
+      maxSyncMs: parseDuration('max-sync-period', values['max-sync-period']),
+    },
+    logger,
+  );
   await new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {
       logger.info({ signal: sig }, 'stopping proxy; the rules stay in place');

@@ -34,13 +34,20 @@ export async function runPsCommand(args: string[]): Promise<number> {
     process.stdout.write(renderStructured(containers, format));
     return 0;
   }
-  process.stdout.write(renderTable(
-    ['CONTAINER', 'IMAGE', 'CREATED', 'STATE', 'NAME', 'ATTEMPT', 'POD ID', 'POD'],
-    containers.map((c) => [
-      shortId(c.id), c.image.startsWith('sha256:') ? shortId(c.image.slice(7)) : c.image, timeAgo(c.createdAt), c.state.toUpperCase(),
-      c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name, c.labels[LABEL_RESTART_COUNT] ?? String(c.metadata.attempt),
-      shortId(c.podSandboxId), `${c.labels[LABEL_POD_NAMESPACE]}/${c.labels[LABEL_POD_NAME]}`,
-    ]),
-  ));
+  process.stdout.write(
+    renderTable(
+      ['CONTAINER', 'IMAGE', 'CREATED', 'STATE', 'NAME', 'ATTEMPT', 'POD ID', 'POD'],
+      containers.map((c) => [
+        shortId(c.id),
+        c.image.startsWith('sha256:') ? shortId(c.image.slice(7)) : c.image,
+        timeAgo(c.createdAt),
+        c.state.toUpperCase(),
+        c.labels[LABEL_CONTAINER_NAME] ?? c.metadata.name,
+        c.labels[LABEL_RESTART_COUNT] ?? String(c.metadata.attempt),
+        shortId(c.podSandboxId),
+        `${c.labels[LABEL_POD_NAMESPACE]}/${c.labels[LABEL_POD_NAME]}`,
+      ]),
+    ),
+  );
   return 0;
 }

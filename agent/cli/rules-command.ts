@@ -23,7 +23,9 @@ export async function runRulesCommand(args: string[]): Promise<number> {
   try {
     view = await fetchRules(rulesSocketPath(values['root-dir']), service);
   } catch (err) {
-    process.stderr.write(`nodelet rules: cannot reach the proxy at ${rulesSocketPath(values['root-dir'])} (is \`nodelet proxy\` running with this --root-dir?): ${(err as Error).message}\n`);
+    process.stderr.write(
+      `nodelet rules: cannot reach the proxy at ${rulesSocketPath(values['root-dir'])} (is \`nodelet proxy\` running with this --root-dir?): ${(err as Error).message}\n`,
+    );
     return 1;
   }
   if (values.output === 'json') {
@@ -41,7 +43,9 @@ export async function runRulesCommand(args: string[]): Promise<number> {
   const out: string[] = [`mode: ${view.mode}    last sync: ${view.lastSyncedAt ?? 'never'}`];
   for (const s of view.services) {
     out.push('');
-    out.push(`${s.key}  ${s.type}  ${s.clusterIP}:${s.port}/${s.protocol}${s.nodePort ? `  nodePort ${s.nodePort}` : ''}${s.externalIPs.length ? `  externalIPs ${s.externalIPs.join(',')}` : ''}`);
+    out.push(
+      `${s.key}  ${s.type}  ${s.clusterIP}:${s.port}/${s.protocol}${s.nodePort ? `  nodePort ${s.nodePort}` : ''}${s.externalIPs.length ? `  externalIPs ${s.externalIPs.join(',')}` : ''}`,
+    );
     out.push(`  endpoints: ${s.endpoints.length ? s.endpoints.join(' ') : '(none: traffic is rejected)'}`);
     for (const r of s.rules) out.push(`    ${r}`);
   }

@@ -80,7 +80,6 @@ export interface NodeletConfiguration {
   execProbeConcurrency: number;
 }
 
-
 export function defaultNodeName(): string {
   return hostname().toLowerCase();
 }
@@ -124,7 +123,10 @@ export function defaultConfig(): NodeletConfiguration {
 }
 
 export class ConfigError extends Error {
-  constructor(message: string) { super(message); this.name = 'ConfigError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
 }
 
 /** Keys without a default (unset means "off"), all strings. */
@@ -161,7 +163,8 @@ const EXEC_HANDLERS: readonly string[] = ['auto', 'native', 'docker'] satisfies 
  * hears of deprecated values that still work (the logger does not exist yet).
  */
 export function resolveConfig(
-  flags: Partial<NodeletConfiguration> & { config?: string }, warn: (message: string) => void = () => undefined,
+  flags: Partial<NodeletConfiguration> & { config?: string },
+  warn: (message: string) => void = () => undefined,
 ): NodeletConfiguration {
   const fromFile = flags.config ? readConfigFile(flags.config) : {};
   const merged: NodeletConfiguration = { ...defaultConfig(), ...fromFile };

@@ -71,7 +71,11 @@ export interface CoreEvent {
   reportingInstance: string;
 }
 
-interface Involved { namespace: string; name: string; uid: string }
+interface Involved {
+  namespace: string;
+  name: string;
+  uid: string;
+}
 
 interface AggregateState {
   event: CoreEvent;
@@ -81,7 +85,10 @@ interface AggregateState {
   pending: boolean;
 }
 
-interface Operation { key: string; tries: number }
+interface Operation {
+  key: string;
+  tries: number;
+}
 
 /** A Map used as an LRU: get() refreshes, set() evicts the oldest beyond `capacity`. */
 class LruMap<V> {
@@ -304,8 +311,7 @@ export class ApiEventRecorder implements EventRecorder {
         await this.create(event);
       } else {
         try {
-          await this.client.patch(this.eventsPath(event.metadata.namespace, event.metadata.name),
-            { count, lastTimestamp: event.lastTimestamp }, 'strategic');
+          await this.client.patch(this.eventsPath(event.metadata.namespace, event.metadata.name), { count, lastTimestamp: event.lastTimestamp }, 'strategic');
         } catch (err) {
           // Events expire (TTL): one that is gone is created again, as client-go does.
           if (!isNotFound(err)) throw err;

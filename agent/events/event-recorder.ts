@@ -26,7 +26,10 @@ export interface EventRecorder {
 export class LoggingEventRecorder implements EventRecorder {
   private readonly events = new Map<string, PodEvent>();
 
-  constructor(private readonly logger: Logger, private readonly capacity = 1000) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly capacity = 1000,
+  ) {}
 
   record(pod: Pod, type: EventType, reason: string, message: string): void {
     const key = `${pod.metadata.uid}\u0000${reason}\u0000${message}`;
@@ -40,7 +43,14 @@ export class LoggingEventRecorder implements EventRecorder {
       return;
     }
     const event: PodEvent = {
-      pod: podKey(pod), uid: pod.metadata.uid ?? '', type, reason, message, count: 1, firstTimestamp: now, lastTimestamp: now,
+      pod: podKey(pod),
+      uid: pod.metadata.uid ?? '',
+      type,
+      reason,
+      message,
+      count: 1,
+      firstTimestamp: now,
+      lastTimestamp: now,
     };
     this.events.set(key, event);
     if (this.events.size > this.capacity) this.events.delete(this.events.keys().next().value as string);

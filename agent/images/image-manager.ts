@@ -13,7 +13,10 @@ import type { Clock } from '../api/clock.js';
 export type ImageErrorReason = 'ErrImagePull' | 'ImagePullBackOff' | 'ErrImageNeverPull' | 'InvalidImageName';
 
 export class ImageError extends Error {
-  constructor(readonly reason: ImageErrorReason, message: string) {
+  constructor(
+    readonly reason: ImageErrorReason,
+    message: string,
+  ) {
     super(message);
     this.name = 'ImageError';
   }

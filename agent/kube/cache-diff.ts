@@ -6,10 +6,7 @@
 //   - a key the new list lacks: deleted while we were not watching.
 import { objectKey, type KubeObject } from './types.js';
 
-export type CacheChange<T> =
-  | { type: 'add'; object: T }
-  | { type: 'update'; old: T; object: T }
-  | { type: 'delete'; old: T; finalStateUnknown: boolean };
+export type CacheChange<T> = { type: 'add'; object: T } | { type: 'update'; old: T; object: T } | { type: 'delete'; old: T; finalStateUnknown: boolean };
 
 /** The change(s) `object` makes to a cache holding `old` under the same key. */
 export function changeFor<T extends KubeObject>(old: T | undefined, object: T): Array<CacheChange<T>> {
@@ -17,7 +14,10 @@ export function changeFor<T extends KubeObject>(old: T | undefined, object: T): 
   const oldUid = old.metadata?.uid;
   const newUid = object.metadata?.uid;
   if (oldUid && newUid && oldUid !== newUid) {
-    return [{ type: 'delete', old, finalStateUnknown: true }, { type: 'add', object }];
+    return [
+      { type: 'delete', old, finalStateUnknown: true },
+      { type: 'add', object },
+    ];
   }
   const oldRv = old.metadata?.resourceVersion;
   if (oldRv !== undefined && oldRv === object.metadata?.resourceVersion) return [];

@@ -124,7 +124,9 @@ function parseStatus(body: Buffer | undefined): Status | undefined {
   try {
     const doc = JSON.parse(body.toString('utf8')) as unknown;
     if (typeof doc === 'object' && doc !== null && (doc as Status).kind === 'Status') return doc as Status;
-  } catch { /* not JSON: the caller falls back to the text */ }
+  } catch {
+    /* not JSON: the caller falls back to the text */
+  }
   return undefined;
 }
 
@@ -163,11 +165,13 @@ export class KubeClient {
     this.base = new URL(options.cluster.server);
     this.credentials = options.credentials ?? new StaticCredentials();
     this.clock = options.clock ?? realClock;
-    this.limiter = options.rateLimiter ?? new RateLimiter({
-      ...(options.qps !== undefined ? { qps: options.qps } : {}),
-      ...(options.burst !== undefined ? { burst: options.burst } : {}),
-      clock: this.clock,
-    });
+    this.limiter =
+      options.rateLimiter ??
+      new RateLimiter({
+        ...(options.qps !== undefined ? { qps: options.qps } : {}),
+        ...(options.burst !== undefined ? { burst: options.burst } : {}),
+        clock: this.clock,
+      });
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.maxThrottleRetries = options.maxThrottleRetries ?? DEFAULT_MAX_THROTTLE_RETRIES;
@@ -182,7 +186,9 @@ export class KubeClient {
   }
 
   /** The server URL this client talks to. */
-  get server(): string { return this.cluster.server; }
+  get server(): string {
+    return this.cluster.server;
+  }
 
   /** One call; resolves to the parsed JSON body (undefined when empty). */
   async request<T>(options: RequestOptions): Promise<T> {
@@ -362,8 +368,13 @@ export class KubeClient {
       throw new WatchStreamError('GET', path, 'watch stream carried a line that is not JSON');
     }
     const event = doc as { type?: unknown; object?: unknown };
-    if (typeof event !== 'object' || event === null || !WATCH_EVENT_TYPES.has(event.type as WatchEventType)
-      || typeof event.object !== 'object' || event.object === null) {
+    if (
+      typeof event !== 'object' ||
+      event === null ||
+      !WATCH_EVENT_TYPES.has(event.type as WatchEventType) ||
+      typeof event.object !== 'object' ||
+      event.object === null
+    ) {
       throw new WatchStreamError('GET', path, 'watch stream carried something that is not a watch event');
     }
     return event as WatchEvent<T>;
@@ -452,7 +463,10 @@ export class KubeClient {
     const transport = url.protocol === 'https:' ? https : http;
 
     return new Promise<RawResponse>((resolve, reject) => {
-      if (signal?.aborted) { reject(signal.reason); return; }
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
       let settled = false;
       let failure: Error | undefined;
       const req = transport.request(url, { method, headers, agent: this.agentFor(credentials) });
@@ -476,7 +490,10 @@ export class KubeClient {
       };
       const fail = (err: unknown) => {
         if (!done()) return;
-        if (failure) { reject(signal?.aborted ? signal.reason : failure); return; }
+        if (failure) {
+          reject(signal?.aborted ? signal.reason : failure);
+          return;
+        }
         const e = err as NodeJS.ErrnoException;
         const what = e.code ? `${e.code}: ${e.message}` : e.message;
         if (req.reusedSocket && e.code === 'ECONNRESET') reject(new StaleSocketError(method, path, what, { cause: err }));

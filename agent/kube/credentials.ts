@@ -30,8 +30,12 @@ export interface CredentialSource {
 /** Credentials that never change (or none: anonymous). */
 export class StaticCredentials implements CredentialSource {
   constructor(private readonly credentials: Credentials = {}) {}
-  get(): Promise<Credentials> { return Promise.resolve(this.credentials); }
-  invalidate(): boolean { return false; }
+  get(): Promise<Credentials> {
+    return Promise.resolve(this.credentials);
+  }
+  invalidate(): boolean {
+    return false;
+  }
 }
 
 export interface CredentialParts {
@@ -70,7 +74,10 @@ export class KubeconfigCredentials implements CredentialSource {
       const result = await p.exec.get();
       this.lastExec = result;
       if (result.token) token = result.token;
-      if (result.cert && result.key) { cert = result.cert; key = result.key; }
+      if (result.cert && result.key) {
+        cert = result.cert;
+        key = result.key;
+      }
     }
     const cur = this.current;
     if (cur && cur.token === token && sameBuffer(cur.cert, cert) && sameBuffer(cur.key, key)) return cur;

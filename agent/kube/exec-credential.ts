@@ -107,7 +107,10 @@ export class ExecCredentialPlugin {
   /** How many times the plugin ran (for tests and metrics). */
   runs = 0;
 
-  constructor(private readonly config: ExecPluginConfig, private readonly options: ExecPluginOptions) {
+  constructor(
+    private readonly config: ExecPluginConfig,
+    private readonly options: ExecPluginOptions,
+  ) {
     this.clock = options.clock ?? realClock;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.baseEnv = options.env ?? process.env;
@@ -117,7 +120,9 @@ export class ExecCredentialPlugin {
   async get(): Promise<ExecCredentialResult> {
     const cached = this.cached;
     if (cached && (cached.expiresAt === undefined || this.clock.now() < cached.expiresAt)) return cached;
-    this.pending ??= this.run().finally(() => { this.pending = undefined; });
+    this.pending ??= this.run().finally(() => {
+      this.pending = undefined;
+    });
     return this.pending;
   }
 
@@ -168,7 +173,9 @@ export class ExecCredentialPlugin {
         if (outBytes > MAX_OUTPUT_BYTES) fail(`${command} wrote more than ${MAX_OUTPUT_BYTES} bytes`);
         else out.push(chunk);
       });
-      child.stderr.on('data', (chunk: Buffer) => { errText = (errText + chunk.toString('utf8')).slice(-2000); });
+      child.stderr.on('data', (chunk: Buffer) => {
+        errText = (errText + chunk.toString('utf8')).slice(-2000);
+      });
       child.on('error', (err: NodeJS.ErrnoException) => {
         const hint = err.code === 'ENOENT' && installHint ? `\n${installHint}` : '';
         fail(`cannot run ${command}: ${err.message}${hint}`, err);

@@ -104,8 +104,14 @@ export class Informer<T extends KubeObject> {
         reject(signal?.reason);
       };
       const waiter = {
-        resolve: () => { signal?.removeEventListener('abort', onAbort); resolve(); },
-        reject: (err: unknown) => { signal?.removeEventListener('abort', onAbort); reject(err); },
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (err: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.syncWaiters.push(waiter);

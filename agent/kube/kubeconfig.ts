@@ -230,7 +230,8 @@ async function readUser(
   const tokenFile = f.string(u, 'tokenFile', field);
   const username = f.string(u, 'username', field);
   const password = f.string(u, 'password', field);
-  if ((token || tokenFile) && (username || password)) throw f.error(field, 'sets both a token and basic auth (username/password); only one authentication method is allowed');
+  if ((token || tokenFile) && (username || password))
+    throw f.error(field, 'sets both a token and basic auth (username/password); only one authentication method is allowed');
   if (token) parts.token = token;
   if (tokenFile) {
     const file = resolvePath(baseDir, tokenFile);

@@ -117,7 +117,9 @@ export class Reflector<T extends KubeObject> {
   }
 
   /** The version the next watch starts from: the last list's, advanced by every event and bookmark. */
-  get resourceVersion(): string | undefined { return this.lastResourceVersion; }
+  get resourceVersion(): string | undefined {
+    return this.lastResourceVersion;
+  }
 
   start(): void {
     if (this.loop || this.stopper.signal.aborted) return;
@@ -139,7 +141,9 @@ export class Reflector<T extends KubeObject> {
     this.restart('relist');
   }
 
-  private get stopped(): boolean { return this.stopper.signal.aborted; }
+  private get stopped(): boolean {
+    return this.stopper.signal.aborted;
+  }
 
   private restart(reason: RestartReason): void {
     if (this.stopped) return;
@@ -232,13 +236,17 @@ export class Reflector<T extends KubeObject> {
     let events = 0;
     const timeoutSeconds = Math.floor(this.minWatchTimeoutSeconds * (1 + this.random()));
     try {
-      const stream = this.client.watch<T>(this.path, {
-        ...(this.lastResourceVersion ? { resourceVersion: this.lastResourceVersion } : {}),
-        ...(this.fieldSelector ? { fieldSelector: this.fieldSelector } : {}),
-        ...(this.labelSelector ? { labelSelector: this.labelSelector } : {}),
-        allowWatchBookmarks: true,
-        timeoutSeconds,
-      }, watch.signal);
+      const stream = this.client.watch<T>(
+        this.path,
+        {
+          ...(this.lastResourceVersion ? { resourceVersion: this.lastResourceVersion } : {}),
+          ...(this.fieldSelector ? { fieldSelector: this.fieldSelector } : {}),
+          ...(this.labelSelector ? { labelSelector: this.labelSelector } : {}),
+          allowWatchBookmarks: true,
+          timeoutSeconds,
+        },
+        watch.signal,
+      );
       for await (const event of stream) {
         this.lastActivity = this.clock.now();
         if (event.type === 'ERROR') throw ApiError.fromStatus('GET', this.path, event.object);

@@ -5,14 +5,20 @@
 import { readFile, stat } from 'node:fs/promises';
 import { CredentialError } from './errors.js';
 
-interface Snapshot { content: Buffer; version: string }
+interface Snapshot {
+  content: Buffer;
+  version: string;
+}
 
 export class ReloadingFile {
   private last: Snapshot | undefined;
   private forceReload = false;
 
   /** `what` names the file for errors, e.g. `kubeconfig /etc/kc: users["node"].user.tokenFile`. */
-  constructor(readonly path: string, private readonly what: string) {}
+  constructor(
+    readonly path: string,
+    private readonly what: string,
+  ) {}
 
   /** The file's content, read again only when its inode, size or times changed. */
   async read(): Promise<Buffer> {

@@ -9,7 +9,11 @@ export interface KubeObject {
   metadata?: ObjectMeta;
 }
 
-export interface StatusCause { reason?: string; message?: string; field?: string }
+export interface StatusCause {
+  reason?: string;
+  message?: string;
+  field?: string;
+}
 
 export interface StatusDetails {
   name?: string;
@@ -59,11 +63,12 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ER
  * One event of a watch stream. BOOKMARK carries only `metadata.resourceVersion`;
  * ERROR carries a Status (410 Expired when the requested version is too old).
  */
-export type WatchEvent<T> =
-  | { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK'; object: T }
-  | { type: 'ERROR'; object: Status };
+export type WatchEvent<T> = { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK'; object: T } | { type: 'ERROR'; object: Status };
 
-export interface Preconditions { uid?: string; resourceVersion?: string }
+export interface Preconditions {
+  uid?: string;
+  resourceVersion?: string;
+}
 
 /** meta/v1 DeleteOptions, the body of a DELETE. */
 export interface DeleteOptions {

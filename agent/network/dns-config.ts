@@ -108,13 +108,18 @@ export function buildPodDNS(pod: Pod, opts: PodDNSOptions): PodDNSResult {
 
 function baseForPolicy(policy: string, hostNetwork: boolean): Base | undefined {
   switch (policy) {
-    case 'None': return 'none';
-    case 'ClusterFirstWithHostNet': return 'cluster';
+    case 'None':
+      return 'none';
+    case 'ClusterFirstWithHostNet':
+      return 'cluster';
     // A host-network pod asking for ClusterFirst gets the node's DNS: only
     // ClusterFirstWithHostNet opts it into cluster DNS.
-    case 'ClusterFirst': return hostNetwork ? 'host' : 'cluster';
-    case 'Default': return 'host';
-    default: return undefined;
+    case 'ClusterFirst':
+      return hostNetwork ? 'host' : 'cluster';
+    case 'Default':
+      return 'host';
+    default:
+      return undefined;
   }
 }
 
@@ -131,8 +136,11 @@ function clusterSearches(pod: Pod, clusterDomain: string, hostSearches: string[]
 function loopbackWarnings(servers: string[]): string[] {
   return servers
     .filter((s) => /^127\./.test(s) || s === '::1')
-    .map((s) => `nameserver ${s} from the node's resolv.conf is a loopback address, unreachable from the pod's network; ` +
-      'point resolvConf at a file listing the upstream servers (e.g. /run/systemd/resolve/resolv.conf)');
+    .map(
+      (s) =>
+        `nameserver ${s} from the node's resolv.conf is a loopback address, unreachable from the pod's network; ` +
+        'point resolvConf at a file listing the upstream servers (e.g. /run/systemd/resolve/resolv.conf)',
+    );
 }
 
 /** The pod's dnsConfig on top of the base: servers and searches appended without duplicates, options by name with the pod's winning. */
@@ -140,7 +148,10 @@ export function mergeDNSConfig(base: DNSConfig, extra: PodDNSConfig): DNSConfig 
   return {
     servers: unique([...base.servers, ...(extra.nameservers ?? [])]),
     searches: unique([...base.searches, ...(extra.searches ?? [])]),
-    options: mergeOptions(base.options, (extra.options ?? []).map((o) => ({ name: o.name, value: o.value ?? '' }))),
+    options: mergeOptions(
+      base.options,
+      (extra.options ?? []).map((o) => ({ name: o.name, value: o.value ?? '' })),
+    ),
   };
 }
 

@@ -54,7 +54,12 @@ function pidPressure(s: NodeHealthSample): boolean {
   return s.processCount > s.pidMax * PID_PRESSURE_USED_FRACTION;
 }
 
-interface Verdict { type: NodeConditionType; status: ConditionStatus; reason: string; message: string }
+interface Verdict {
+  type: NodeConditionType;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+}
 
 function verdicts(sample: NodeHealthSample): Verdict[] {
   const problems = readyProblems(sample);

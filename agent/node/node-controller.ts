@@ -62,8 +62,14 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(err); },
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
     );
   });
 }
@@ -172,12 +178,14 @@ export class NodeController {
   onPodCIDR(listener: PodCIDRListener): () => void {
     this.podCIDRListeners.add(listener);
     if (this.podCIDR) this.notify(listener, this.podCIDR);
-    return () => { this.podCIDRListeners.delete(listener); };
+    return () => {
+      this.podCIDRListeners.delete(listener);
+    };
   }
 
   private async run(signal: AbortSignal): Promise<void> {
     // Collection only fails when statfs of "/" does: nothing a retry would fix.
-    const facts = this.o.facts ?? await nodeFacts(this.o.config.rootDir);
+    const facts = this.o.facts ?? (await nodeFacts(this.o.config.rootDir));
     const reporter = new NodeStatusReporter({
       client: this.o.client,
       config: this.o.config,
@@ -201,8 +209,9 @@ export class NodeController {
         return registerNode(this.o.client, await reporter.nodeToRegister(), signal);
       });
       this.registered(registration, reporter);
-      this.leaseSupported ??= await this.retry('lease discovery', signal, REGISTRATION_BACKOFF,
-        () => this.o.client.hasResource('coordination.k8s.io/v1', 'leases', { signal }));
+      this.leaseSupported ??= await this.retry('lease discovery', signal, REGISTRATION_BACKOFF, () =>
+        this.o.client.hasResource('coordination.k8s.io/v1', 'leases', { signal }),
+      );
       if (this.leaseSupported) {
         this.heartbeat.setNodeUID(registration.node.metadata.uid);
         this.heartbeat.start();

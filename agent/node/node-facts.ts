@@ -34,7 +34,14 @@ export interface NodeFactSources {
 }
 
 const GOARCH: Partial<Record<NodeJS.Architecture, string>> = {
-  x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64',
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm',
+  ia32: '386',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loong64: 'loong64',
 };
 
 export function goArchitecture(arch: NodeJS.Architecture = process.arch): string {
@@ -87,7 +94,9 @@ export async function collectNodeFacts(rootDir: string, sources: NodeFactSources
   let systemUUID = '';
   try {
     systemUUID = (await (sources.systemUUID ?? defaultSystemUUID)()).trim();
-  } catch { /* no DMI data (containers, some VMs): fall back below */ }
+  } catch {
+    /* no DMI data (containers, some VMs): fall back below */
+  }
   // systeminformation answers '-' when it found nothing; kubelet would report the machine ID's stand-in.
   if (!systemUUID || systemUUID === '-') systemUUID = machineID;
   return {

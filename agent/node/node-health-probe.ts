@@ -67,10 +67,12 @@ export class NodeHealthProbe {
       };
       const timer = clock.setTimeout(() => finish({ runtimeError: `no answer to a version request within ${runtimeTimeoutMs} ms` }), runtimeTimeoutMs);
       // A version() that throws synchronously is as down as one that rejects.
-      Promise.resolve().then(() => runtime.version()).then(
-        (v) => finish({ runtimeVersion: runtimeVersionString(v) }),
-        (err: unknown) => finish({ runtimeError: message(err) }),
-      );
+      Promise.resolve()
+        .then(() => runtime.version())
+        .then(
+          (v) => finish({ runtimeVersion: runtimeVersionString(v) }),
+          (err: unknown) => finish({ runtimeError: message(err) }),
+        );
     });
   }
 }

@@ -16,7 +16,12 @@ export interface MachineSize {
 }
 
 /** The node's resources in base units: cpu in millicores, memory and storage in bytes, pods as a count. */
-interface Amounts { cpu: number; memory: number; 'ephemeral-storage': number; pods: number }
+interface Amounts {
+  cpu: number;
+  memory: number;
+  'ephemeral-storage': number;
+  pods: number;
+}
 
 export function formatCPU(milli: number): string {
   const m = Math.max(0, Math.floor(milli));

@@ -24,8 +24,13 @@ function sameResources(current: ResourceList | undefined, desired: ResourceList 
 function sameConditions(current: readonly NodeCondition[] | undefined, desired: readonly NodeCondition[] | undefined): boolean {
   return (desired ?? []).every((d) => {
     const c = current?.find((x) => x.type === d.type);
-    return c !== undefined && c.status === d.status && (c.reason ?? '') === (d.reason ?? '') && (c.message ?? '') === (d.message ?? '')
-      && c.lastTransitionTime === d.lastTransitionTime;
+    return (
+      c !== undefined &&
+      c.status === d.status &&
+      (c.reason ?? '') === (d.reason ?? '') &&
+      (c.message ?? '') === (d.message ?? '') &&
+      c.lastTransitionTime === d.lastTransitionTime
+    );
   });
 }
 

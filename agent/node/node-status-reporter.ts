@@ -53,9 +53,7 @@ export class NodeStatusReporter {
     const due = this.lastReportAt === undefined || now - this.lastReportAt >= this.o.reportFrequencyMs;
     if (!heartbeat && !due && !statusChanged(current.status, status)) return undefined;
     const name = this.o.config.nodeName;
-    const patched = await this.o.client.patch<Node>(
-      nodePath(name, 'status'), nodeStatusPatch(current.status, status), 'strategic', signal ? { signal } : {},
-    );
+    const patched = await this.o.client.patch<Node>(nodePath(name, 'status'), nodeStatusPatch(current.status, status), 'strategic', signal ? { signal } : {});
     this.lastReportAt = now;
     this.logReadyChange(current, patched);
     return patched;
@@ -67,7 +65,11 @@ export class NodeStatusReporter {
     if (sample.runtimeVersion) this.runtimeVersion = sample.runtimeVersion;
     const conditions = nodeConditions(sample, current?.status?.conditions, new Date(this.o.clock.now()));
     const input: BuildNodeInput = {
-      config: this.o.config, options: this.o.options, facts: this.o.facts, runtimeVersion: this.runtimeVersion, conditions,
+      config: this.o.config,
+      options: this.o.options,
+      facts: this.o.facts,
+      runtimeVersion: this.runtimeVersion,
+      conditions,
     };
     return { input, status: buildNodeStatus(input) };
   }

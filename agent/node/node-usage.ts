@@ -43,7 +43,10 @@ async function rootFs(dir: string): Promise<{ available: number; total: number }
 
 export async function measureNodeUsage(rootDir: string): Promise<NodeUsage> {
   const [meminfo, loadavg, pidMaxText, fs] = await Promise.all([
-    text('/proc/meminfo'), text('/proc/loadavg'), text('/proc/sys/kernel/pid_max'), rootFs(rootDir),
+    text('/proc/meminfo'),
+    text('/proc/loadavg'),
+    text('/proc/sys/kernel/pid_max'),
+    rootFs(rootDir),
   ]);
   const usage: NodeUsage = {};
   const memoryAvailableBytes = meminfo === undefined ? undefined : parseMemAvailable(meminfo);

@@ -54,7 +54,9 @@ export class GenericPLEG {
   /** Calls `listener` with every event from now on; returns a function that unsubscribes. */
   watch(listener: PodLifecycleListener): () => void {
     this.listeners.add(listener);
-    return () => { this.listeners.delete(listener); };
+    return () => {
+      this.listeners.delete(listener);
+    };
   }
 
   /** Starts the periodic relist (the first one period from now) and the engine event watch. */
@@ -96,7 +98,9 @@ export class GenericPLEG {
       });
       return this.rerun;
     }
-    this.inFlight = this.relistOnce().finally(() => { this.inFlight = undefined; });
+    this.inFlight = this.relistOnce().finally(() => {
+      this.inFlight = undefined;
+    });
     return this.inFlight;
   }
 
@@ -109,9 +113,12 @@ export class GenericPLEG {
     } catch (err) {
       if (!this.runtimeDown) {
         this.runtimeDown = true;
-        this.log.error({ err: (err as Error).message }, isRuntimeError(err, 'RuntimeUnavailable')
-          ? 'container runtime unreachable; pods keep their last state, retrying with backoff'
-          : 'runtime relist failed, retrying');
+        this.log.error(
+          { err: (err as Error).message },
+          isRuntimeError(err, 'RuntimeUnavailable')
+            ? 'container runtime unreachable; pods keep their last state, retrying with backoff'
+            : 'runtime relist failed, retrying',
+        );
         this.emit({ type: 'RuntimeDown' });
       }
       return;

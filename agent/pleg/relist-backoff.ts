@@ -12,4 +12,3 @@ export const EVENT_STREAM_RETRY: BackoffPolicy = { initialMs: 1_000, maxMs: RETR
 export function nextRelistDelayMs(relistPeriodMs: number, runtimeDown: boolean): number {
   return runtimeDown ? Math.min(RETRY_MAX_MS, relistPeriodMs * 2) : relistPeriodMs;
 }
-

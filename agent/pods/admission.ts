@@ -44,8 +44,15 @@ export interface PodRequests {
   ephemeralStorageBytes: number;
 }
 
-interface NodeSelectorRequirement { key: string; operator: string; values?: string[] }
-interface NodeSelectorTerm { matchExpressions?: NodeSelectorRequirement[]; matchFields?: NodeSelectorRequirement[] }
+interface NodeSelectorRequirement {
+  key: string;
+  operator: string;
+  values?: string[];
+}
+interface NodeSelectorTerm {
+  matchExpressions?: NodeSelectorRequirement[];
+  matchFields?: NodeSelectorRequirement[];
+}
 interface SchedulingSpec {
   affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: NodeSelectorTerm[] } } };
   overhead?: Record<string, Quantity>;
@@ -64,7 +71,11 @@ function containerRequests(c: Container): PodRequests {
 }
 
 function add(a: PodRequests, b: PodRequests): PodRequests {
-  return { cpuMilli: a.cpuMilli + b.cpuMilli, memoryBytes: a.memoryBytes + b.memoryBytes, ephemeralStorageBytes: a.ephemeralStorageBytes + b.ephemeralStorageBytes };
+  return {
+    cpuMilli: a.cpuMilli + b.cpuMilli,
+    memoryBytes: a.memoryBytes + b.memoryBytes,
+    ephemeralStorageBytes: a.ephemeralStorageBytes + b.ephemeralStorageBytes,
+  };
 }
 
 function max(a: PodRequests, b: PodRequests): PodRequests {
@@ -124,10 +135,14 @@ function requirementMatches(req: NodeSelectorRequirement, values: Readonly<Recor
   const value = values[req.key];
   const wanted = req.values ?? [];
   switch (req.operator) {
-    case 'In': return has && wanted.includes(value ?? '');
-    case 'NotIn': return !has || !wanted.includes(value ?? '');
-    case 'Exists': return has;
-    case 'DoesNotExist': return !has;
+    case 'In':
+      return has && wanted.includes(value ?? '');
+    case 'NotIn':
+      return !has || !wanted.includes(value ?? '');
+    case 'Exists':
+      return has;
+    case 'DoesNotExist':
+      return !has;
     case 'Gt':
     case 'Lt': {
       if (!has || wanted.length !== 1) return false;
@@ -136,7 +151,8 @@ function requirementMatches(req: NodeSelectorRequirement, values: Readonly<Recor
       if (actual === undefined || bound === undefined) return false;
       return req.operator === 'Gt' ? actual > bound : actual < bound;
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -145,8 +161,10 @@ function termMatches(term: NodeSelectorTerm, nodeName: string, labels: Readonly<
   const expressions = term.matchExpressions ?? [];
   const fields = term.matchFields ?? [];
   if (expressions.length === 0 && fields.length === 0) return false;
-  return expressions.every((r) => requirementMatches(r, labels))
-    && fields.every((r) => r.key === 'metadata.name' && requirementMatches(r, { 'metadata.name': nodeName }));
+  return (
+    expressions.every((r) => requirementMatches(r, labels)) &&
+    fields.every((r) => r.key === 'metadata.name' && requirementMatches(r, { 'metadata.name': nodeName }))
+  );
 }
 
 /** nodeSelector and required node affinity (terms ORed), as GetRequiredNodeAffinity(pod).Match(node). */
@@ -159,7 +177,11 @@ export function matchesNodeAffinity(pod: Pod, nodeName: string, labels: Readonly
   return (required.nodeSelectorTerms ?? []).some((t) => termMatches(t, nodeName, labels));
 }
 
-interface HostPort { ip: string; protocol: string; port: number }
+interface HostPort {
+  ip: string;
+  protocol: string;
+  port: number;
+}
 
 function hostPorts(pod: Pod): HostPort[] {
   const ports: ContainerPort[] = [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])].flatMap((c) => c.ports ?? []);

@@ -7,13 +7,23 @@ import type { Container, EnvVar, Pod, Quantity } from '../api/types.js';
 import { podKey } from '../api/types.js';
 import type { NodeletConfiguration } from '../config/config.js';
 import {
-  LABEL_CONTAINER_HASH, LABEL_CONTAINER_KIND, LABEL_CONTAINER_NAME, LABEL_MANAGED, LABEL_NODE, LABEL_POD_NAME,
-  LABEL_POD_NAMESPACE, LABEL_POD_SOURCE, LABEL_PRESTOP_HANDLER, LABEL_CONTAINER_PORTS, LABEL_POD_UID, LABEL_RESTART_COUNT, LABEL_TERMINATION_GRACE,
-  LABEL_TERMINATION_MESSAGE_PATH, LABEL_TERMINATION_MESSAGE_POLICY,
+  LABEL_CONTAINER_HASH,
+  LABEL_CONTAINER_KIND,
+  LABEL_CONTAINER_NAME,
+  LABEL_MANAGED,
+  LABEL_NODE,
+  LABEL_POD_NAME,
+  LABEL_POD_NAMESPACE,
+  LABEL_POD_SOURCE,
+  LABEL_PRESTOP_HANDLER,
+  LABEL_CONTAINER_PORTS,
+  LABEL_POD_UID,
+  LABEL_RESTART_COUNT,
+  LABEL_TERMINATION_GRACE,
+  LABEL_TERMINATION_MESSAGE_PATH,
+  LABEL_TERMINATION_MESSAGE_POLICY,
 } from '../runtime/labels.js';
-import type {
-  ContainerConfig, KeyValue, LinuxContainerResources, LinuxContainerSecurityContext, Mount,
-} from '../runtime/runtime.js';
+import type { ContainerConfig, KeyValue, LinuxContainerResources, LinuxContainerSecurityContext, Mount } from '../runtime/runtime.js';
 import { hashContainer } from './container-hash.js';
 import { expand, lookupIn } from '../api/env-expansion.js';
 import { CreateContainerConfigError } from '../api/pod-errors.js';
@@ -119,12 +129,18 @@ function locate(pod: Pod, container: Container): ContainerLocation {
   let path: string | undefined;
   for (const [name, list] of lists) {
     const i = list.indexOf(container);
-    if (i !== -1) { path = `${name}[${i}]`; break; }
+    if (i !== -1) {
+      path = `${name}[${i}]`;
+      break;
+    }
   }
   if (path === undefined) {
     for (const [name, list] of lists) {
       const i = list.findIndex((c) => c.name === container.name);
-      if (i !== -1) { path = `${name}[${i}]`; break; }
+      if (i !== -1) {
+        path = `${name}[${i}]`;
+        break;
+      }
     }
   }
   return { pod: podKey(pod), container: container.name, path: path ?? `container "${container.name}"` };
@@ -166,9 +182,7 @@ export function makeEnvironment(pod: Pod, container: Container, ctx: Environment
   return [...env].map(([key, value]) => ({ key, value }));
 }
 
-function envFromSource(
-  source: Record<string, unknown>, ctx: EnvironmentContext, where: ContainerLocation, field: string,
-): Array<[string, string]> {
+function envFromSource(source: Record<string, unknown>, ctx: EnvironmentContext, where: ContainerLocation, field: string): Array<[string, string]> {
   const prefix = typeof source.prefix === 'string' ? source.prefix : '';
   const ref = (key: 'configMapRef' | 'secretRef') => {
     const r = source[key];
@@ -195,9 +209,7 @@ function envFromSource(
     .filter(([k]) => k !== '' && !k.includes('='));
 }
 
-function valueFrom(
-  pod: Pod, container: Container, v: EnvVar, ctx: EnvironmentContext, where: ContainerLocation, field: string,
-): string | undefined {
+function valueFrom(pod: Pod, container: Container, v: EnvVar, ctx: EnvironmentContext, where: ContainerLocation, field: string): string | undefined {
   const from = v.valueFrom ?? {};
   if (from.fieldRef) {
     const value = fieldRefValue(pod, from.fieldRef, ctx);
@@ -218,8 +230,13 @@ function valueFrom(
 
 /** undefined = an optional reference that is missing: the variable is left out. */
 function keyRefValue(
-  kind: string, kindName: string, ref: { name?: string; key: string; optional?: boolean }, lookup: KeyValueSource | undefined,
-  pod: Pod, where: ContainerLocation, field: string,
+  kind: string,
+  kindName: string,
+  ref: { name?: string; key: string; optional?: boolean },
+  lookup: KeyValueSource | undefined,
+  pod: Pod,
+  where: ContainerLocation,
+  field: string,
 ): string | undefined {
   const name = ref.name ?? '';
   const data = lookup?.(name);
@@ -244,17 +261,27 @@ function fieldRefValue(pod: Pod, ref: { fieldPath: string; apiVersion?: string }
   const hostIPs = ctx.hostIPs && ctx.hostIPs.length > 0 ? ctx.hostIPs : ctx.hostIP ? [ctx.hostIP] : [];
   const path = ref.fieldPath;
   switch (path) {
-    case 'metadata.name': return pod.metadata.name ?? '';
-    case 'metadata.namespace': return pod.metadata.namespace ?? 'default';
-    case 'metadata.uid': return pod.metadata.uid ?? '';
+    case 'metadata.name':
+      return pod.metadata.name ?? '';
+    case 'metadata.namespace':
+      return pod.metadata.namespace ?? 'default';
+    case 'metadata.uid':
+      return pod.metadata.uid ?? '';
     // A pod from a manifest may not name its node; it runs on this one.
-    case 'spec.nodeName': return pod.spec.nodeName || ctx.nodeName;
-    case 'spec.serviceAccountName': return pod.spec.serviceAccountName ?? '';
-    case 'status.hostIP': return hostIPs[0] ?? '';
-    case 'status.hostIPs': return hostIPs.join(',');
-    case 'status.podIP': return podIPs[0] ?? '';
-    case 'status.podIPs': return podIPs.join(',');
-    default: break;
+    case 'spec.nodeName':
+      return pod.spec.nodeName || ctx.nodeName;
+    case 'spec.serviceAccountName':
+      return pod.spec.serviceAccountName ?? '';
+    case 'status.hostIP':
+      return hostIPs[0] ?? '';
+    case 'status.hostIPs':
+      return hostIPs.join(',');
+    case 'status.podIP':
+      return podIPs[0] ?? '';
+    case 'status.podIPs':
+      return podIPs.join(',');
+    default:
+      break;
   }
   const subscript = /^metadata\.(labels|annotations)\['(.*)'\]$/.exec(path);
   if (subscript) {
@@ -336,12 +363,14 @@ function containerSecurityContext(pod: Pod, container: Container, where: Contain
     // API validation rejects these combinations: no_new_privs cannot hold for a process
     // that is privileged or may mount things anyway.
     if (sc.privileged === true) {
-      throw configError(where, 'securityContext.allowPrivilegeEscalation',
-        'cannot set `allowPrivilegeEscalation` to false and `privileged` to true');
+      throw configError(where, 'securityContext.allowPrivilegeEscalation', 'cannot set `allowPrivilegeEscalation` to false and `privileged` to true');
     }
     if (add.includes('SYS_ADMIN')) {
-      throw configError(where, 'securityContext.allowPrivilegeEscalation',
-        'cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN');
+      throw configError(
+        where,
+        'securityContext.allowPrivilegeEscalation',
+        'cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN',
+      );
     }
     out.noNewPrivs = true;
   }
@@ -395,9 +424,11 @@ function containerLabels(input: ContainerConfigInput): Record<string, string> {
     [LABEL_TERMINATION_MESSAGE_POLICY]: container.terminationMessagePolicy ?? DEFAULT_TERMINATION_MESSAGE_POLICY,
     [LABEL_CONTAINER_KIND]: input.kind,
     [LABEL_POD_SOURCE]: input.podSource,
-    ...(container.lifecycle?.preStop ? {
-      [LABEL_PRESTOP_HANDLER]: JSON.stringify(container.lifecycle.preStop),
-      ...(container.ports?.length ? { [LABEL_CONTAINER_PORTS]: JSON.stringify(container.ports) } : {}),
-    } : {}),
+    ...(container.lifecycle?.preStop
+      ? {
+          [LABEL_PRESTOP_HANDLER]: JSON.stringify(container.lifecycle.preStop),
+          ...(container.ports?.length ? { [LABEL_CONTAINER_PORTS]: JSON.stringify(container.ports) } : {}),
+        }
+      : {}),
   };
 }

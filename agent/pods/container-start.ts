@@ -73,7 +73,12 @@ function previousInstance(snap: RuntimePodSnapshot, name: string): ContainerStat
 
 /** Starts one container in the pod's sandbox; resolves to whether a container was created. */
 export async function startContainer(
-  deps: ContainerStartDeps, ctx: ContainerStartContext, snap: RuntimePodSnapshot, sandboxId: string, podIP: string, start: ContainerToStart,
+  deps: ContainerStartDeps,
+  ctx: ContainerStartContext,
+  snap: RuntimePodSnapshot,
+  sandboxId: string,
+  podIP: string,
+  start: ContainerToStart,
 ): Promise<boolean> {
   const { container, kind, attempt } = start;
   const { runtime, config, events, crashBackoff } = deps;
@@ -123,12 +128,24 @@ export async function startContainer(
       mounts.push(...(await deps.volumes.containerMounts(pod, container, env, ctx.mountedVolumes)));
     }
     const cfg = generateContainerConfig({
-      pod, container, kind, attempt, ...envContext,
-      hostsFilePath: hostsFilePath(deps.store, uid), podSource: ctx.podSource, config, imageRef, mounts,
+      pod,
+      container,
+      kind,
+      attempt,
+      ...envContext,
+      hostsFilePath: hostsFilePath(deps.store, uid),
+      podSource: ctx.podSource,
+      config,
+      imageRef,
+      mounts,
     });
     const sandboxConfig = generateSandboxConfig({
-      pod, attempt: 0, nodeName: config.nodeName, podSource: ctx.podSource,
-      networkName: deps.networkName, image: config.podInfraImage,
+      pod,
+      attempt: 0,
+      nodeName: config.nodeName,
+      podSource: ctx.podSource,
+      networkName: deps.networkName,
+      image: config.podInfraImage,
     });
     id = await runtime.createContainer(sandboxId, cfg, sandboxConfig);
     ctx.onCreated(id);

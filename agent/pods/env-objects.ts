@@ -18,11 +18,13 @@ export async function loadEnvObjects(pod: Pod, objects: ObjectSource): Promise<E
   const ns = pod.metadata.namespace ?? 'default';
   const configMaps = new Map<string, Record<string, string>>();
   const secrets = new Map<string, Record<string, string>>();
-  await Promise.all(podEnvReferences(pod).map(async (ref) => {
-    const target = ref.kind === 'configMap' ? configMaps : secrets;
-    if (target.has(ref.name)) return;
-    const obj = ref.kind === 'configMap' ? await objects.configMap(ns, ref.name) : await objects.secret(ns, ref.name);
-    if (obj) target.set(ref.name, asStrings(obj));
-  }));
+  await Promise.all(
+    podEnvReferences(pod).map(async (ref) => {
+      const target = ref.kind === 'configMap' ? configMaps : secrets;
+      if (target.has(ref.name)) return;
+      const obj = ref.kind === 'configMap' ? await objects.configMap(ns, ref.name) : await objects.secret(ns, ref.name);
+      if (obj) target.set(ref.name, asStrings(obj));
+    }),
+  );
   return { configMaps: (name) => configMaps.get(name), secrets: (name) => secrets.get(name) };
 }

@@ -30,7 +30,9 @@ export class OrphanedPodDirs {
     if (this.running || now - this.lastCleanup < this.deps.periodMs) return;
     this.lastCleanup = now;
     this.running = true;
-    void this.clean(inRuntime, known).finally(() => { this.running = false; });
+    void this.clean(inRuntime, known).finally(() => {
+      this.running = false;
+    });
   }
 
   private async clean(inRuntime: ReadonlySet<string>, known: (uid: string) => boolean): Promise<void> {

@@ -163,16 +163,24 @@ function newSandboxActions(pod: Pod, runtime: RuntimePodStatus, byName: Map<stri
     // Every app container has run and none may run again (Never, or OnFailure after
     // success): a new sandbox would host nothing. Stop what is left, keep the status.
     return {
-      killPod: hasLiveParts(runtime), createSandbox: false, sandboxAttempt: attempt,
-      containersToKill: [], containersToStart: [], initFailed: false,
+      killPod: hasLiveParts(runtime),
+      createSandbox: false,
+      sandboxAttempt: attempt,
+      containersToKill: [],
+      containersToStart: [],
+      initFailed: false,
     };
   }
   const firstInit = pod.spec.initContainers?.[0];
   if (firstInit) actions.start(firstInit, 'init');
   else for (const c of regular) actions.start(c, 'regular');
   return {
-    killPod: anything, createSandbox: true, sandboxAttempt: attempt,
-    containersToKill: [], containersToStart: actions.starts, initFailed: false,
+    killPod: anything,
+    createSandbox: true,
+    sandboxAttempt: attempt,
+    containersToKill: [],
+    containersToStart: actions.starts,
+    initFailed: false,
   };
 }
 
@@ -196,9 +204,7 @@ function killStrays(pod: Pod, byName: Map<string, ContainerStatus[]>, sandboxId:
  * Keeps one sidecar running (they restart whatever the pod's policy) and returns
  * whether it counts as started, which lets the next init container run.
  */
-function keepSidecar(
-  container: Container, inst: ContainerStatus | undefined, options: PodActionOptions, actions: ActionList,
-): boolean {
+function keepSidecar(container: Container, inst: ContainerStatus | undefined, options: PodActionOptions, actions: ActionList): boolean {
   const name = container.name;
   if (!inst) {
     actions.start(container, 'init');
@@ -231,8 +237,11 @@ function keepSidecar(
 
 /** Init containers in the current sandbox; returns whether initialization is complete. */
 function initContainerActions(
-  pod: Pod, newestIn: (name: string) => ContainerStatus | undefined, initialized: boolean,
-  options: PodActionOptions, actions: ActionList,
+  pod: Pod,
+  newestIn: (name: string) => ContainerStatus | undefined,
+  initialized: boolean,
+  options: PodActionOptions,
+  actions: ActionList,
 ): { done: boolean; failed: boolean } {
   const inits = pod.spec.initContainers ?? [];
   if (inits.length === 0) return { done: true, failed: false };
@@ -284,9 +293,7 @@ function initContainerActions(
 }
 
 /** Regular containers once initialization is complete; returns how many keep running. */
-function regularContainerActions(
-  pod: Pod, byName: Map<string, ContainerStatus[]>, sandboxId: string, options: PodActionOptions, actions: ActionList,
-): number {
+function regularContainerActions(pod: Pod, byName: Map<string, ContainerStatus[]>, sandboxId: string, options: PodActionOptions, actions: ActionList): number {
   let kept = 0;
   for (const container of pod.spec.containers) {
     const name = container.name;
@@ -312,9 +319,7 @@ function regularContainerActions(
     }
     // Created-but-never-started and unknown instances have no finished run to judge by;
     // one running outside the current sandbox is being killed by killStrays.
-    const lastExitCode = newest.state === 'exited' ? instanceExitCode(newest)
-      : newest.state === 'running' ? KILLED_EXIT_CODE
-      : undefined;
+    const lastExitCode = newest.state === 'exited' ? instanceExitCode(newest) : newest.state === 'running' ? KILLED_EXIT_CODE : undefined;
     if (!shouldContainerBeRestarted(container, pod, lastExitCode)) continue;
     if (newest.state === 'unknown') {
       actions.kill(newest, `Container ${name} is in "unknown" state, try killing it before restart`);
@@ -337,8 +342,13 @@ export function computePodActions(pod: Pod, runtime: RuntimePodStatus, options: 
   const actions = new ActionList(byName);
   const newestIn = (name: string) => byName.get(name)?.find((c) => c.podSandboxId === sandboxId);
   const result = (initFailed: boolean): PodActions => ({
-    killPod: false, createSandbox: false, sandboxId, sandboxAttempt: sandbox.attempt,
-    containersToKill: actions.kills, containersToStart: initFailed ? [] : actions.starts, initFailed,
+    killPod: false,
+    createSandbox: false,
+    sandboxId,
+    sandboxAttempt: sandbox.attempt,
+    containersToKill: actions.kills,
+    containersToStart: initFailed ? [] : actions.starts,
+    initFailed,
   });
 
   killStrays(pod, byName, sandboxId, actions);

@@ -45,7 +45,9 @@ export class PodManager {
 
   constructor(private readonly deps: PodManagerDeps) {
     this.log = deps.logger;
-    this.firstUpdate = new Promise((r) => { this.resolveFirstUpdate = r; });
+    this.firstUpdate = new Promise((r) => {
+      this.resolveFirstUpdate = r;
+    });
     this.refused = new RefusedPods(deps);
     this.podDirs = new OrphanedPodDirs({ ...deps, periodMs: deps.config.podDirCleanupPeriodMs });
     this.unwatch = deps.pleg.watch((event) => this.onLifecycleEvent(event));
@@ -93,9 +95,7 @@ export class PodManager {
 
   /** Pods that hold node resources: admitted, not finished, not being torn down. */
   private admittedPods(): Pod[] {
-    return [...this.workers.values()]
-      .filter((w) => !w.isTerminating && !isTerminalPhase(w.currentStatus?.phase))
-      .map((w) => w.currentPod);
+    return [...this.workers.values()].filter((w) => !w.isTerminating && !isTerminalPhase(w.currentStatus?.phase)).map((w) => w.currentPod);
   }
 
   private admitAndStart(pod: Pod): void {
@@ -127,20 +127,25 @@ export class PodManager {
 
   private newWorker(pod: Pod, previous?: PodStatus, knownEmpty = false): PodWorker {
     const uid = pod.metadata.uid ?? '';
-    const worker = new PodWorker(pod, {
-      ...this.deps,
-      onRemoved: (removedUid) => {
-        if (this.workers.get(removedUid) === worker) this.workers.delete(removedUid);
-        const again = this.desired.get(removedUid);
-        if (again?.metadata.deletionTimestamp) {
-          this.finalized.add(removedUid);
-          this.deps.onPodRemoved?.(again);
-        } else if (again) {
-          // Desired again while it was being torn down (a manifest restored): start afresh.
-          this.startWorker(again);
-        }
+    const worker = new PodWorker(
+      pod,
+      {
+        ...this.deps,
+        onRemoved: (removedUid) => {
+          if (this.workers.get(removedUid) === worker) this.workers.delete(removedUid);
+          const again = this.desired.get(removedUid);
+          if (again?.metadata.deletionTimestamp) {
+            this.finalized.add(removedUid);
+            this.deps.onPodRemoved?.(again);
+          } else if (again) {
+            // Desired again while it was being torn down (a manifest restored): start afresh.
+            this.startWorker(again);
+          }
+        },
       },
-    }, previous, { knownEmpty });
+      previous,
+      { knownEmpty },
+    );
     this.workers.set(uid, worker);
     return worker;
   }
@@ -154,7 +159,10 @@ export class PodManager {
     this.unwatch();
     for (const w of this.workers.values()) w.stop();
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, waitMs); timer.unref(); });
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, waitMs);
+      timer.unref();
+    });
     await Promise.race([Promise.all([...this.workers.values()].map((w) => w.settled())), deadline]);
     clearTimeout(timer);
   }

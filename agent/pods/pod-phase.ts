@@ -15,7 +15,10 @@ function anyRegularContainerStarted(pod: Pod, statuses: readonly ContainerStatus
  * whose sidecar is restarting from falling back to Pending.
  */
 export function computePodPhase(
-  pod: Pod, initStatuses: readonly ContainerStatus[], containerStatuses: readonly ContainerStatus[], podHasInitialized?: boolean,
+  pod: Pod,
+  initStatuses: readonly ContainerStatus[],
+  containerStatuses: readonly ContainerStatus[],
+  podHasInitialized?: boolean,
 ): PodPhase {
   const statusOf = (name: string, list: readonly ContainerStatus[]) => list.find((s) => s.name === name);
   const initialized = podHasInitialized ?? anyRegularContainerStarted(pod, containerStatuses);

@@ -2,13 +2,9 @@
 // convertToAPIContainerStatuses, status/generate.go): container statuses from the
 // runtime's two newest instances per container, the phase, the conditions, IPs and
 // QoS class. Pure: time and probe results come in as inputs.
-import type {
-  Container, ContainerStateTerminated, ContainerStatus, Pod, PodCondition, PodPhase, PodStatus, Quantity,
-} from '../api/types.js';
+import type { Container, ContainerStateTerminated, ContainerStatus, Pod, PodCondition, PodPhase, PodStatus, Quantity } from '../api/types.js';
 import type { ContainerStatus as RuntimeContainerStatus } from '../runtime/runtime.js';
-import {
-  groupInstances, instanceExitCode, instanceRestartCount, podSandboxChanged,
-} from './pod-actions.js';
+import { groupInstances, instanceExitCode, instanceRestartCount, podSandboxChanged } from './pod-actions.js';
 import { isTerminalPhase } from '../api/terminal-phase.js';
 import { computePodPhase } from './pod-phase.js';
 import { parseCPUToMilli, parseMemoryToBytes } from '../api/quantity.js';
@@ -41,7 +37,13 @@ const POD_COMPLETED = 'PodCompleted';
 
 /** Condition types kubelet owns; any other condition on the pod belongs to someone else and is kept. */
 const KUBELET_CONDITIONS = new Set([
-  'PodScheduled', 'Ready', 'Initialized', 'ContainersReady', 'PodReadyToStartContainers', 'PodResizePending', 'PodResizeInProgress',
+  'PodScheduled',
+  'Ready',
+  'Initialized',
+  'ContainersReady',
+  'PodReadyToStartContainers',
+  'PodResizePending',
+  'PodResizeInProgress',
 ]);
 
 // ---------------------------------------------------------------------------
@@ -106,7 +108,8 @@ function buildContainerStatus(container: Container, kind: 'init' | 'regular', de
       // App containers exist, so this init container completed; its record is gone.
       status.state = {
         terminated: {
-          exitCode: 0, reason: 'Completed',
+          exitCode: 0,
+          reason: 'Completed',
           message: 'Unable to get init container status from container runtime and pod has been initialized, treat it as exited normally',
         },
       };
@@ -180,7 +183,9 @@ function initializedCondition(pod: Pod, initStatuses: ContainerStatus[], regular
     .map((c) => c.name);
   if (incomplete.length === 0) return { type: 'Initialized', status: 'True' };
   return {
-    type: 'Initialized', status: 'False', reason: 'ContainersNotInitialized',
+    type: 'Initialized',
+    status: 'False',
+    reason: 'ContainersNotInitialized',
     message: `containers with incomplete status: ${bracketList(incomplete)}`,
   };
 }
@@ -191,7 +196,9 @@ function containersReadyCondition(pod: Pod, statuses: ContainerStatus[], phase: 
   const unready = relevant.filter((c) => statuses.find((s) => s.name === c.name)?.ready !== true).map((c) => c.name);
   if (unready.length === 0) return { type: 'ContainersReady', status: 'True' };
   return {
-    type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady',
+    type: 'ContainersReady',
+    status: 'False',
+    reason: 'ContainersNotReady',
     message: `containers with unready status: ${bracketList(unready)}`,
   };
 }
@@ -281,8 +288,8 @@ export function computePodStatus(input: PodStatusInput): PodStatus {
 
   // kubelet's "active" containers are those of the newest sandbox.
   const newestSandbox = runtime.sandboxes[0];
-  const regularInNewestSandbox = newestSandbox !== undefined &&
-    pod.spec.containers.some((c) => byName.get(c.name)?.some((i) => i.podSandboxId === newestSandbox.id));
+  const regularInNewestSandbox =
+    newestSandbox !== undefined && pod.spec.containers.some((c) => byName.get(c.name)?.some((i) => i.podSandboxId === newestSandbox.id));
 
   const ctx: StatusContext = {
     pod,
@@ -297,10 +304,8 @@ export function computePodStatus(input: PodStatusInput): PodStatus {
   };
 
   const initStatuses = inits.map((c) => buildContainerStatus(c, 'init', POD_INITIALIZING, ctx));
-  const initDone = regularInNewestSandbox ||
-    inits.every((c, i) => initContainerInitialized(c, initStatuses[i]!));
-  const containerStatuses = pod.spec.containers.map((c) =>
-    buildContainerStatus(c, 'regular', initDone ? CONTAINER_CREATING : POD_INITIALIZING, ctx));
+  const initDone = regularInNewestSandbox || inits.every((c, i) => initContainerInitialized(c, initStatuses[i]!));
+  const containerStatuses = pod.spec.containers.map((c) => buildContainerStatus(c, 'regular', initDone ? CONTAINER_CREATING : POD_INITIALIZING, ctx));
 
   let phase = computePodPhase(pod, initStatuses, containerStatuses, regularInNewestSandbox);
   // Pods never leave a terminal phase.
@@ -334,8 +339,7 @@ export function computePodStatus(input: PodStatusInput): PodStatus {
     status.hostIP = hostIP;
     status.hostIPs = [{ ip: hostIP }];
   }
-  const podIP = pod.spec.hostNetwork === true ? hostIP
-    : newestSandbox?.state === 'ready' ? (newestSandbox.hostNetwork ? hostIP : newestSandbox.ip) : '';
+  const podIP = pod.spec.hostNetwork === true ? hostIP : newestSandbox?.state === 'ready' ? (newestSandbox.hostNetwork ? hostIP : newestSandbox.ip) : '';
   if (podIP) {
     status.podIP = podIP;
     status.podIPs = [{ ip: podIP }];

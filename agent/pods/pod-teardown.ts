@@ -55,7 +55,12 @@ export async function stopWithHooks(deps: PodTeardownDeps, pod: Pod, c: Containe
 
 /** Stops every running container of the pod (in parallel, with grace), then its sandboxes. */
 export async function killPod(
-  deps: PodTeardownDeps, pod: Pod, snap: RuntimePodSnapshot, gracePeriodSeconds: number, reason: string, log: Logger,
+  deps: PodTeardownDeps,
+  pod: Pod,
+  snap: RuntimePodSnapshot,
+  gracePeriodSeconds: number,
+  reason: string,
+  log: Logger,
 ): Promise<void> {
   const running = snap.allContainers.filter((c) => c.state === 'running' || c.state === 'created');
   await Promise.all(
@@ -69,9 +74,7 @@ export async function killPod(
       await stopWithHooks(deps, pod, target, gracePeriodSeconds, snap.status.sandboxes[0]?.ip ?? '');
     }),
   );
-  await Promise.all(
-    snap.allSandboxes.filter((s) => s.state === 'ready').map((s) => deps.runtime.stopPodSandbox(s.id)),
-  );
+  await Promise.all(snap.allSandboxes.filter((s) => s.state === 'ready').map((s) => deps.runtime.stopPodSandbox(s.id)));
 }
 
 /** Removes every container and sandbox of the pod, then its volumes and directory. */

@@ -85,24 +85,39 @@ export class PodWorker {
   /** Settles when a removed pod's containers, sandbox and directory are gone. */
   readonly done: Promise<void>;
 
-  constructor(pod: Pod, private readonly deps: PodWorkerDeps, previousStatus?: PodStatus, options: { knownEmpty?: boolean } = {}) {
+  constructor(
+    pod: Pod,
+    private readonly deps: PodWorkerDeps,
+    previousStatus?: PodStatus,
+    options: { knownEmpty?: boolean } = {},
+  ) {
     this.pod = pod;
     this.knownEmpty = options.knownEmpty ?? false;
     this.log = deps.logger.child({ pod: podKey(pod), uid: pod.metadata.uid });
     this.statuses = new StatusPublisher(this.uid, deps, this.log, previousStatus);
     this.terminationMessages = new TerminationMessages(deps.runtime, () => deps.store.podDir(this.uid));
-    this.done = new Promise((r) => { this.resolveDone = r; });
+    this.done = new Promise((r) => {
+      this.resolveDone = r;
+    });
   }
 
-  get uid(): string { return this.pod.metadata.uid ?? ''; }
+  get uid(): string {
+    return this.pod.metadata.uid ?? '';
+  }
 
   /** Where the pod came from (kubelet's config.source annotation): file for static pods, api otherwise. */
   private podSource(): string {
     return this.pod.metadata.annotations?.[ANNOTATION_CONFIG_SOURCE] ?? (this.deps.podSource || 'api');
   }
-  get currentPod(): Pod { return this.pod; }
-  get currentStatus(): PodStatus | undefined { return this.statuses.current; }
-  get isTerminating(): boolean { return this.termination !== undefined; }
+  get currentPod(): Pod {
+    return this.pod;
+  }
+  get currentStatus(): PodStatus | undefined {
+    return this.statuses.current;
+  }
+  get isTerminating(): boolean {
+    return this.termination !== undefined;
+  }
 
   update(pod: Pod): void {
     this.pod = pod;
@@ -134,7 +149,9 @@ export class PodWorker {
   private held = false;
 
   /** Keeps the worker from syncing until release(), while its saved state is loaded. */
-  hold(): void { this.held = true; }
+  hold(): void {
+    this.held = true;
+  }
 
   release(previousStatus?: PodStatus): void {
     this.statuses.restore(previousStatus);
@@ -182,10 +199,13 @@ export class PodWorker {
     if (this.wake && this.wakeAt <= at) return;
     this.wake?.cancel();
     this.wakeAt = at;
-    this.wake = this.deps.clock.setTimeout(() => {
-      this.wake = undefined;
-      this.requestSync();
-    }, Math.max(0, ms));
+    this.wake = this.deps.clock.setTimeout(
+      () => {
+        this.wake = undefined;
+        this.requestSync();
+      },
+      Math.max(0, ms),
+    );
   }
 
   private async sync(): Promise<void> {
@@ -320,7 +340,7 @@ export class PodWorker {
       this.deps.events.record(this.pod, 'Normal', 'Killing', `Stopping container ${kill.name}: ${kill.message}`);
       const failedProbe = unhealthy?.get(kill.name);
       const spec = this.pod.spec.containers.find((c) => c.name === kill.name);
-      const grace = failedProbe && spec ? probeKillGraceSeconds(this.pod, spec, failedProbe) : this.pod.spec.terminationGracePeriodSeconds ?? 30;
+      const grace = failedProbe && spec ? probeKillGraceSeconds(this.pod, spec, failedProbe) : (this.pod.spec.terminationGracePeriodSeconds ?? 30);
       await this.stopContainer({ id: kill.id, name: kill.name, running: true }, grace, podIP);
       if (failedProbe) probes?.acknowledgeRestart(this.uid, kill.name);
       changed = true;
@@ -336,8 +356,13 @@ export class PodWorker {
   private async createSandbox(attempt: number): Promise<{ id: string; ip: string } | undefined> {
     try {
       return await startSandbox(this.deps, {
-        pod: this.pod, attempt, podSource: this.podSource(), log: this.log,
-        onCreated: (id) => { this.created.sandboxes.push(id); },
+        pod: this.pod,
+        attempt,
+        podSource: this.podSource(),
+        log: this.log,
+        onCreated: (id) => {
+          this.created.sandboxes.push(id);
+        },
       });
     } catch (err) {
       if (isRuntimeError(err, 'RuntimeUnavailable')) throw err;
@@ -352,9 +377,16 @@ export class PodWorker {
 
   private startContext(): ContainerStartContext {
     return {
-      pod: this.pod, uid: this.uid, podSource: this.podSource(), log: this.log,
-      waiting: this.waiting, mountedVolumes: this.mountedVolumes, terminationMessages: this.terminationMessages,
-      onCreated: (id) => { this.created.containers.push(id); },
+      pod: this.pod,
+      uid: this.uid,
+      podSource: this.podSource(),
+      log: this.log,
+      waiting: this.waiting,
+      mountedVolumes: this.mountedVolumes,
+      terminationMessages: this.terminationMessages,
+      onCreated: (id) => {
+        this.created.containers.push(id);
+      },
       wakeIn: (ms) => this.scheduleWake(ms),
     };
   }
@@ -376,7 +408,11 @@ export class PodWorker {
     }
     this.syncProbes(snap);
     return this.statuses.publish({
-      pod: this.pod, snap, waiting: this.waiting, terminationMessages: this.terminationMessages.byContainerId, failure: this.failure,
+      pod: this.pod,
+      snap,
+      waiting: this.waiting,
+      terminationMessages: this.terminationMessages.byContainerId,
+      failure: this.failure,
     });
   }
 

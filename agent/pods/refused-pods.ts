@@ -58,13 +58,17 @@ export class RefusedPods {
     logger.warn({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid, reason }, `pod refused by admission: ${message}`);
     events.record(pod, 'Warning', reason, message);
     const status: PodStatus = {
-      phase: 'Failed', reason, message,
+      phase: 'Failed',
+      reason,
+      message,
       startTime: formatTime(clock.now()),
     };
     this.refused.set(uid, { ...pod, status });
     this.deps.onStatus?.(pod, status);
     // Recorded like any other pod so `nodelet pods` shows why it is not running.
-    void store.savePod(pod).then(() => store.saveStatus(uid, status))
+    void store
+      .savePod(pod)
+      .then(() => store.saveStatus(uid, status))
       .catch((err) => logger.warn({ err: (err as Error).message }, 'cannot record refused pod'));
   }
 }

@@ -35,10 +35,7 @@ async function inspectOrSkip<T>(fn: () => Promise<T>): Promise<T | undefined> {
 
 export async function readRuntimePod(runtime: Runtime, nodeName: string, uid: string): Promise<RuntimePodSnapshot> {
   const labels = { ...nodeSelectorLabels(nodeName), [LABEL_POD_UID]: uid };
-  const [sandboxList, containerList] = await Promise.all([
-    runtime.listPodSandboxes({ labels }),
-    runtime.listContainers({ labels }),
-  ]);
+  const [sandboxList, containerList] = await Promise.all([runtime.listPodSandboxes({ labels }), runtime.listContainers({ labels })]);
   const allSandboxes = newestFirst(sandboxList);
   const allContainers = newestFirst(containerList);
 
@@ -71,7 +68,9 @@ export async function readRuntimePod(runtime: Runtime, nodeName: string, uid: st
  * over every container on the node.
  */
 export async function refreshRuntimePod(
-  runtime: Runtime, previous: RuntimePodSnapshot, created: { sandboxes: string[]; containers: string[] },
+  runtime: Runtime,
+  previous: RuntimePodSnapshot,
+  created: { sandboxes: string[]; containers: string[] },
 ): Promise<RuntimePodSnapshot> {
   const sandboxIds = [...new Set([...created.sandboxes, ...previous.allSandboxes.map((s) => s.id)])];
   const containerIds = [...new Set([...created.containers, ...previous.allContainers.map((c) => c.id)])];

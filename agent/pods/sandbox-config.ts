@@ -2,9 +2,7 @@
 // generatePodSandboxConfig describes it to a CRI runtime. Pure: same pod, same config.
 import type { Pod } from '../api/types.js';
 import { truncateHostname } from '../network/hosts-file.js';
-import {
-  LABEL_MANAGED, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_SOURCE, LABEL_POD_UID, LABEL_TERMINATION_GRACE,
-} from '../runtime/labels.js';
+import { LABEL_MANAGED, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_SOURCE, LABEL_POD_UID, LABEL_TERMINATION_GRACE } from '../runtime/labels.js';
 import type { DNSConfig, NamespaceMode, PodSandboxConfig, PortMapping } from '../runtime/runtime.js';
 
 export interface SandboxConfigInput {

@@ -49,8 +49,13 @@ export async function startSandbox(deps: SandboxSetupDeps, request: SandboxReque
   });
   for (const w of warnings) deps.events.record(pod, 'Warning', 'DNSConfigForming', w);
   const sandboxConfig = generateSandboxConfig({
-    pod, attempt, nodeName: config.nodeName, podSource,
-    networkName: deps.networkName, image: config.podInfraImage, dns,
+    pod,
+    attempt,
+    nodeName: config.nodeName,
+    podSource,
+    networkName: deps.networkName,
+    image: config.podInfraImage,
+    dns,
   });
   await deps.store.ensurePodDir(uid);
   const id = await runtime.runPodSandbox(sandboxConfig);

@@ -37,11 +37,18 @@ export class StatusPublisher {
   private lastSavedStatus = '';
   private lastProbeResults = '';
 
-  constructor(private readonly uid: string, private readonly deps: StatusPublisherDeps, private readonly log: Logger, previous?: PodStatus) {
+  constructor(
+    private readonly uid: string,
+    private readonly deps: StatusPublisherDeps,
+    private readonly log: Logger,
+    previous?: PodStatus,
+  ) {
     this.status = previous;
   }
 
-  get current(): PodStatus | undefined { return this.status; }
+  get current(): PodStatus | undefined {
+    return this.status;
+  }
 
   /** Takes the status saved before an agent restart, unless one was computed since. */
   restore(previous: PodStatus | undefined): void {

@@ -17,7 +17,10 @@ export class TerminationMessages {
   /** Messages of exited instances, by container ID (read once per instance). */
   readonly byContainerId = new Map<string, string>();
 
-  constructor(private readonly runtime: Pick<Runtime, 'logs'>, private readonly podDir: () => string) {}
+  constructor(
+    private readonly runtime: Pick<Runtime, 'logs'>,
+    private readonly podDir: () => string,
+  ) {}
 
   /** Creates the instance's (empty, world-writable) message file and returns its mount. */
   async prepareMount(container: Container, attempt: number): Promise<Mount> {
@@ -40,7 +43,9 @@ export class TerminationMessages {
       if (mount) {
         try {
           message = (await readFile(mount.hostPath)).subarray(0, MAX_MESSAGE_BYTES).toString('utf8');
-        } catch { /* the pod directory may already be gone */ }
+        } catch {
+          /* the pod directory may already be gone */
+        }
       }
       if (!message && spec?.terminationMessagePolicy === 'FallbackToLogsOnError' && (c.exitCode ?? 0) !== 0) {
         message = await this.tailLogs(c.id);

@@ -21,8 +21,12 @@ export class ExecLimiter {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`exec probe concurrency must be a positive integer, got ${limit}`);
   }
 
-  get active(): number { return this.running; }
-  get waiting(): number { return this.queue.length; }
+  get active(): number {
+    return this.running;
+  }
+  get waiting(): number {
+    return this.queue.length;
+  }
 
   /** Runs `task` once a slot is free; the slot is given back however the task ends. */
   async run<T>(task: () => Promise<T>): Promise<T> {

@@ -6,8 +6,14 @@ import http2 from 'node:http2';
 import type { GRPCAction } from '../api/types.js';
 import { joinHostPort } from './container-port.js';
 import {
-  GRPC_CODE_NAMES, SERVING, SERVING_STATUS_NAMES, decodeGrpcMessage, decodeHealthCheckResponse,
-  encodeHealthCheckRequest, frameMessage, unframeMessages,
+  GRPC_CODE_NAMES,
+  SERVING,
+  SERVING_STATUS_NAMES,
+  decodeGrpcMessage,
+  decodeHealthCheckResponse,
+  encodeHealthCheckRequest,
+  frameMessage,
+  unframeMessages,
 } from './grpc-health-codec.js';
 import { PROBE_USER_AGENT, ProbeError, elapsedMs, formatDuration, type ProbeOutcome } from './probe-outcome.js';
 
@@ -16,7 +22,9 @@ export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
 const MAX_RESPONSE_BYTES = 64 * 1024;
 const GRPC_UNIMPLEMENTED = 12;
 
-export interface GrpcProbeTarget { podIP: string }
+export interface GrpcProbeTarget {
+  podIP: string;
+}
 
 export async function grpcProbe(action: GRPCAction, target: GrpcProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
   if (!target.podIP) throw new ProbeError('grpc probe: the pod has no IP yet');
@@ -49,7 +57,9 @@ export function healthCheck(host: string, port: number, service: string, timeout
       else connectFailed('context deadline exceeded');
     }, timeoutMs);
 
-    session.once('connect', () => { connected = true; });
+    session.once('connect', () => {
+      connected = true;
+    });
     session.on('error', (err) => (connected ? fail(`error: health rpc probe failed: ${err.message}`) : connectFailed(err.message)));
 
     const req = session.request({
@@ -64,8 +74,12 @@ export function healthCheck(host: string, port: number, service: string, timeout
     let trailers: http2.IncomingHttpHeaders = {};
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('response', (h) => { headers = h; });
-    req.on('trailers', (t) => { trailers = t; });
+    req.on('response', (h) => {
+      headers = h;
+    });
+    req.on('trailers', (t) => {
+      trailers = t;
+    });
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_RESPONSE_BYTES) return fail(`error: health rpc probe failed: response larger than ${MAX_RESPONSE_BYTES} bytes`);

@@ -4,15 +4,32 @@
 
 /** grpc.health.v1.HealthCheckResponse.ServingStatus. */
 export const SERVING_STATUS_NAMES: Readonly<Record<number, string>> = {
-  0: 'UNKNOWN', 1: 'SERVING', 2: 'NOT_SERVING', 3: 'SERVICE_UNKNOWN',
+  0: 'UNKNOWN',
+  1: 'SERVING',
+  2: 'NOT_SERVING',
+  3: 'SERVICE_UNKNOWN',
 };
 export const SERVING = 1;
 
 /** gRPC status code names, for messages. */
 export const GRPC_CODE_NAMES: Readonly<Record<number, string>> = {
-  0: 'OK', 1: 'Canceled', 2: 'Unknown', 3: 'InvalidArgument', 4: 'DeadlineExceeded', 5: 'NotFound',
-  6: 'AlreadyExists', 7: 'PermissionDenied', 8: 'ResourceExhausted', 9: 'FailedPrecondition', 10: 'Aborted',
-  11: 'OutOfRange', 12: 'Unimplemented', 13: 'Internal', 14: 'Unavailable', 15: 'DataLoss', 16: 'Unauthenticated',
+  0: 'OK',
+  1: 'Canceled',
+  2: 'Unknown',
+  3: 'InvalidArgument',
+  4: 'DeadlineExceeded',
+  5: 'NotFound',
+  6: 'AlreadyExists',
+  7: 'PermissionDenied',
+  8: 'ResourceExhausted',
+  9: 'FailedPrecondition',
+  10: 'Aborted',
+  11: 'OutOfRange',
+  12: 'Unimplemented',
+  13: 'Internal',
+  14: 'Unavailable',
+  15: 'DataLoss',
+  16: 'Unauthenticated',
 };
 
 export class GrpcDecodeError extends Error {
@@ -69,14 +86,19 @@ export function decodeHealthCheckResponse(message: Buffer): number {
         if (field === 1) status = v.value;
         break;
       }
-      case 1: offset += 8; break;
+      case 1:
+        offset += 8;
+        break;
       case 2: {
         const len = decodeVarint(message, offset);
         offset = len.next + len.value;
         break;
       }
-      case 5: offset += 4; break;
-      default: throw new GrpcDecodeError(`unsupported protobuf wire type ${wireType} in HealthCheckResponse`);
+      case 5:
+        offset += 4;
+        break;
+      default:
+        throw new GrpcDecodeError(`unsupported protobuf wire type ${wireType} in HealthCheckResponse`);
     }
     if (offset > message.length) throw new GrpcDecodeError('truncated HealthCheckResponse');
   }

@@ -104,11 +104,14 @@ export async function httpProbe(action: HTTPGetAction, target: HttpProbeTarget, 
       const left = Math.max(0, deadline - performance.now());
       let response: ProbeResponse;
       if (url.protocol === 'https:') {
-        response = await fetchHttps(url, headersFor(probe, url), left, () => { headArrived = true; });
+        response = await fetchHttps(url, headersFor(probe, url), left, () => {
+          headArrived = true;
+        });
       } else {
-        const request = url === first
-          ? (probe.request ??= Buffer.from(probeRequestText(url, headersFor(probe, url)), 'utf8'))
-          : Buffer.from(probeRequestText(url, headersFor(probe, url)), 'utf8');
+        const request =
+          url === first
+            ? (probe.request ??= Buffer.from(probeRequestText(url, headersFor(probe, url)), 'utf8'))
+            : Buffer.from(probeRequestText(url, headersFor(probe, url)), 'utf8');
         response = await fetchHttp(url, request, left);
       }
       const { status, location, body } = response;
@@ -116,7 +119,12 @@ export async function httpProbe(action: HTTPGetAction, target: HttpProbeTarget, 
         const next = new URL(location, url);
         if (next.hostname === first.hostname) {
           if (redirects >= MAX_REDIRECTS) {
-            return { result: 'failure', message: `Get ${JSON.stringify(next.href)}: stopped after ${MAX_REDIRECTS} redirects`, statusCode: status, latencyMs: elapsedMs(start) };
+            return {
+              result: 'failure',
+              message: `Get ${JSON.stringify(next.href)}: stopped after ${MAX_REDIRECTS} redirects`,
+              statusCode: status,
+              latencyMs: elapsedMs(start),
+            };
           }
           url = next;
           continue;
@@ -167,11 +175,10 @@ export function probeRequestText(url: URL, headers: Record<string, string | stri
 }
 
 async function fetchHttp(url: URL, request: Buffer, timeoutMs: number): Promise<ProbeResponse> {
-  const res = await http1Exchange(
-    { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80) },
-    request,
-    { maxBodyBytes: MAX_HTTP_BODY_BYTES, timeoutMs },
-  );
+  const res = await http1Exchange({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80) }, request, {
+    maxBodyBytes: MAX_HTTP_BODY_BYTES,
+    timeoutMs,
+  });
   return { status: res.status, location: res.headers.get('location'), body: res.body.toString('utf8') };
 }
 
@@ -181,7 +188,10 @@ class HttpsTimeoutError extends Error {}
 async function fetchHttps(url: URL, headers: Record<string, string | string[]>, timeoutMs: number, onHead: () => void): Promise<ProbeResponse> {
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; controller.abort(); }, timeoutMs);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
   try {
     const res = await get(url, headers, controller.signal);
     onHead();

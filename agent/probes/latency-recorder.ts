@@ -13,7 +13,9 @@ class Ring {
   private next = 0;
   private count = 0;
 
-  constructor(capacity: number) { this.values = new Float64Array(capacity); }
+  constructor(capacity: number) {
+    this.values = new Float64Array(capacity);
+  }
 
   add(v: number): void {
     this.values[this.next] = v;

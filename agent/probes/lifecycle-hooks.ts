@@ -156,8 +156,14 @@ export class LifecycleHookRunner {
     return new Promise((resolve, reject) => {
       const timer = this.clock.setTimeout(() => resolve({ finished: false }), ms);
       work.then(
-        (value) => { timer.cancel(); resolve({ finished: true, value }); },
-        (err: unknown) => { timer.cancel(); reject(err); },
+        (value) => {
+          timer.cancel();
+          resolve({ finished: true, value });
+        },
+        (err: unknown) => {
+          timer.cancel();
+          reject(err);
+        },
       );
     });
   }
@@ -232,7 +238,10 @@ export class LifecycleHookRunner {
     return new Promise((resolve) => {
       if (run.signal.aborted) return resolve(undefined);
       // Past the bound nobody awaits the result any more: just stop the timer.
-      const onAbort = () => { timer.cancel(); resolve(undefined); };
+      const onAbort = () => {
+        timer.cancel();
+        resolve(undefined);
+      };
       const timer = this.clock.setTimeout(() => {
         run.signal.removeEventListener('abort', onAbort);
         resolve(undefined);

@@ -225,9 +225,18 @@ export class ProbeManager {
       clock: this.clock,
       ticker: this.ticker,
       random: this.options.random,
-      execute: (containerId, timeoutMs) => runProbe(probe, {
-        runtime: this.options.runtime, execLimiter: this.execLimiter, containerId, container: probes.spec, podIP: entry.podIP,
-      }, timeoutMs),
+      execute: (containerId, timeoutMs) =>
+        runProbe(
+          probe,
+          {
+            runtime: this.options.runtime,
+            execLimiter: this.execLimiter,
+            containerId,
+            container: probes.spec,
+            podIP: entry.podIP,
+          },
+          timeoutMs,
+        ),
       context: () => ({
         started: type === 'startup' || startupSucceeded(probes),
         terminating: Boolean(entry.pod.metadata.deletionTimestamp),

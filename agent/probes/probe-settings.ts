@@ -41,9 +41,12 @@ export function probeSettings(probe: Probe, type: ProbeType): ProbeSettings {
 
 export function probeOf(container: Container, type: ProbeType): Probe | undefined {
   switch (type) {
-    case 'liveness': return container.livenessProbe;
-    case 'readiness': return container.readinessProbe;
-    case 'startup': return container.startupProbe;
+    case 'liveness':
+      return container.livenessProbe;
+    case 'readiness':
+      return container.readinessProbe;
+    case 'startup':
+      return container.startupProbe;
   }
 }
 

@@ -57,9 +57,12 @@ export type ProbeDecision =
 
 export function initialResult(type: ProbeType): PublishedResult {
   switch (type) {
-    case 'readiness': return 'failure';
-    case 'liveness': return 'success';
-    case 'startup': return 'unknown';
+    case 'readiness':
+      return 'failure';
+    case 'liveness':
+      return 'success';
+    case 'startup':
+      return 'unknown';
   }
 }
 
@@ -101,7 +104,11 @@ export function decide(state: ProbeState, type: ProbeType, settings: ProbeSettin
 
 /** Counts one run's result and flips the published result when a threshold is reached. */
 export function recordOutcome(
-  state: ProbeState, type: ProbeType, settings: ProbeSettings, outcome: Pick<ProbeOutcome, 'result' | 'message' | 'latencyMs'>, now: number,
+  state: ProbeState,
+  type: ProbeType,
+  settings: ProbeSettings,
+  outcome: Pick<ProbeOutcome, 'result' | 'message' | 'latencyMs'>,
+  now: number,
 ): ProbeState {
   const success = outcome.result === 'success';
   const consecutiveSuccesses = success ? state.consecutiveSuccesses + 1 : 0;

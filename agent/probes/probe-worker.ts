@@ -10,8 +10,15 @@ import type { Clock, Timer } from '../api/clock.js';
 import type { ProbeOutcome } from './probe-outcome.js';
 import { probeSettings, type ProbeSettings, type ProbeType } from './probe-settings.js';
 import {
-  decide, initialProbeState, observeContainer, podTerminating, recordError, recordOutcome, resultChanged,
-  type ProbeContainer, type ProbeState,
+  decide,
+  initialProbeState,
+  observeContainer,
+  podTerminating,
+  recordError,
+  recordOutcome,
+  resultChanged,
+  type ProbeContainer,
+  type ProbeState,
 } from './probe-state.js';
 import { SlotTicker, alignToSlot } from './slot-ticker.js';
 
@@ -65,9 +72,15 @@ export class ProbeWorker {
     this.ticker = options.ticker ?? new SlotTicker(options.clock);
   }
 
-  get state(): ProbeState { return this.current; }
-  get running(): boolean { return this.inFlight; }
-  get isStopped(): boolean { return this.stopped; }
+  get state(): ProbeState {
+    return this.current;
+  }
+  get running(): boolean {
+    return this.inFlight;
+  }
+  get isStopped(): boolean {
+    return this.stopped;
+  }
 
   /** Starts the ticker; the first tick falls at a random point of the first period. */
   start(): void {
@@ -154,9 +167,7 @@ export class ProbeWorker {
     // The container changed or the worker stopped while the probe ran: its answer is about nothing we track.
     if (this.stopped || this.current.containerId !== containerId) return;
     const now = this.options.clock.now();
-    const next = outcome
-      ? recordOutcome(this.current, this.type, this.settings, outcome, now)
-      : recordError(this.current, error!.message, now);
+    const next = outcome ? recordOutcome(this.current, this.type, this.settings, outcome, now) : recordError(this.current, error!.message, now);
     const run: ProbeRun = { type: this.type, containerId, state: next, ...(outcome ? { outcome } : { error: error! }) };
     this.apply(next);
     this.options.onRun?.(this, run);

@@ -15,7 +15,10 @@ export function alignToSlot(t: number, slotMs: number): number {
 export class SlotTicker {
   private readonly slots = new Map<number, { timer: Timer; due: Set<() => void> }>();
 
-  constructor(private readonly clock: Clock, readonly slotMs: number = PROBE_TICK_SLOT_MS) {}
+  constructor(
+    private readonly clock: Clock,
+    readonly slotMs: number = PROBE_TICK_SLOT_MS,
+  ) {}
 
   /** Runs `fn` at the first slot boundary at or after `at` (clock time). */
   at(at: number, fn: () => void): Timer {

@@ -21,22 +21,34 @@ export class RuntimeError extends Error {
 }
 
 export class RuntimeUnavailableError extends RuntimeError {
-  constructor(message: string, options?: { cause?: unknown }) { super('RuntimeUnavailable', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RuntimeUnavailable', message, options);
+  }
 }
 export class NotFoundError extends RuntimeError {
-  constructor(message: string, options?: { cause?: unknown }) { super('NotFound', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NotFound', message, options);
+  }
 }
 export class ImagePullError extends RuntimeError {
-  constructor(message: string, options?: { cause?: unknown }) { super('ImagePullFailed', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ImagePullFailed', message, options);
+  }
 }
 export class InvalidImageNameError extends RuntimeError {
-  constructor(message: string, options?: { cause?: unknown }) { super('InvalidImageName', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('InvalidImageName', message, options);
+  }
 }
 export class CreateContainerError extends RuntimeError {
-  constructor(message: string, options?: { cause?: unknown }) { super('CreateContainerFailed', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CreateContainerFailed', message, options);
+  }
 }
 export class StartContainerError extends RuntimeError {
-  constructor(message: string, options?: { cause?: unknown }) { super('StartContainerFailed', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('StartContainerFailed', message, options);
+  }
 }
 
 export function isRuntimeError(err: unknown, code?: RuntimeErrorCode): err is RuntimeError {

@@ -25,5 +25,8 @@ export interface PodNetworkDriver {
 
 export class PodNetworkError extends Error {
   readonly reason = 'NetworkNotReady';
-  constructor(message: string) { super(message); this.name = 'PodNetworkError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'PodNetworkError';
+  }
 }

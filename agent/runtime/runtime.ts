@@ -47,7 +47,10 @@ export interface PodSandboxConfig {
   image: string;
 }
 
-export interface KeyValue { key: string; value: string }
+export interface KeyValue {
+  key: string;
+  value: string;
+}
 
 export interface Mount {
   containerPath: string;
@@ -200,7 +203,9 @@ export interface RuntimeVersion {
   runtimeApiVersion: string;
 }
 
-export interface LabelFilter { labels?: Record<string, string> }
+export interface LabelFilter {
+  labels?: Record<string, string>;
+}
 
 /**
  * How an engine runs bounded, non-interactive execs (probes, hooks), as configured

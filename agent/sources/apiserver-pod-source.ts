@@ -47,7 +47,13 @@ function podFingerprint(pod: Pod): string {
   const m = pod.metadata;
   const others = (pod.status?.conditions ?? []).filter((c) => !KUBELET_CONDITION_TYPES.has(c.type));
   return JSON.stringify([
-    m.uid, m.labels, m.annotations, m.deletionTimestamp, m.deletionGracePeriodSeconds, m.generation, pod.spec,
+    m.uid,
+    m.labels,
+    m.annotations,
+    m.deletionTimestamp,
+    m.deletionGracePeriodSeconds,
+    m.generation,
+    pod.spec,
     others.map((c) => [c.type, c.status]),
   ]);
 }
@@ -165,8 +171,10 @@ export class ApiserverPodSource implements PodSource, ApiPodCache {
         const logKey = `${pod.metadata.uid}@${pod.metadata.resourceVersion}`;
         if (!this.loggedInvalid.has(logKey)) {
           this.loggedInvalid.add(logKey);
-          this.log.warn({ pod: podKey(pod), uid: pod.metadata.uid, field: errors.map((e) => e.field).join(', ') },
-            `ignoring pod from the apiserver that this node cannot run: ${message}`);
+          this.log.warn(
+            { pod: podKey(pod), uid: pod.metadata.uid, field: errors.map((e) => e.field).join(', ') },
+            `ignoring pod from the apiserver that this node cannot run: ${message}`,
+          );
         }
         continue;
       }

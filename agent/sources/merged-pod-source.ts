@@ -18,7 +18,10 @@ export class MergedPodSource implements PodSource {
   private onUpdate: ((update: PodSourceUpdate) => void) | undefined;
   private stopped = false;
 
-  constructor(private readonly sources: readonly NamedPodSource[], private readonly logger: Logger) {
+  constructor(
+    private readonly sources: readonly NamedPodSource[],
+    private readonly logger: Logger,
+  ) {
     const names = new Set(sources.map((s) => s.name));
     if (names.size !== sources.length) throw new Error(`merged pod source: source names must be unique, got ${sources.map((s) => s.name).join(', ')}`);
   }
@@ -27,10 +30,14 @@ export class MergedPodSource implements PodSource {
   async start(onUpdate: (update: PodSourceUpdate) => void): Promise<void> {
     if (this.onUpdate) throw new Error('merged pod source already started');
     this.onUpdate = onUpdate;
-    await Promise.all(this.sources.map(({ name, source }) => source.start((update) => {
-      this.latest.set(name, update);
-      this.deliver();
-    })));
+    await Promise.all(
+      this.sources.map(({ name, source }) =>
+        source.start((update) => {
+          this.latest.set(name, update);
+          this.deliver();
+        }),
+      ),
+    );
   }
 
   async stop(): Promise<void> {
@@ -51,8 +58,10 @@ export class MergedPodSource implements PodSource {
         const first = seen.get(uid);
         if (first !== undefined) {
           // UIDs identify pods to the pod manager; a second pod with the same one would replace the first.
-          this.logger.warn({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid, source: name, firstSource: first },
-            'pod UID already delivered by another source; ignoring this copy');
+          this.logger.warn(
+            { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid, source: name, firstSource: first },
+            'pod UID already delivered by another source; ignoring this copy',
+          );
           continue;
         }
         seen.set(uid, name);

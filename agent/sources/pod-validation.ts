@@ -8,8 +8,17 @@ import { isJsonObject, type JsonObject } from '../api/json-object.js';
 import { absent, Checker } from '../api/validation/checker.js';
 import { fieldError, type FieldError } from '../api/validation/field-errors.js';
 import {
-  configMapKey, dns1123Label, dns1123Subdomain, envVarName, httpHeaderName, ipAddress, labelValue,
-  localDescendingPath, portName, portNumber, qualifiedName,
+  configMapKey,
+  dns1123Label,
+  dns1123Subdomain,
+  envVarName,
+  httpHeaderName,
+  ipAddress,
+  labelValue,
+  localDescendingPath,
+  portName,
+  portNumber,
+  qualifiedName,
 } from '../api/validation/rules.js';
 import { VOLUME_SOURCE_KINDS } from './pod-defaults.js';
 
@@ -30,16 +39,22 @@ const MOUNT_PROPAGATIONS = ['Bidirectional', 'HostToContainer', 'None'];
 const HTTP_SCHEMES = ['HTTP', 'HTTPS'];
 const HOST_PATH_TYPES = ['', 'BlockDevice', 'CharDevice', 'Directory', 'DirectoryOrCreate', 'File', 'FileOrCreate', 'Socket'];
 const FIELD_REF_PATHS = [
-  'metadata.annotations', 'metadata.labels', 'metadata.name', 'metadata.namespace', 'metadata.uid',
-  'spec.nodeName', 'spec.serviceAccountName', 'status.hostIP', 'status.hostIPs', 'status.podIP', 'status.podIPs',
+  'metadata.annotations',
+  'metadata.labels',
+  'metadata.name',
+  'metadata.namespace',
+  'metadata.uid',
+  'spec.nodeName',
+  'spec.serviceAccountName',
+  'status.hostIP',
+  'status.hostIPs',
+  'status.podIP',
+  'status.podIPs',
 ];
-const RESOURCE_FIELD_REFS = [
-  'limits.cpu', 'limits.ephemeral-storage', 'limits.memory', 'requests.cpu', 'requests.ephemeral-storage', 'requests.memory',
-];
+const RESOURCE_FIELD_REFS = ['limits.cpu', 'limits.ephemeral-storage', 'limits.memory', 'requests.cpu', 'requests.ephemeral-storage', 'requests.memory'];
 const STANDARD_CONTAINER_RESOURCES = new Set(['cpu', 'memory', 'ephemeral-storage']);
 const PROBE_HANDLERS = ['exec', 'httpGet', 'tcpSocket', 'grpc'];
 const LIFECYCLE_HANDLERS = ['exec', 'httpGet', 'tcpSocket', 'sleep'];
-
 
 /** Every reason the apiserver would refuse this pod, with Kubernetes field paths. */
 export function validatePod(pod: Pod): FieldError[] {
@@ -277,9 +292,7 @@ function validateVolumeSource(c: Checker, kind: string, value: unknown, path: st
   }
 }
 
-function validateContainer(
-  c: Checker, ctr: Obj, path: string, kind: 'init' | 'regular', ctx: ContainerContext, names: Set<string>,
-): void {
+function validateContainer(c: Checker, ctr: Obj, path: string, kind: 'init' | 'regular', ctx: ContainerContext, names: Set<string>): void {
   const name = c.str(ctr.name, `${path}.name`);
   if (!name) {
     if (name === '' || absent(ctr.name)) c.add(fieldError.required(`${path}.name`));
@@ -452,8 +465,7 @@ function validateFieldRef(c: Checker, value: unknown, path: string): void {
 }
 
 function validResourceName(name: string): boolean {
-  return STANDARD_CONTAINER_RESOURCES.has(name) || /^hugepages-.+$/.test(name)
-    || (name.includes('/') && qualifiedName(name).length === 0);
+  return STANDARD_CONTAINER_RESOURCES.has(name) || /^hugepages-.+$/.test(name) || (name.includes('/') && qualifiedName(name).length === 0);
 }
 
 function validateResources(c: Checker, value: unknown, path: string): void {

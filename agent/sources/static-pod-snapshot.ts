@@ -52,7 +52,7 @@ export function buildStaticPodSnapshot(manifests: readonly ParsedManifest[], opt
       namespace: metaString(m.object, 'namespace') ?? 'default',
     };
     if (m.kind === undefined) {
-      rejected.push({ ...at, ...ident, reason: 'Invalid', message: "Object 'Kind' is missing (expected \"Pod\")", fields: ['kind'] });
+      rejected.push({ ...at, ...ident, reason: 'Invalid', message: 'Object \'Kind\' is missing (expected "Pod")', fields: ['kind'] });
       continue;
     }
     if (m.kind !== 'Pod') {
@@ -60,19 +60,23 @@ export function buildStaticPodSnapshot(manifests: readonly ParsedManifest[], opt
       continue;
     }
     if (m.apiVersion !== 'v1') {
-      const message = m.apiVersion === undefined
-        ? "Object 'apiVersion' is missing (expected \"v1\")"
-        : `apiVersion ${JSON.stringify(m.apiVersion)} is not supported for kind Pod (expected "v1")`;
+      const message =
+        m.apiVersion === undefined
+          ? 'Object \'apiVersion\' is missing (expected "v1")'
+          : `apiVersion ${JSON.stringify(m.apiVersion)} is not supported for kind Pod (expected "v1")`;
       rejected.push({ ...at, ...ident, reason: 'UnsupportedVersion', message, fields: ['apiVersion'] });
       continue;
     }
 
     const defaulted = applyPodDefaults(m.object as unknown as Pod);
-    const invalid = (errors: FieldError[]) => rejected.push({
-      ...at, ...ident, reason: 'Invalid',
-      message: formatFieldErrors('Pod', rawName ?? '', errors),
-      fields: [...new Set(errors.map((e) => e.field))],
-    });
+    const invalid = (errors: FieldError[]) =>
+      rejected.push({
+        ...at,
+        ...ident,
+        reason: 'Invalid',
+        message: formatFieldErrors('Pod', rawName ?? '', errors),
+        fields: [...new Set(errors.map((e) => e.field))],
+      });
     const errors = validatePod(defaulted);
     if (errors.length > 0) {
       invalid(errors);
@@ -90,7 +94,10 @@ export function buildStaticPodSnapshot(manifests: readonly ParsedManifest[], opt
     const first = firstDefinedIn.get(key);
     if (first !== undefined) {
       rejected.push({
-        ...at, ...ident, reason: 'Duplicate', fields: ['metadata.name'],
+        ...at,
+        ...ident,
+        reason: 'Duplicate',
+        fields: ['metadata.name'],
         message: `pod ${key} is already defined in ${first}; this definition is ignored`,
       });
       continue;

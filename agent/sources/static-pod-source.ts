@@ -8,7 +8,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { realClock, type Clock, type Timer } from '../api/clock.js';
-import { isManifestFileName, parseManifestFile, } from './manifest-parser.js';
+import { isManifestFileName, parseManifestFile } from './manifest-parser.js';
 import { buildStaticPodSnapshot } from './static-pod-snapshot.js';
 import type { PodSource, PodSourceUpdate, RejectedManifest } from './types.js';
 
@@ -173,7 +173,10 @@ export class StaticPodSource implements PodSource {
       this.lastInputs = undefined;
       if (code === 'ENOENT' || code === 'ENOTDIR') {
         // Like kubelet: a missing directory is an empty source (it may be created later).
-        this.reportDirProblem(code, `static pod manifest directory ${this.dir} does not exist; running no static pods and checking again every ${this.resyncMs / 1000}s`);
+        this.reportDirProblem(
+          code,
+          `static pod manifest directory ${this.dir} does not exist; running no static pods and checking again every ${this.resyncMs / 1000}s`,
+        );
         this.deliver({ pods: [], rejected: [] });
       } else {
         // Unreadable for another reason: keep the pods we have rather than killing them.

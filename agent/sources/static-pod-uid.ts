@@ -4,9 +4,7 @@
 // and the new one started, exactly as kubelet does); the node name appended to the
 // pod name; and the config.* annotations that mark where the pod came from.
 import { createHash } from 'node:crypto';
-import {
-  ANNOTATION_CONFIG_HASH, ANNOTATION_CONFIG_SEEN, ANNOTATION_CONFIG_SOURCE, STATIC_POD_SOURCE_FILE,
-} from '../api/pod-identity.js';
+import { ANNOTATION_CONFIG_HASH, ANNOTATION_CONFIG_SEEN, ANNOTATION_CONFIG_SOURCE, STATIC_POD_SOURCE_FILE } from '../api/pod-identity.js';
 import type { Pod } from '../api/types.js';
 
 export interface StaticPodOrigin {
@@ -20,7 +18,8 @@ function canonicalJSON(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJSON(v))).join(',')}]`;
   if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
   if (typeof value === 'object' && value !== null) {
-    const entries = Object.keys(value as Record<string, unknown>).sort()
+    const entries = Object.keys(value as Record<string, unknown>)
+      .sort()
       .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
       .map((k) => `${JSON.stringify(k)}:${canonicalJSON((value as Record<string, unknown>)[k])}`);
     return `{${entries.join(',')}}`;

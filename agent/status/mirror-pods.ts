@@ -186,7 +186,10 @@ export class MirrorPodManager {
       if (!isAlreadyExists(err)) throw err;
       const existing = await this.client.get<Pod>(podsPath(namespace, pod.metadata.name ?? ''));
       if (isMirrorPodOf(existing, pod) && !existing.metadata.deletionTimestamp) return false;
-      throw new Error(`pod ${podKey(pod)} exists in the apiserver and is not the current mirror of the static pod (uid ${existing.metadata.uid}); it is deleted and re-created on the next sync`, { cause: err });
+      throw new Error(
+        `pod ${podKey(pod)} exists in the apiserver and is not the current mirror of the static pod (uid ${existing.metadata.uid}); it is deleted and re-created on the next sync`,
+        { cause: err },
+      );
     }
   }
 

@@ -21,13 +21,31 @@ type JsonMap = { [key: string]: Json };
 
 /** Condition types kubelet owns and may add, change or remove; others belong to other writers. */
 export const KUBELET_CONDITION_TYPES: ReadonlySet<string> = new Set([
-  'PodScheduled', 'Ready', 'Initialized', 'ContainersReady', 'PodReadyToStartContainers', 'PodResizePending', 'PodResizeInProgress',
+  'PodScheduled',
+  'Ready',
+  'Initialized',
+  'ContainersReady',
+  'PodReadyToStartContainers',
+  'PodResizePending',
+  'PodResizeInProgress',
 ]);
 
 /** Status fields the node writes. Everything else (nominatedNodeName, resourceClaimStatuses…) is left alone. */
 const OWNED_FIELDS = [
-  'phase', 'conditions', 'message', 'reason', 'hostIP', 'hostIPs', 'podIP', 'podIPs', 'startTime',
-  'initContainerStatuses', 'containerStatuses', 'ephemeralContainerStatuses', 'qosClass', 'resize',
+  'phase',
+  'conditions',
+  'message',
+  'reason',
+  'hostIP',
+  'hostIPs',
+  'podIP',
+  'podIPs',
+  'startTime',
+  'initContainerStatuses',
+  'containerStatuses',
+  'ephemeralContainerStatuses',
+  'qosClass',
+  'resize',
 ] as const;
 
 /** Owned fields that an absent value does not clear: absent only means "not known here". */

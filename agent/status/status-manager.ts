@@ -177,8 +177,10 @@ export class StatusManager {
     }
     entry.pod = pod;
     if (isTerminalPhase(entry.status.phase) && !isTerminalPhase(normalized.phase)) {
-      this.log.warn({ pod: podKey(pod), uid, from: entry.status.phase, to: normalized.phase },
-        'ignoring a status that would move the pod out of its terminal phase');
+      this.log.warn(
+        { pod: podKey(pod), uid, from: entry.status.phase, to: normalized.phase },
+        'ignoring a status that would move the pod out of its terminal phase',
+      );
       return;
     }
     if (statusesEqual(entry.status, normalized)) return;
@@ -223,8 +225,21 @@ export class StatusManager {
 
   private addEntry(uid: string, pod: Pod, status: PodStatus, init: { sentVersion: number }): PodEntry {
     const entry: PodEntry = {
-      pod, status, version: 1, sentVersion: init.sentVersion, apiStatus: undefined, apiUid: undefined, apiResourceVersion: undefined,
-      refusedVersion: 0, gone: false, finished: false, reconcile: false, loop: undefined, again: false, failures: 0, retryTimer: undefined,
+      pod,
+      status,
+      version: 1,
+      sentVersion: init.sentVersion,
+      apiStatus: undefined,
+      apiUid: undefined,
+      apiResourceVersion: undefined,
+      refusedVersion: 0,
+      gone: false,
+      finished: false,
+      reconcile: false,
+      loop: undefined,
+      again: false,
+      failures: 0,
+      retryTimer: undefined,
     };
     this.entries.set(uid, entry);
     return entry;
@@ -463,7 +478,9 @@ export class StatusManager {
     const uid = this.uidOf(entry);
     const apiPod: Pod = patched ?? {
       metadata: {
-        uid: target.uid, name: target.name, namespace: target.namespace,
+        uid: target.uid,
+        name: target.name,
+        namespace: target.namespace,
         deletionTimestamp: target.deletionTimestamp ?? entry.pod.metadata.deletionTimestamp,
       },
       spec: entry.pod.spec,

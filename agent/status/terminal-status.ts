@@ -36,8 +36,7 @@ function notReady(c: PodCondition): PodCondition {
  */
 export function terminalStatus(pod: Pod, status: PodStatus): PodStatus {
   const out: PodStatus = structuredClone(status);
-  const initialized = (pod.spec.initContainers ?? []).length === 0
-    || (status.containerStatuses ?? []).some(everStarted);
+  const initialized = (pod.spec.initContainers ?? []).length === 0 || (status.containerStatuses ?? []).some(everStarted);
   if (initialized) {
     const regular = terminated(out.containerStatuses, () => true);
     if (regular) out.containerStatuses = regular;
@@ -55,8 +54,5 @@ export function terminalStatus(pod: Pod, status: PodStatus): PodStatus {
  * containers, sandbox and volumes are gone. Mirror pods are never finished this way.
  */
 export function canBeDeleted(apiPod: Pod, podIsFinished: boolean): boolean {
-  return apiPod.metadata.deletionTimestamp !== undefined
-    && !isMirrorPod(apiPod)
-    && isTerminalPhase(apiPod.status?.phase)
-    && podIsFinished;
+  return apiPod.metadata.deletionTimestamp !== undefined && !isMirrorPod(apiPod) && isTerminalPhase(apiPod.status?.phase) && podIsFinished;
 }

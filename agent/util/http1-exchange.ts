@@ -171,7 +171,14 @@ export function http1Exchange(connect: net.NetConnectOpts, request: string | Buf
       }
     });
     socket.on('end', () => {
-      if (!head) return finish(new Error(buf.length === 0 ? 'the server closed the connection without a response (EOF)' : 'the server closed the connection in the middle of the response head'));
+      if (!head)
+        return finish(
+          new Error(
+            buf.length === 0
+              ? 'the server closed the connection without a response (EOF)'
+              : 'the server closed the connection in the middle of the response head',
+          ),
+        );
       try {
         finish(undefined, complete(true));
       } catch (err) {
@@ -189,7 +196,9 @@ export function http1Exchange(connect: net.NetConnectOpts, request: string | Buf
  * and returned as `response` (the connection is closed).
  */
 export function http1Upgrade(
-  connect: net.NetConnectOpts, request: string | Buffer, options: Http1Options,
+  connect: net.NetConnectOpts,
+  request: string | Buffer,
+  options: Http1Options,
 ): Promise<{ upgraded: Http1Upgrade } | { response: Http1Response }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(connect);

@@ -3,7 +3,10 @@
 import { join, resolve, sep } from 'node:path';
 
 export class UnsafePathError extends Error {
-  constructor(message: string) { super(message); this.name = 'UnsafePathError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafePathError';
+  }
 }
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;

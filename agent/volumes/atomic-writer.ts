@@ -66,9 +66,7 @@ export function forgetWritten(dir: string): void {
  * directory and, for a volume holding secrets, mounts a tmpfs on it first so no
  * secret byte ever reaches the node's disk.
  */
-export async function publishPayload(
-  dir: string, payload: Payload, options: AtomicWriteOptions & { tmpfs: boolean },
-): Promise<boolean> {
+export async function publishPayload(dir: string, payload: Payload, options: AtomicWriteOptions & { tmpfs: boolean }): Promise<boolean> {
   const target = resolve(dir);
   // Validated first: a bad path must not leave a directory or a mount behind.
   const clean = validatePayload(payload);
@@ -107,7 +105,7 @@ async function write(dir: string, payload: Payload, fsGroup: number | undefined)
   if (current !== undefined && known?.tsDir === current && known.digest === digest) return false;
 
   // Compare with the disk only when memory does not know what `..data` holds (an agent restart).
-  if (current !== undefined && known?.tsDir !== current && await matchesOnDisk(join(dir, current), payload, fsGroup)) {
+  if (current !== undefined && known?.tsDir !== current && (await matchesOnDisk(join(dir, current), payload, fsGroup))) {
     // Same content (an agent restart): make sure the visible links are right, keep the version.
     await linkUserVisible(dir, payload);
     await removeStale(dir, current);
@@ -182,7 +180,11 @@ async function matchesOnDisk(tsPath: string, payload: Payload, fsGroup: number |
   return true;
 }
 
-interface FileStat { mode: number; gid: number; size: number }
+interface FileStat {
+  mode: number;
+  gid: number;
+  size: number;
+}
 
 /** Regular files under `root` by relative path; undefined if anything else (a symlink, a device) is there. */
 async function listFiles(root: string): Promise<Map<string, FileStat> | undefined> {

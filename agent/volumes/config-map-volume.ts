@@ -20,8 +20,14 @@ export class ConfigMapVolume implements VolumeKind {
   setUp(ctx: VolumeSetUpContext): Promise<MountedVolume> {
     const source = ctx.volume.configMap ?? {};
     return setUpKeyedObjectVolume(ctx, {
-      kind: 'configmap', field: 'configMap', name: source.name ?? '', items: source.items,
-      defaultMode: source.defaultMode, optional: source.optional, read: (name) => readConfigMap(ctx, name), tmpfs: false,
+      kind: 'configmap',
+      field: 'configMap',
+      name: source.name ?? '',
+      items: source.items,
+      defaultMode: source.defaultMode,
+      optional: source.optional,
+      read: (name) => readConfigMap(ctx, name),
+      tmpfs: false,
     });
   }
 

@@ -23,9 +23,7 @@ export interface DownwardAPIContext {
  * One file per item. Every item is tried, so the message lists all that failed
  * (kubelet aggregates them too). `field` prefixes the item paths in messages.
  */
-export function downwardAPIPayload(
-  items: readonly DownwardAPIVolumeFile[], pod: Pod, ctx: DownwardAPIContext, defaultMode: number, field = 'items',
-): Payload {
+export function downwardAPIPayload(items: readonly DownwardAPIVolumeFile[], pod: Pod, ctx: DownwardAPIContext, defaultMode: number, field = 'items'): Payload {
   const payload: Payload = new Map();
   const errors: string[] = [];
   items.forEach((item, i) => {
@@ -62,24 +60,35 @@ function itemValue(item: DownwardAPIVolumeFile, pod: Pod, ctx: DownwardAPIContex
  */
 export function podFieldValue(pod: Pod, fieldPath: string, field = 'fieldRef.fieldPath'): string {
   switch (fieldPath) {
-    case 'metadata.name': return pod.metadata.name ?? '';
-    case 'metadata.namespace': return pod.metadata.namespace ?? 'default';
-    case 'metadata.uid': return pod.metadata.uid ?? '';
-    case 'metadata.labels': return formatMap(pod.metadata.labels ?? {});
-    case 'metadata.annotations': return formatMap(pod.metadata.annotations ?? {});
-    default: break;
+    case 'metadata.name':
+      return pod.metadata.name ?? '';
+    case 'metadata.namespace':
+      return pod.metadata.namespace ?? 'default';
+    case 'metadata.uid':
+      return pod.metadata.uid ?? '';
+    case 'metadata.labels':
+      return formatMap(pod.metadata.labels ?? {});
+    case 'metadata.annotations':
+      return formatMap(pod.metadata.annotations ?? {});
+    default:
+      break;
   }
   const subscript = /^metadata\.(labels|annotations)\['(.*)'\]$/.exec(fieldPath);
   if (subscript) {
     const map = subscript[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations;
     return map?.[subscript[2] ?? ''] ?? '';
   }
-  throw new PayloadError(`${field}: unsupported fieldPath "${fieldPath}" in a downwardAPI volume ` +
-    '(metadata.name, metadata.namespace, metadata.uid, metadata.labels, metadata.annotations)');
+  throw new PayloadError(
+    `${field}: unsupported fieldPath "${fieldPath}" in a downwardAPI volume ` +
+      '(metadata.name, metadata.namespace, metadata.uid, metadata.labels, metadata.annotations)',
+  );
 }
 
 function containerResourceValue(
-  pod: Pod, ref: { containerName?: string; resource: string; divisor?: Quantity }, ctx: DownwardAPIContext, field: string,
+  pod: Pod,
+  ref: { containerName?: string; resource: string; divisor?: Quantity },
+  ctx: DownwardAPIContext,
+  field: string,
 ): string {
   // A volume belongs to no container, so it has to say whose resources it shows.
   if (!ref.containerName) throw new PayloadError(`${field}.containerName: required in a volume`);
@@ -118,17 +127,38 @@ export function goQuote(s: string): string {
     let cp = ch.codePointAt(0) ?? 0xfffd;
     if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
     const c = String.fromCodePoint(cp);
-    if (c === '"' || c === '\\') { out += `\\${c}`; continue; }
-    if (c === ' ' || PRINTABLE.test(c)) { out += c; continue; }
+    if (c === '"' || c === '\\') {
+      out += `\\${c}`;
+      continue;
+    }
+    if (c === ' ' || PRINTABLE.test(c)) {
+      out += c;
+      continue;
+    }
     switch (cp) {
-      case 0x07: out += '\\a'; continue;
-      case 0x08: out += '\\b'; continue;
-      case 0x0c: out += '\\f'; continue;
-      case 0x0a: out += '\\n'; continue;
-      case 0x0d: out += '\\r'; continue;
-      case 0x09: out += '\\t'; continue;
-      case 0x0b: out += '\\v'; continue;
-      default: break;
+      case 0x07:
+        out += '\\a';
+        continue;
+      case 0x08:
+        out += '\\b';
+        continue;
+      case 0x0c:
+        out += '\\f';
+        continue;
+      case 0x0a:
+        out += '\\n';
+        continue;
+      case 0x0d:
+        out += '\\r';
+        continue;
+      case 0x09:
+        out += '\\t';
+        continue;
+      case 0x0b:
+        out += '\\v';
+        continue;
+      default:
+        break;
     }
     if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
     else if (cp < 0x10000) out += `\\u${cp.toString(16).padStart(4, '0')}`;

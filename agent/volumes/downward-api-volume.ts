@@ -24,9 +24,11 @@ export class DownwardAPIVolume implements VolumeKind {
     const source = ctx.volume.downwardAPI ?? {};
     try {
       const payload = downwardAPIPayload(
-        downwardAPIItems(source.items, 'downwardAPI.items'), ctx.pod,
+        downwardAPIItems(source.items, 'downwardAPI.items'),
+        ctx.pod,
         { nodeName: ctx.nodeName, ...(ctx.nodeAllocatable ? { nodeAllocatable: ctx.nodeAllocatable } : {}) },
-        defaultModeOf(source.defaultMode, 'downwardAPI.defaultMode'), 'downwardAPI.items',
+        defaultModeOf(source.defaultMode, 'downwardAPI.defaultMode'),
+        'downwardAPI.items',
       );
       const fsGroup = ctx.pod.spec.securityContext?.fsGroup;
       await publishPayload(ctx.dir, payload, { tmpfs: false, ...(fsGroup !== undefined ? { fsGroup } : {}) });

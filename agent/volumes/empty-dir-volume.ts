@@ -27,8 +27,9 @@ export function podMemoryLimit(pod: Pod): number | undefined {
 }
 
 function tmpfsSize(ctx: VolumeSetUpContext): number {
-  const candidates = [emptyDirSizeLimit(ctx.volume), podMemoryLimit(ctx.pod), ctx.defaultMemoryVolumeBytes]
-    .filter((n): n is number => n !== undefined && n > 0);
+  const candidates = [emptyDirSizeLimit(ctx.volume), podMemoryLimit(ctx.pod), ctx.defaultMemoryVolumeBytes].filter(
+    (n): n is number => n !== undefined && n > 0,
+  );
   return Math.min(...candidates);
 }
 

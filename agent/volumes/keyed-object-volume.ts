@@ -25,7 +25,10 @@ export async function setUpKeyedObjectVolume(ctx: VolumeSetUpContext, source: Ke
   const object = await source.read(name);
   try {
     const payload = keyedObjectPayload({
-      kind, name, object, optional: source.optional === true,
+      kind,
+      name,
+      object,
+      optional: source.optional === true,
       defaultMode: defaultModeOf(source.defaultMode, `${field}.defaultMode`),
       ...(source.items ? { items: source.items } : {}),
       field,

@@ -41,7 +41,10 @@ function containerField(pod: Pod, container: Container): string {
  * no volume, two mounts share a path, or a subPath is absolute or climbs out.
  */
 export function planVolumeMounts(
-  pod: Pod, container: Container, env: ReadonlyMap<string, string>, volumes: ReadonlyMap<string, MountedVolume>,
+  pod: Pod,
+  container: Container,
+  env: ReadonlyMap<string, string>,
+  volumes: ReadonlyMap<string, MountedVolume>,
 ): PlannedMount[] {
   const where = containerField(pod, container);
   const fail = (field: string, detail: string) =>
@@ -69,7 +72,10 @@ export function planVolumeMounts(
     const propagation = PROPAGATION[m.mountPropagation ?? 'None'];
     if (!propagation) throw fail(`${field}.mountPropagation`, `unsupported value "${m.mountPropagation}" (None, HostToContainer, Bidirectional)`);
     planned.push({
-      index, volumeName: m.name, containerPath, volumeRoot: volume.hostPath,
+      index,
+      volumeName: m.name,
+      containerPath,
+      volumeRoot: volume.hostPath,
       subPath: subPath.replace(/\/+$/, ''),
       readOnly: m.readOnly === true || volume.readOnly,
       propagation,

@@ -10,15 +10,21 @@ import { publishPayload, tearDownPayloadDir } from './atomic-writer.js';
 import { readConfigMap } from './config-map-volume.js';
 import { downwardAPIPayload } from './downward-api-files.js';
 import { downwardAPIItems } from './downward-api-volume.js';
-import {
-  cleanPayloadPath, defaultModeOf, keyedObjectPayload, mergePayload, PayloadError, toVolumeError, type Payload,
-} from './payload.js';
+import { cleanPayloadPath, defaultModeOf, keyedObjectPayload, mergePayload, PayloadError, toVolumeError, type Payload } from './payload.js';
 import { readSecret } from './secret-volume.js';
 import { VolumeError, type MountedVolume, type VolumeKind, type VolumeSetUpContext } from './types.js';
 
-interface KeyedProjection { name?: string; items?: KeyToPath[]; optional?: boolean }
+interface KeyedProjection {
+  name?: string;
+  items?: KeyToPath[];
+  optional?: boolean;
+}
 
-interface ServiceAccountTokenProjection { audience?: string; expirationSeconds?: number; path?: string }
+interface ServiceAccountTokenProjection {
+  audience?: string;
+  expirationSeconds?: number;
+  path?: string;
+}
 
 export interface VolumeProjection {
   configMap?: KeyedProjection;
@@ -34,7 +40,11 @@ const MAX_TOKEN_AGE_MS = 24 * 60 * 60 * 1000;
 /** Refresh once this share of the lifetime has passed. */
 const TOKEN_REFRESH_FRACTION = 0.8;
 
-interface CachedToken { token: string; fetchedAt: number; ttlMs: number }
+interface CachedToken {
+  token: string;
+  fetchedAt: number;
+  ttlMs: number;
+}
 
 export interface ProjectedVolumeOptions {
   clock?: Clock;
@@ -83,27 +93,43 @@ export class ProjectedVolume implements VolumeKind {
   }
 
   private async sourcePayload(
-    ctx: VolumeSetUpContext, projection: VolumeProjection, field: string, defaultMode: number, fsGroup: number | undefined,
+    ctx: VolumeSetUpContext,
+    projection: VolumeProjection,
+    field: string,
+    defaultMode: number,
+    fsGroup: number | undefined,
   ): Promise<Payload> {
     if (projection.secret) {
       const name = projection.secret.name ?? '';
       return keyedObjectPayload({
-        kind: 'secret', name, object: await readSecret(ctx, name), optional: projection.secret.optional === true,
-        defaultMode, ...(projection.secret.items ? { items: projection.secret.items } : {}), field: `${field}.secret`,
+        kind: 'secret',
+        name,
+        object: await readSecret(ctx, name),
+        optional: projection.secret.optional === true,
+        defaultMode,
+        ...(projection.secret.items ? { items: projection.secret.items } : {}),
+        field: `${field}.secret`,
       });
     }
     if (projection.configMap) {
       const name = projection.configMap.name ?? '';
       return keyedObjectPayload({
-        kind: 'configmap', name, object: await readConfigMap(ctx, name), optional: projection.configMap.optional === true,
-        defaultMode, ...(projection.configMap.items ? { items: projection.configMap.items } : {}), field: `${field}.configMap`,
+        kind: 'configmap',
+        name,
+        object: await readConfigMap(ctx, name),
+        optional: projection.configMap.optional === true,
+        defaultMode,
+        ...(projection.configMap.items ? { items: projection.configMap.items } : {}),
+        field: `${field}.configMap`,
       });
     }
     if (projection.downwardAPI) {
       return downwardAPIPayload(
-        downwardAPIItems(projection.downwardAPI.items, `${field}.downwardAPI.items`), ctx.pod,
+        downwardAPIItems(projection.downwardAPI.items, `${field}.downwardAPI.items`),
+        ctx.pod,
         { nodeName: ctx.nodeName, ...(ctx.nodeAllocatable ? { nodeAllocatable: ctx.nodeAllocatable } : {}) },
-        defaultMode, `${field}.downwardAPI.items`,
+        defaultMode,
+        `${field}.downwardAPI.items`,
       );
     }
     if (projection.serviceAccountToken) {
@@ -115,8 +141,7 @@ export class ProjectedVolume implements VolumeKind {
       return new Map([[path, { data: Buffer.from(token, 'utf8'), mode }]]);
     }
     const named = Object.keys(projection).join(', ') || 'none';
-    throw new PayloadError(`${field}: projected source ${named} is not supported by this node ` +
-      '(configMap, secret, downwardAPI, serviceAccountToken)');
+    throw new PayloadError(`${field}: projected source ${named} is not supported by this node ` + '(configMap, secret, downwardAPI, serviceAccountToken)');
   }
 
   private async token(ctx: VolumeSetUpContext, sat: ServiceAccountTokenProjection, field: string): Promise<string> {
@@ -130,8 +155,7 @@ export class ProjectedVolume implements VolumeKind {
     const cached = this.tokens.get(key);
     if (cached && !needsRefresh(cached, now)) return cached.token;
 
-    const cannotIssue = () => new VolumeError(`${field}: the server cannot issue service account tokens ` +
-      `(TokenRequest) for pod ${podKey(ctx.pod)}`);
+    const cannotIssue = () => new VolumeError(`${field}: the server cannot issue service account tokens ` + `(TokenRequest) for pod ${podKey(ctx.pod)}`);
     const request = ctx.objects.serviceAccountToken;
     if (!request) throw cannotIssue();
     let token: string | undefined;

@@ -80,11 +80,7 @@ async function closeQuietly(fd: number): Promise<void> {
  * the middle, or a missing segment without `createDirs`. The root itself is trusted
  * (an agent-owned or admin-given path) and may be reached through symlinks.
  */
-export async function openInside(
-  root: string,
-  subPath: string,
-  options: { createDirs: boolean; mode?: number },
-): Promise<OpenedObject> {
+export async function openInside(root: string, subPath: string, options: { createDirs: boolean; mode?: number }): Promise<OpenedObject> {
   validateSubPath(subPath);
   const mode = options.mode ?? 0o755;
   const segments = segmentsOf(subPath);

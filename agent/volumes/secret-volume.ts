@@ -21,8 +21,14 @@ export class SecretVolume implements VolumeKind {
   setUp(ctx: VolumeSetUpContext): Promise<MountedVolume> {
     const source = ctx.volume.secret ?? {};
     return setUpKeyedObjectVolume(ctx, {
-      kind: 'secret', field: 'secret', name: source.secretName ?? '', items: source.items,
-      defaultMode: source.defaultMode, optional: source.optional, read: (name) => readSecret(ctx, name), tmpfs: true,
+      kind: 'secret',
+      field: 'secret',
+      name: source.secretName ?? '',
+      items: source.items,
+      defaultMode: source.defaultMode,
+      optional: source.optional,
+      read: (name) => readSecret(ctx, name),
+      tmpfs: true,
     });
   }
 

@@ -7,7 +7,10 @@ import { ApiError } from '../kube/errors.js';
 import { resourcePath } from '../kube/resource-path.js';
 
 export async function requestServiceAccountToken(
-  client: KubeClient, pod: Pod, audience: string | undefined, expirationSeconds: number,
+  client: KubeClient,
+  pod: Pod,
+  audience: string | undefined,
+  expirationSeconds: number,
 ): Promise<string | undefined> {
   const namespace = pod.metadata.namespace ?? 'default';
   const name = pod.spec.serviceAccountName || 'default';
@@ -22,7 +25,9 @@ export async function requestServiceAccountToken(
   };
   try {
     const result = await client.create<{ status?: { token?: string } }>(
-      resourcePath({ version: 'v1', resource: 'serviceaccounts', namespace, name, subresource: 'token' }), body);
+      resourcePath({ version: 'v1', resource: 'serviceaccounts', namespace, name, subresource: 'token' }),
+      body,
+    );
     return result.status?.token;
   } catch (err) {
     if (err instanceof ApiError && (err.code === 404 || err.code === 405)) return undefined;

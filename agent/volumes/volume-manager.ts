@@ -48,7 +48,9 @@ export class VolumeManager {
     this.kinds = new Map(deps.kinds.map((k) => [k.kind, k]));
   }
 
-  get objects(): ObjectSource { return this.deps.objects; }
+  get objects(): ObjectSource {
+    return this.deps.objects;
+  }
 
   private volumeDir(uid: string, kind: string, name: string): string {
     return joinInside(this.deps.podDir(uid), 'volumes', safeSegment(kind, 'volume kind'), safeSegment(name, 'volume name'));
@@ -69,7 +71,10 @@ export class VolumeManager {
       const kindName = volumeKindOf(volume, this.kinds.keys());
       const kind = kindName ? this.kinds.get(kindName) : undefined;
       if (!kind || !kindName) {
-        const named = Object.keys(volume).filter((k) => k !== 'name').join(', ') || 'none';
+        const named =
+          Object.keys(volume)
+            .filter((k) => k !== 'name')
+            .join(', ') || 'none';
         failures.push(`MountVolume.SetUp failed for volume "${volume.name}" : volume type ${named} is not supported by this node`);
         continue;
       }
@@ -83,7 +88,11 @@ export class VolumeManager {
         const dir = this.volumeDir(uid, kindName, volume.name);
         await mkdir(joinInside(this.deps.podDir(uid), 'volumes', kindName), { recursive: true, mode: 0o750 });
         const result = await kind.setUp({
-          pod, volume, dir, objects: this.deps.objects, nodeName: this.deps.nodeName,
+          pod,
+          volume,
+          dir,
+          objects: this.deps.objects,
+          nodeName: this.deps.nodeName,
           nodeAllocatable: this.deps.nodeAllocatable?.(),
           defaultMemoryVolumeBytes: this.deps.defaultMemoryVolumeBytes,
         });
@@ -110,14 +119,20 @@ export class VolumeManager {
     for (const p of plan) {
       let hostPath = p.volumeRoot;
       if (p.subPath !== '') {
-        const target = joinInside(this.deps.podDir(uid), 'volume-subpaths', safeSegment(p.volumeName, 'volume name'),
-          safeSegment(container.name, 'container name'), String(p.index));
+        const target = joinInside(
+          this.deps.podDir(uid),
+          'volume-subpaths',
+          safeSegment(p.volumeName, 'volume name'),
+          safeSegment(container.name, 'container name'),
+          String(p.index),
+        );
         try {
           hostPath = await prepareSubPathMount({ volumeRoot: p.volumeRoot, subPath: p.subPath, target });
         } catch (err) {
           if (!(err instanceof SubPathError)) throw err;
           throw new CreateContainerConfigError({
-            pod: podKey(pod), container: container.name,
+            pod: podKey(pod),
+            container: container.name,
             field: `volumeMounts[${p.index}].${container.volumeMounts?.[p.index]?.subPathExpr ? 'subPathExpr' : 'subPath'}`,
             detail: err.message,
           });

@@ -23,10 +23,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HEAP_ON_SIGUSR2 = `data:text/javascript,import v8 from 'node:v8';import fs from 'node:fs';let n=0;process.on('SIGUSR2',()=>{n++;const d=process.env.NODELET_BENCH_HEAP_DIR;fs.writeFileSync(d+'/usage-'+n+'.json',JSON.stringify({...process.memoryUsage(),heap:v8.getHeapStatistics(),spaces:v8.getHeapSpaceStatistics()}));v8.writeHeapSnapshot(d+'/agent-'+n+'.heapsnapshot');fs.writeFileSync(d+'/done-'+n,'');});`;
 
 function podsYaml(count: number): string {
-  return Array.from({ length: count }, (_, i) => stringify({
-    apiVersion: 'v1', kind: 'Pod', metadata: { name: `idle-${i}` },
-    spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: `nodelet/busybox:${VERSION}`, command: ['sleep', '3600'] }] },
-  })).join('---\n');
+  return Array.from({ length: count }, (_, i) =>
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `idle-${i}` },
+      spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: `nodelet/busybox:${VERSION}`, command: ['sleep', '3600'] }] },
+    }),
+  ).join('---\n');
 }
 
 /** Waits until `count` pods report phase Running in the agent's state directory. */
@@ -68,7 +72,13 @@ async function heapSnapshot(child: ChildProcess, heapDir: string, n: number): Pr
   child.kill('SIGUSR2');
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
-    if (await readFile(join(heapDir, `done-${n}`)).then(() => true, () => false)) return;
+    if (
+      await readFile(join(heapDir, `done-${n}`)).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     await sleep(500);
   }
   throw new Error(`heap snapshot ${n} not written within 120 s`);
@@ -82,7 +92,10 @@ function rssBreakdown(pid: number): string {
 }
 
 export async function runIdleBench(args: string[]): Promise<void> {
-  const arg = (name: string, d: number) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : d; };
+  const arg = (name: string, d: number) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? Number(args[i + 1]) : d;
+  };
   const first = arg('pods', 10);
   const more = arg('more', 100);
   const seconds = arg('seconds', 30);
@@ -97,11 +110,25 @@ export async function runIdleBench(args: string[]): Promise<void> {
   await mkdir(manifests);
   if (heapDir) await mkdir(heapDir, { recursive: true });
   const subnet = await freeBenchSubnet();
-  const child = spawn(process.execPath, [
-    ...(heapDir ? ['--import', HEAP_ON_SIGUSR2] : []),
-    'dist/agent/cli/main.js', 'agent', '--node-name', nodeName, '--root-dir', rootDir, '--manifests', manifests,
-    '--pod-cidr', subnet, '--log-level', 'error',
-  ], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...(heapDir ? { NODELET_BENCH_HEAP_DIR: heapDir } : {}) } });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(heapDir ? ['--import', HEAP_ON_SIGUSR2] : []),
+      'dist/agent/cli/main.js',
+      'agent',
+      '--node-name',
+      nodeName,
+      '--root-dir',
+      rootDir,
+      '--manifests',
+      manifests,
+      '--pod-cidr',
+      subnet,
+      '--log-level',
+      'error',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...(heapDir ? { NODELET_BENCH_HEAP_DIR: heapDir } : {}) } },
+  );
   // Ends the run early, cleaning up, when the agent dies or the bench is interrupted.
   let onInterrupt: () => void = () => undefined;
   const exited = new Promise<never>((_, reject) => {

@@ -74,7 +74,10 @@ function childrenCpu(pid: number): Map<number, { own: number; reaped: number }> 
 }
 
 /** CPU the long-lived children (exec helper) spent between two readings, own and reaped. */
-function helperCpuBetween(before: Map<number, { own: number; reaped: number }>, after: Map<number, { own: number; reaped: number }>): { own: number; reaped: number } {
+function helperCpuBetween(
+  before: Map<number, { own: number; reaped: number }>,
+  after: Map<number, { own: number; reaped: number }>,
+): { own: number; reaped: number } {
   let own = 0;
   let reaped = 0;
   for (const [pid, end] of after) {
@@ -93,23 +96,39 @@ function machineBusySeconds(): number {
 }
 
 function podsYaml(count: number, withProbes: boolean): string {
-  return Array.from({ length: count }, (_, i) => stringify({
-    apiVersion: 'v1', kind: 'Pod', metadata: { name: `probe-${i}` },
-    spec: {
-      terminationGracePeriodSeconds: 0,
-      containers: [{
-        name: 'web', image: `nodelet/busybox:${VERSION}`,
-        command: ['sh', '-c', 'mkdir -p /www && touch /www/healthz && exec httpd -f -p 8080 -h /www'],
-        ...(withProbes ? {
-          readinessProbe: { exec: { command: ['test', '-f', '/www/healthz'] }, periodSeconds: 1 },
-          livenessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
-        } : {}),
-      }],
-    },
-  })).join('---\n');
+  return Array.from({ length: count }, (_, i) =>
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `probe-${i}` },
+      spec: {
+        terminationGracePeriodSeconds: 0,
+        containers: [
+          {
+            name: 'web',
+            image: `nodelet/busybox:${VERSION}`,
+            command: ['sh', '-c', 'mkdir -p /www && touch /www/healthz && exec httpd -f -p 8080 -h /www'],
+            ...(withProbes
+              ? {
+                  readinessProbe: { exec: { command: ['test', '-f', '/www/healthz'] }, periodSeconds: 1 },
+                  livenessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
+                }
+              : {}),
+          },
+        ],
+      },
+    }),
+  ).join('---\n');
 }
 
-async function runNode(count: number, seconds: number, withProbes: boolean, execHandler: string, cpuProfDir?: string, settleSeconds?: number): Promise<RunResult> {
+async function runNode(
+  count: number,
+  seconds: number,
+  withProbes: boolean,
+  execHandler: string,
+  cpuProfDir?: string,
+  settleSeconds?: number,
+): Promise<RunResult> {
   const nodeName = `bench-probes-${Date.now().toString(36)}`;
   const dir = await mkdtemp(join(tmpdir(), 'nodelet-bench-probes-'));
   const manifests = join(dir, 'manifests');
@@ -120,10 +139,27 @@ async function runNode(count: number, seconds: number, withProbes: boolean, exec
   await writeFile(configPath, `execHandler: ${execHandler}\n`);
   const profile = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--import', EXIT_ON_SIGUSR2] : [];
   const subnet = await freeBenchSubnet();
-  const child = spawn(process.execPath, [
-    ...profile, 'dist/agent/cli/main.js', 'agent', '--node-name', nodeName, '--root-dir', rootDir, '--manifests', manifests,
-    '--pod-cidr', subnet, '--log-level', 'error', '--config', configPath,
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...profile,
+      'dist/agent/cli/main.js',
+      'agent',
+      '--node-name',
+      nodeName,
+      '--root-dir',
+      rootDir,
+      '--manifests',
+      manifests,
+      '--pod-cidr',
+      subnet,
+      '--log-level',
+      'error',
+      '--config',
+      configPath,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   try {
     await new Promise((r) => setTimeout(r, 3000));
     await writeFile(join(manifests, 'pods.yaml'), podsYaml(count, withProbes));
@@ -153,14 +189,15 @@ async function runNode(count: number, seconds: number, withProbes: boolean, exec
     const execCommandsCpuShare = (helpers.reaped + childCpuSeconds(child.pid!) - child0) / elapsed;
     const machineCores = (machineBusySeconds() - machine0) / elapsed;
     const rss = rssMiB(child.pid!);
-    const latency = withProbes
-      ? JSON.parse(await readFile(join(rootDir, 'state', 'probe-latency.json'), 'utf8').catch(() => '{}'))
-      : undefined;
+    const latency = withProbes ? JSON.parse(await readFile(join(rootDir, 'state', 'probe-latency.json'), 'utf8').catch(() => '{}')) : undefined;
     return { cpuShare, helperCpuShare, execCommandsCpuShare, machineCores, rss, latency };
   } finally {
     if (cpuProfDir) {
       child.kill('SIGUSR2');
-      await new Promise((r) => { child.once('exit', r); setTimeout(r, 15_000); });
+      await new Promise((r) => {
+        child.once('exit', r);
+        setTimeout(r, 15_000);
+      });
     }
     child.kill('SIGKILL');
     await removeByLabel(`nodelet.io/node=${nodeName}`);
@@ -170,12 +207,15 @@ async function runNode(count: number, seconds: number, withProbes: boolean, exec
 }
 
 export async function runProbesBench(args: string[]): Promise<void> {
-  const arg = (name: string, d: number) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : d; };
+  const arg = (name: string, d: number) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? Number(args[i + 1]) : d;
+  };
   const count = arg('pods', 100);
   const seconds = arg('seconds', 60);
   // `--exec-handler docker` measures Docker's exec (default: auto, as the agent's default: the native helper).
   const handlerIndex = args.indexOf('--exec-handler');
-  const execHandler = handlerIndex >= 0 ? args[handlerIndex + 1] ?? 'auto' : 'auto';
+  const execHandler = handlerIndex >= 0 ? (args[handlerIndex + 1] ?? 'auto') : 'auto';
   const profIndex = args.indexOf('--cpu-prof');
   const cpuProfDir = profIndex >= 0 ? args[profIndex + 1] : undefined;
   // `--settle S` shortens the wait before measuring (quick CPU comparisons; the latencies then include start-up).
@@ -185,13 +225,19 @@ export async function runProbesBench(args: string[]): Promise<void> {
   // `--only-probes` skips the run without probes (for profiling).
   if (!args.includes('--only-probes')) {
     const without = await runNode(count, seconds, false, execHandler, undefined, settleSeconds);
-    process.stdout.write(`without probes: agent CPU ${pct(without.cpuShare)} of a core, RSS ${without.rss.toFixed(0)} MiB; machine busy ${without.machineCores.toFixed(2)} cores\n`);
+    process.stdout.write(
+      `without probes: agent CPU ${pct(without.cpuShare)} of a core, RSS ${without.rss.toFixed(0)} MiB; machine busy ${without.machineCores.toFixed(2)} cores\n`,
+    );
   }
   const withP = await runNode(count, seconds, true, execHandler, cpuProfDir, settleSeconds);
   const http = withP.latency?.httpGet;
   const exec = withP.latency?.exec;
-  process.stdout.write(`with probes:    agent CPU ${pct(withP.cpuShare)} of a core, + exec helper ${pct(withP.helperCpuShare)}, + exec'd commands ${pct(withP.execCommandsCpuShare)}; RSS ${withP.rss.toFixed(0)} MiB; machine busy ${withP.machineCores.toFixed(2)} cores\n`);
-  process.stdout.write(`probe latency: httpGet p50 ${http?.p50.toFixed(1)} ms p99 ${http?.p99.toFixed(1)} ms (${http?.count} samples); exec p50 ${exec?.p50.toFixed(1)} ms p99 ${exec?.p99.toFixed(1)} ms (${exec?.count} samples)\n`);
+  process.stdout.write(
+    `with probes:    agent CPU ${pct(withP.cpuShare)} of a core, + exec helper ${pct(withP.helperCpuShare)}, + exec'd commands ${pct(withP.execCommandsCpuShare)}; RSS ${withP.rss.toFixed(0)} MiB; machine busy ${withP.machineCores.toFixed(2)} cores\n`,
+  );
+  process.stdout.write(
+    `probe latency: httpGet p50 ${http?.p50.toFixed(1)} ms p99 ${http?.p99.toFixed(1)} ms (${http?.count} samples); exec p50 ${exec?.p50.toFixed(1)} ms p99 ${exec?.p99.toFixed(1)} ms (${exec?.count} samples)\n`,
+  );
   // The agent's share counts its exec helper (the forks it does for the agent); the
   // exec'd commands are the probes' own work, as runc's was under Docker's exec.
   process.stdout.write(`cpu=${(withP.cpuShare + withP.helperCpuShare).toFixed(2)} p99_ms=${http?.p99.toFixed(1)} rss_mib=${withP.rss.toFixed(0)}\n`);

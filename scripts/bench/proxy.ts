@@ -14,7 +14,14 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { HostCommandRunner, NO_TIMEOUT, runChecked, type CommandOptions, type CommandResult, type CommandRunner } from '../../agent/network/proxy/host-command.js';
+import {
+  HostCommandRunner,
+  NO_TIMEOUT,
+  runChecked,
+  type CommandOptions,
+  type CommandResult,
+  type CommandRunner,
+} from '../../agent/network/proxy/host-command.js';
 import { IptablesBackend } from '../../agent/network/proxy/iptables-applier.js';
 import { buildIptablesRules } from '../../agent/network/proxy/iptables-rules.js';
 import { NftablesBackend } from '../../agent/network/proxy/nftables-applier.js';
@@ -51,7 +58,7 @@ function parseCounts(flag: string, value: string | undefined): number[] {
 export function parseProxyBenchArgs(args: string[]): ProxyBenchOptions {
   const value = (flag: string) => {
     const i = args.indexOf(flag);
-    return i >= 0 ? args[i + 1] ?? '' : undefined;
+    return i >= 0 ? (args[i + 1] ?? '') : undefined;
   };
   const both = value('--services');
   const perMode = (mode: BenchMode) => {
@@ -81,7 +88,11 @@ const liveNetns = new Set<string>();
 function deleteLiveNetnsOnSignal(): () => void {
   const handler = (signal: NodeJS.Signals) => {
     for (const name of liveNetns) {
-      try { execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' }); } catch { /* already gone */ }
+      try {
+        execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+      } catch {
+        /* already gone */
+      }
     }
     process.stderr.write(`proxy bench: ${signal}, removed its network namespaces\n`);
     process.exit(130);
@@ -165,8 +176,9 @@ async function measure(mode: BenchMode, services: number, options: ProxyBenchOpt
   const state = benchProxyState(services, options.endpointsPerService);
   const bare = bareRuleset(mode, state);
 
-  const bareMs = await inFreshNetns(async (runner) =>
-    (await timed(() => runChecked(runner, bare.command, bare.args, { input: bare.input, timeoutMs: NO_TIMEOUT, discardStdout: true }))).ms);
+  const bareMs = await inFreshNetns(
+    async (runner) => (await timed(() => runChecked(runner, bare.command, bare.args, { input: bare.input, timeoutMs: NO_TIMEOUT, discardStdout: true }))).ms,
+  );
 
   return inFreshNetns(async (netnsRunner) => {
     const runner = new RecordingRunner(netnsRunner);
@@ -174,7 +186,9 @@ async function measure(mode: BenchMode, services: number, options: ProxyBenchOpt
     await backend.start();
     const full = await timed(() => backend.sync(state, 'full'));
     if (!runner.inputs.includes(bare.input)) {
-      throw new Error(`${mode} at ${services} Services: the backend's full sync did not write the ruleset the bare apply wrote; the comparison would be meaningless`);
+      throw new Error(
+        `${mode} at ${services} Services: the backend's full sync did not write the ruleset the bare apply wrote; the comparison would be meaningless`,
+      );
     }
     const changeMs: number[] = [];
     let changesNotPartial = 0;
@@ -188,8 +202,15 @@ async function measure(mode: BenchMode, services: number, options: ProxyBenchOpt
       current = next.state;
     }
     return {
-      mode, services, endpoints: services * options.endpointsPerService, rules: bare.rules,
-      inputBytes: Buffer.byteLength(bare.input), bareMs, fullMs: full.ms, changeMs, changesNotPartial,
+      mode,
+      services,
+      endpoints: services * options.endpointsPerService,
+      rules: bare.rules,
+      inputBytes: Buffer.byteLength(bare.input),
+      bareMs,
+      fullMs: full.ms,
+      changeMs,
+      changesNotPartial,
     };
   });
 }
@@ -209,7 +230,18 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
 const ms = (n: number) => (n < 100 ? `${n.toFixed(1)} ms` : `${n.toFixed(0)} ms`);
 
 function table(rows: SizeResult[], changes: number): string {
-  const header = ['mode', 'services', 'endpoints', 'rules', 'input', 'bare apply', 'full sync', 'ratio', `1-svc change (median of ${changes})`, 'change min–max'];
+  const header = [
+    'mode',
+    'services',
+    'endpoints',
+    'rules',
+    'input',
+    'bare apply',
+    'full sync',
+    'ratio',
+    `1-svc change (median of ${changes})`,
+    'change min–max',
+  ];
   const lines = rows.map((r) => [
     r.mode,
     String(r.services),
@@ -229,7 +261,9 @@ function table(rows: SizeResult[], changes: number): string {
 
 export async function runProxyBench(args: string[]): Promise<void> {
   const options = parseProxyBenchArgs(args);
-  process.stdout.write(`proxy bench: ${options.endpointsPerService} endpoints per Service, ${options.changes} one-Service changes per size, each measurement in a fresh private netns\n`);
+  process.stdout.write(
+    `proxy bench: ${options.endpointsPerService} endpoints per Service, ${options.changes} one-Service changes per size, each measurement in a fresh private netns\n`,
+  );
   const stopSignalCleanup = deleteLiveNetnsOnSignal();
   const rows: SizeResult[] = [];
   try {

@@ -28,10 +28,24 @@ export async function runStartupApiBench(args: string[]): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'nodelet-bench-api-'));
   const nodeName = `bench-api-${Date.now().toString(36)}`;
   const kubeconfig = await api.kubeconfig(join(dir, 'kubeconfig'));
-  const child = spawn(process.execPath, [
-    'dist/agent/cli/main.js', 'agent', '--node-name', nodeName, '--root-dir', join(dir, 'root'), '--kubeconfig', kubeconfig,
-    '--pod-cidr', benchSubnet(), '--log-level', 'error',
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      'dist/agent/cli/main.js',
+      'agent',
+      '--node-name',
+      nodeName,
+      '--root-dir',
+      join(dir, 'root'),
+      '--kubeconfig',
+      kubeconfig,
+      '--pod-cidr',
+      benchSubnet(),
+      '--log-level',
+      'error',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   try {
     await api.waitFor('nodes', undefined, nodeName, (n) => n !== undefined, 60_000);
     await new Promise((r) => setTimeout(r, 2000));
@@ -51,7 +65,9 @@ export async function runStartupApiBench(args: string[]): Promise<void> {
       const name = `bench-${n}`;
       created.set(name, performance.now());
       api.create('pods', 'default', {
-        apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: 'default' },
         spec: { nodeName, terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: `nodelet/busybox:${VERSION}`, command: ['sleep', '3600'] }] },
       });
     }

@@ -25,7 +25,9 @@ const PAUSE = `nodelet/pause:${VERSION}`;
 const BUSYBOX = `nodelet/busybox:${VERSION}`;
 
 /** Second octets of the bench's /16s: 10.241–254 without 10.250, where the tests make their networks. */
-const BENCH_OCTETS = Array.from({ length: 14 }, (_, i) => 241 + i).filter((b) => b !== 250).map(String);
+const BENCH_OCTETS = Array.from({ length: 14 }, (_, i) => 241 + i)
+  .filter((b) => b !== 250)
+  .map(String);
 
 /** A /16 per call, so a network a killed run could not remove never collides with the next. */
 export function benchSubnet(): string {
@@ -45,7 +47,8 @@ export async function freeBenchSubnet(): Promise<string> {
     }
   }
   const free = BENCH_OCTETS.filter((b) => !used.has(b));
-  if (free.length === 0) throw new Error('every bench subnet 10.241-254.0.0/16 (but 10.250) is taken by a Docker network; remove stale nodelet-bench-* networks');
+  if (free.length === 0)
+    throw new Error('every bench subnet 10.241-254.0.0/16 (but 10.250) is taken by a Docker network; remove stale nodelet-bench-* networks');
   return `10.${free[Math.floor(Math.random() * free.length)]}.0.0/16`;
 }
 
@@ -62,22 +65,35 @@ function arg(args: string[], name: string, fallback: number): number {
 export async function removeByLabel(label: string): Promise<void> {
   const list = await docker.listContainers({ all: true, filters: { label: [label] } });
   const queue = [...list];
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    for (let c = queue.shift(); c; c = queue.shift()) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-  }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let c = queue.shift(); c; c = queue.shift())
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined);
+    }),
+  );
 }
 
 /** The same engine calls the agent makes for one pod, without any agent logic. */
 async function baselinePod(i: number, network: string, runLabel: string): Promise<void> {
   const labels = { 'nodelet-bench': runLabel };
   const sandbox = await docker.createContainer({
-    Image: PAUSE, name: `bench-pause-${runLabel}-${i}`, Hostname: `bench-${i}`, Labels: labels,
+    Image: PAUSE,
+    name: `bench-pause-${runLabel}-${i}`,
+    Hostname: `bench-${i}`,
+    Labels: labels,
     HostConfig: { NetworkMode: network, IpcMode: 'shareable', RestartPolicy: { Name: 'no' } },
   });
   await sandbox.start();
   await sandbox.inspect();
   const app = await docker.createContainer({
-    Image: BUSYBOX, name: `bench-app-${runLabel}-${i}`, Labels: labels, Entrypoint: ['sleep'], Cmd: ['3600'],
+    Image: BUSYBOX,
+    name: `bench-app-${runLabel}-${i}`,
+    Labels: labels,
+    Entrypoint: ['sleep'],
+    Cmd: ['3600'],
     Healthcheck: { Test: ['NONE'] },
     HostConfig: { NetworkMode: `container:${sandbox.id}`, IpcMode: `container:${sandbox.id}`, RestartPolicy: { Name: 'no' } },
   });
@@ -91,10 +107,12 @@ export async function runBaseline(count: number): Promise<{ totalMs: number; per
   await docker.createNetwork({ Name: network, Driver: 'bridge', IPAM: { Config: [{ Subnet: benchSubnet() }] } });
   try {
     const t0 = performance.now();
-    const perPodMs = await Promise.all(Array.from({ length: count }, async (_, i) => {
-      await baselinePod(i, network, runLabel);
-      return performance.now() - t0;
-    }));
+    const perPodMs = await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        await baselinePod(i, network, runLabel);
+        return performance.now() - t0;
+      }),
+    );
     return { totalMs: performance.now() - t0, perPodMs };
   } finally {
     await removeByLabel(`nodelet-bench=${runLabel}`);
@@ -117,16 +135,32 @@ async function runAgent(count: number): Promise<{ ms: number; rss: number; cpu: 
   const nodeName = `bench-${Date.now().toString(36)}`;
   const rootDir = await mkdtemp(join(tmpdir(), 'nodelet-bench-root-'));
   const manifests = await mkdtemp(join(tmpdir(), 'nodelet-bench-manifests-'));
-  const child = spawn(process.execPath, [
-    'dist/agent/cli/main.js', 'agent', '--node-name', nodeName, '--root-dir', rootDir, '--manifests', manifests,
-    '--pod-cidr', benchSubnet(), '--log-level', 'error',
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      'dist/agent/cli/main.js',
+      'agent',
+      '--node-name',
+      nodeName,
+      '--root-dir',
+      rootDir,
+      '--manifests',
+      manifests,
+      '--pod-cidr',
+      benchSubnet(),
+      '--log-level',
+      'error',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   try {
     // Let the agent finish starting (network, images) before the clock starts.
     const statePods = join(rootDir, 'pods');
     await new Promise((r) => setTimeout(r, 3000));
     const pods = Array.from({ length: count }, (_, i) => ({
-      apiVersion: 'v1', kind: 'Pod', metadata: { name: `bench-${i}` },
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `bench-${i}` },
       spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: BUSYBOX, command: ['sleep', '3600'] }] },
     }));
     const cpu0 = cpuSeconds(child.pid!);
@@ -161,6 +195,8 @@ export async function runStartupBench(args: string[]): Promise<void> {
   const baselineMs = (await runBaseline(count)).totalMs;
   process.stdout.write(`baseline (bare dockerode, ${count} pods in parallel): ${(baselineMs / 1000).toFixed(2)} s\n`);
   const agent = await runAgent(count);
-  process.stdout.write(`agent (manifests written -> all ${count} pods Running): ${(agent.ms / 1000).toFixed(2)} s, agent RSS ${agent.rss.toFixed(1)} MiB, agent CPU ${agent.cpu.toFixed(2)} s\n`);
+  process.stdout.write(
+    `agent (manifests written -> all ${count} pods Running): ${(agent.ms / 1000).toFixed(2)} s, agent RSS ${agent.rss.toFixed(1)} MiB, agent CPU ${agent.cpu.toFixed(2)} s\n`,
+  );
   process.stdout.write(`ratio=${(agent.ms / baselineMs).toFixed(2)} rss_mib=${agent.rss.toFixed(0)}\n`);
 }

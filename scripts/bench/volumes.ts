@@ -17,20 +17,29 @@ const ms = (n: number) => `${n.toFixed(0)} ms`;
 
 function podSpec(withVolumes: boolean, hostDir: string): Record<string, unknown> {
   const volumes = [
-    { name: 'ed1', emptyDir: {} }, { name: 'ed2', emptyDir: {} },
-    { name: 'mem1', emptyDir: { medium: 'Memory' } }, { name: 'mem2', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
-    { name: 'hp1', hostPath: { path: hostDir, type: 'Directory' } }, { name: 'hp2', hostPath: { path: join(hostDir, 'sub'), type: 'DirectoryOrCreate' } },
-    { name: 'cm1', configMap: { name: 'bench-config' } }, { name: 'cm2', configMap: { name: 'bench-config', items: [{ key: 'a', path: 'x/a' }] } },
-    { name: 's1', secret: { secretName: 'bench-secret' } }, { name: 's2', secret: { secretName: 'bench-secret', defaultMode: 0o400 } },
+    { name: 'ed1', emptyDir: {} },
+    { name: 'ed2', emptyDir: {} },
+    { name: 'mem1', emptyDir: { medium: 'Memory' } },
+    { name: 'mem2', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+    { name: 'hp1', hostPath: { path: hostDir, type: 'Directory' } },
+    { name: 'hp2', hostPath: { path: join(hostDir, 'sub'), type: 'DirectoryOrCreate' } },
+    { name: 'cm1', configMap: { name: 'bench-config' } },
+    { name: 'cm2', configMap: { name: 'bench-config', items: [{ key: 'a', path: 'x/a' }] } },
+    { name: 's1', secret: { secretName: 'bench-secret' } },
+    { name: 's2', secret: { secretName: 'bench-secret', defaultMode: 0o400 } },
   ];
   return {
     terminationGracePeriodSeconds: 0,
     ...(withVolumes ? { volumes } : {}),
-    containers: [{
-      // Exits on SIGTERM at once, so teardown measures the agent, not a grace period.
-      name: 'app', image: `nodelet/busybox:${VERSION}`, command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
-      ...(withVolumes ? { volumeMounts: volumes.map((v) => ({ name: v.name, mountPath: `/v/${v.name}` })) } : {}),
-    }],
+    containers: [
+      {
+        // Exits on SIGTERM at once, so teardown measures the agent, not a grace period.
+        name: 'app',
+        image: `nodelet/busybox:${VERSION}`,
+        command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
+        ...(withVolumes ? { volumeMounts: volumes.map((v) => ({ name: v.name, mountPath: `/v/${v.name}` })) } : {}),
+      },
+    ],
   };
 }
 
@@ -45,23 +54,56 @@ export async function runVolumesBench(args: string[]): Promise<void> {
   await mkdir(hostDir);
   const nodeName = `bench-vol-${Date.now().toString(36)}`;
   const kubeconfig = await api.kubeconfig(join(dir, 'kubeconfig'));
-  api.create('configmaps', 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'bench-config', namespace: 'default' }, data: { a: '1', b: '2' } });
-  api.create('secrets', 'default', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bench-secret', namespace: 'default' }, data: { p: Buffer.from('x').toString('base64') } });
-  const child = spawn(process.execPath, [
-    'dist/agent/cli/main.js', 'agent', '--node-name', nodeName, '--root-dir', join(dir, 'root'), '--kubeconfig', kubeconfig,
-    '--pod-cidr', await freeBenchSubnet(), '--log-level', 'error',
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
-
-  const waitFor = (predicate: (c: { type: string; resource: string; object: any }) => boolean) => new Promise<number>((resolve) => {
-    const off = api.onChange((c) => {
-      if (predicate(c as any)) { off(); resolve(performance.now()); }
-    });
+  api.create('configmaps', 'default', {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'bench-config', namespace: 'default' },
+    data: { a: '1', b: '2' },
   });
+  api.create('secrets', 'default', {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'bench-secret', namespace: 'default' },
+    data: { p: Buffer.from('x').toString('base64') },
+  });
+  const child = spawn(
+    process.execPath,
+    [
+      'dist/agent/cli/main.js',
+      'agent',
+      '--node-name',
+      nodeName,
+      '--root-dir',
+      join(dir, 'root'),
+      '--kubeconfig',
+      kubeconfig,
+      '--pod-cidr',
+      await freeBenchSubnet(),
+      '--log-level',
+      'error',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+
+  const waitFor = (predicate: (c: { type: string; resource: string; object: any }) => boolean) =>
+    new Promise<number>((resolve) => {
+      const off = api.onChange((c) => {
+        if (predicate(c as any)) {
+          off();
+          resolve(performance.now());
+        }
+      });
+    });
 
   const runOne = async (name: string, withVolumes: boolean) => {
     const running = waitFor((c) => c.resource === 'pods' && c.object.metadata.name === name && c.object.status?.phase === 'Running');
     const t0 = performance.now();
-    api.create('pods', 'default', { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { nodeName, ...podSpec(withVolumes, hostDir) } });
+    api.create('pods', 'default', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'default' },
+      spec: { nodeName, ...podSpec(withVolumes, hostDir) },
+    });
     const t1 = await running;
     const gone = waitFor((c) => c.resource === 'pods' && c.type === 'DELETED' && c.object.metadata.name === name);
     const t2 = performance.now();
@@ -80,7 +122,9 @@ export async function runVolumesBench(args: string[]): Promise<void> {
       results.with.push(await runOne(`volumes-${r}`, true));
     }
     const summary = (list: Array<{ setUp: number; tearDown: number }>) => ({
-      setUp: median(list.map((x) => x.setUp)), tearDown: median(list.map((x) => x.tearDown)), total: median(list.map((x) => x.setUp + x.tearDown)),
+      setUp: median(list.map((x) => x.setUp)),
+      tearDown: median(list.map((x) => x.tearDown)),
+      total: median(list.map((x) => x.setUp + x.tearDown)),
     });
     const a = summary(results.without);
     const b = summary(results.with);

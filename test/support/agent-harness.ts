@@ -84,7 +84,14 @@ export async function prepareTestNode(overrides: Partial<NodeletConfiguration> =
 
 export async function removeNodeContainers(nodeName: string): Promise<void> {
   const list = await docker.listContainers({ all: true, filters: { label: [`nodelet.io/node=${nodeName}`] } });
-  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    list.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
 }
 
 export async function nodeContainers(nodeName: string): Promise<Docker.ContainerInfo[]> {
@@ -186,7 +193,12 @@ export function dockerId(containerID: string | undefined): string {
 
 export { docker };
 
-export interface ContainerDeath { name: string; pod: string; exitCode: number; at: number }
+export interface ContainerDeath {
+  name: string;
+  pod: string;
+  exitCode: number;
+  at: number;
+}
 
 /** Records every container death of a node from Docker's event stream (time and exit code). */
 export async function watchContainerDeaths(nodeName: string): Promise<{ deaths: ContainerDeath[]; stop(): void }> {
@@ -196,8 +208,10 @@ export async function watchContainerDeaths(nodeName: string): Promise<{ deaths: 
     for (const line of buf.toString().split('\n').filter(Boolean)) {
       const e = JSON.parse(line) as { Actor: { Attributes: Record<string, string> }; timeNano: number };
       deaths.push({
-        name: e.Actor.Attributes['io.kubernetes.container.name'] ?? '', pod: e.Actor.Attributes['io.kubernetes.pod.name'] ?? '',
-        exitCode: Number(e.Actor.Attributes.exitCode), at: e.timeNano / 1e6,
+        name: e.Actor.Attributes['io.kubernetes.container.name'] ?? '',
+        pod: e.Actor.Attributes['io.kubernetes.pod.name'] ?? '',
+        exitCode: Number(e.Actor.Attributes.exitCode),
+        at: e.timeNano / 1e6,
       });
     }
   });
@@ -227,10 +241,11 @@ export function agentWithDeathWatch(overrides: Partial<NodeletConfiguration> = {
 /** Runs the built CLI's agent as its own process for this node (so a test can kill -9 it). */
 export function spawnAgentProcess(files: TestNodeFiles, extraArgs: string[] = []): ChildProcess {
   const c = files.config;
-  const child = spawn(process.execPath, [
-    'dist/agent/cli/main.js', 'agent', '--node-name', c.nodeName, '--root-dir', c.rootDir,
-    '--manifests', c.manifests!, '--pod-cidr', c.podCIDR, ...extraArgs,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['dist/agent/cli/main.js', 'agent', '--node-name', c.nodeName, '--root-dir', c.rootDir, '--manifests', c.manifests!, '--pod-cidr', c.podCIDR, ...extraArgs],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   child.stderr?.resume();
   return child;
 }

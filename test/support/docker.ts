@@ -20,9 +20,23 @@ export function testRuntime(requestTimeoutMs = 30_000): EngineRuntime {
 export async function removeAllWithLabel(label: string, value: string): Promise<void> {
   const filters = { label: [`${label}=${value}`] };
   const containers = await docker.listContainers({ all: true, filters });
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+  await Promise.all(
+    containers.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined),
+    ),
+  );
   const networks = await docker.listNetworks({ filters });
-  await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
+  await Promise.all(
+    networks.map((n) =>
+      docker
+        .getNetwork(n.Id)
+        .remove()
+        .catch(() => undefined),
+    ),
+  );
 }
 
 export interface TestNetwork {
@@ -45,7 +59,15 @@ export async function createTestNetwork(prefix = 'nodelet-it'): Promise<TestNetw
         IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] },
         Labels: { [TEST_RUN_LABEL]: runId },
       });
-      return { name, subnet, remove: () => docker.getNetwork(name).remove().catch(() => undefined) };
+      return {
+        name,
+        subnet,
+        remove: () =>
+          docker
+            .getNetwork(name)
+            .remove()
+            .catch(() => undefined),
+      };
     } catch (err) {
       lastError = err; // most likely "Pool overlaps with other one on this address space"
     }

@@ -4,13 +4,29 @@
 // works on a real engine.
 import { Readable } from 'node:stream';
 import type {
-  ContainerConfig, ContainerStats, ContainerStatus, ContainerSummary, ExecResult, ImageInfo, LabelFilter,
-  PodSandboxConfig, PodSandboxStatus, PodSandboxSummary, Runtime, RuntimeEvent, RuntimeVersion,
+  ContainerConfig,
+  ContainerStats,
+  ContainerStatus,
+  ContainerSummary,
+  ExecResult,
+  ImageInfo,
+  LabelFilter,
+  PodSandboxConfig,
+  PodSandboxStatus,
+  PodSandboxSummary,
+  Runtime,
+  RuntimeEvent,
+  RuntimeVersion,
 } from '../../agent/runtime/runtime.js';
 import { ImagePullError, NotFoundError } from '../../agent/runtime/errors.js';
 
-interface FakeSandbox { status: PodSandboxStatus }
-interface FakeContainer { status: ContainerStatus; config: ContainerConfig }
+interface FakeSandbox {
+  status: PodSandboxStatus;
+}
+interface FakeContainer {
+  status: ContainerStatus;
+  config: ContainerConfig;
+}
 
 function matches(labels: Record<string, string>, filter?: Record<string, string>): boolean {
   return Object.entries(filter ?? {}).every(([k, v]) => labels[k] === v);
@@ -44,9 +60,13 @@ export class FakeRuntime implements Runtime {
     const id = this.id('s');
     this.sandboxes.set(id, {
       status: {
-        id, metadata: config.metadata, state: 'ready', createdAt: this.now(),
+        id,
+        metadata: config.metadata,
+        state: 'ready',
+        createdAt: this.now(),
         ip: config.namespaces.network === 'NODE' ? '' : `10.0.0.${this.ipSeq++}`,
-        labels: { ...config.labels, 'io.kubernetes.docker.type': 'podsandbox' }, annotations: config.annotations,
+        labels: { ...config.labels, 'io.kubernetes.docker.type': 'podsandbox' },
+        annotations: config.annotations,
         hostNetwork: config.namespaces.network === 'NODE',
       },
     });
@@ -71,10 +91,12 @@ export class FakeRuntime implements Runtime {
   }
 
   async listPodSandboxes(filter?: LabelFilter): Promise<PodSandboxSummary[]> {
-    return [...this.sandboxes.values()].filter((s) => matches(s.status.labels, filter?.labels)).map((s) => {
-      const { ip: _ip, hostsPath: _h, resolvConfPath: _r, hostNetwork: _n, ...summary } = structuredClone(s.status);
-      return summary;
-    });
+    return [...this.sandboxes.values()]
+      .filter((s) => matches(s.status.labels, filter?.labels))
+      .map((s) => {
+        const { ip: _ip, hostsPath: _h, resolvConfPath: _r, hostNetwork: _n, ...summary } = structuredClone(s.status);
+        return summary;
+      });
   }
 
   async createContainer(podSandboxId: string, config: ContainerConfig): Promise<string> {
@@ -83,8 +105,15 @@ export class FakeRuntime implements Runtime {
     this.containers.set(id, {
       config,
       status: {
-        id, podSandboxId, metadata: config.metadata, image: config.image, imageRef: config.image, state: 'created',
-        createdAt: this.now(), labels: { ...config.labels, 'io.kubernetes.docker.type': 'container' }, annotations: config.annotations,
+        id,
+        podSandboxId,
+        metadata: config.metadata,
+        image: config.image,
+        imageRef: config.image,
+        state: 'created',
+        createdAt: this.now(),
+        labels: { ...config.labels, 'io.kubernetes.docker.type': 'container' },
+        annotations: config.annotations,
         mounts: config.mounts,
       },
     });
@@ -114,7 +143,17 @@ export class FakeRuntime implements Runtime {
     return [...this.containers.values()]
       .filter((c) => matches(c.status.labels, filter?.labels) && (!filter?.podSandboxId || c.status.podSandboxId === filter.podSandboxId))
       .map((c) => {
-        const { startedAt: _s, finishedAt: _f, exitCode: _e, reason: _r, message: _m, pid: _p, mounts: _mo, logPath: _l, ...summary } = structuredClone(c.status);
+        const {
+          startedAt: _s,
+          finishedAt: _f,
+          exitCode: _e,
+          reason: _r,
+          message: _m,
+          pid: _p,
+          mounts: _mo,
+          logPath: _l,
+          ...summary
+        } = structuredClone(c.status);
         return summary;
       });
   }
@@ -134,14 +173,20 @@ export class FakeRuntime implements Runtime {
     return image;
   }
 
-  async removeImage(ref: string): Promise<void> { this.images.delete(ref); }
-  async listImages(): Promise<ImageInfo[]> { return [...this.images.values()]; }
+  async removeImage(ref: string): Promise<void> {
+    this.images.delete(ref);
+  }
+  async listImages(): Promise<ImageInfo[]> {
+    return [...this.images.values()];
+  }
 
   async exec(): Promise<ExecResult> {
     return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), timedOut: false };
   }
 
-  async logs(): Promise<Readable> { return Readable.from([]); }
+  async logs(): Promise<Readable> {
+    return Readable.from([]);
+  }
 
   async stats(): Promise<ContainerStats> {
     return { timestamp: this.now(), cpuUsageCoreNanoSeconds: 0, memoryWorkingSetBytes: 0, memoryUsageBytes: 0 };
@@ -155,8 +200,14 @@ export class FakeRuntime implements Runtime {
     let failure: Error | undefined;
     let wakeUp: (() => void) | undefined;
     const stream = {
-      push: (e: RuntimeEvent) => { queue.push(e); wakeUp?.(); },
-      fail: (err: Error) => { failure = err; wakeUp?.(); },
+      push: (e: RuntimeEvent) => {
+        queue.push(e);
+        wakeUp?.();
+      },
+      fail: (err: Error) => {
+        failure = err;
+        wakeUp?.();
+      },
     };
     const onAbort = () => wakeUp?.();
     this.eventStreams.add(stream);
@@ -169,7 +220,9 @@ export class FakeRuntime implements Runtime {
           yield next;
           continue;
         }
-        await new Promise<void>((resolve) => { wakeUp = resolve; });
+        await new Promise<void>((resolve) => {
+          wakeUp = resolve;
+        });
         wakeUp = undefined;
       }
     } finally {
@@ -203,7 +256,8 @@ export class FakeRuntime implements Runtime {
   }
 
   byName(name: string): FakeContainer[] {
-    return [...this.containers.values()].filter((c) => c.config.metadata.name === name)
+    return [...this.containers.values()]
+      .filter((c) => c.config.metadata.name === name)
       .sort((a, b) => b.status.createdAt.getTime() - a.status.createdAt.getTime() || b.config.metadata.attempt - a.config.metadata.attempt);
   }
 

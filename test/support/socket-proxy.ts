@@ -7,9 +7,14 @@ export class SocketProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
 
-  constructor(readonly path: string, private readonly target = '/var/run/docker.sock') {}
+  constructor(
+    readonly path: string,
+    private readonly target = '/var/run/docker.sock',
+  ) {}
 
-  get endpoint(): string { return `unix://${this.path}`; }
+  get endpoint(): string {
+    return `unix://${this.path}`;
+  }
 
   async up(): Promise<void> {
     await rm(this.path, { force: true });
@@ -18,7 +23,10 @@ export class SocketProxy {
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => { client.destroy(); upstream.destroy(); });
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
       }
       client.pipe(upstream).pipe(client);
     });

@@ -16,7 +16,9 @@ export function absent(v: unknown): v is undefined | null {
 export class Checker {
   readonly errors: FieldError[] = [];
 
-  add(...errors: FieldError[]): void { this.errors.push(...errors); }
+  add(...errors: FieldError[]): void {
+    this.errors.push(...errors);
+  }
 
   /** Adds one Invalid error per message of a rule. */
   rule(path: string, value: unknown, messages: string[]): void {
@@ -68,7 +70,10 @@ export class Checker {
     if (!list) return undefined;
     let ok = true;
     list.forEach((item, i) => {
-      if (typeof item !== 'string') { ok = false; this.mismatch(`${path}[${i}]`, item, 'a string'); }
+      if (typeof item !== 'string') {
+        ok = false;
+        this.mismatch(`${path}[${i}]`, item, 'a string');
+      }
     });
     return ok ? (list as string[]) : undefined;
   }
@@ -79,14 +84,20 @@ export class Checker {
     if (!map) return undefined;
     let ok = true;
     for (const [k, val] of Object.entries(map)) {
-      if (typeof val !== 'string') { ok = false; this.mismatch(`${path}[${k}]`, val, 'a string'); }
+      if (typeof val !== 'string') {
+        ok = false;
+        this.mismatch(`${path}[${k}]`, val, 'a string');
+      }
     }
     return ok ? (map as Record<string, string>) : undefined;
   }
 
   /** An int-or-string port (probes, handlers): a number 1..65535 or a port name. */
   portRef(v: unknown, path: string): void {
-    if (absent(v)) { this.add(fieldError.required(path)); return; }
+    if (absent(v)) {
+      this.add(fieldError.required(path));
+      return;
+    }
     if (typeof v === 'number') {
       if (!Number.isInteger(v)) this.mismatch(path, v, 'an integer or a port name');
       else this.rule(path, v, portNumber(v));
@@ -109,14 +120,20 @@ export class Checker {
       this.add(fieldError.invalid(path, v, QUANTITY_SYNTAX_MESSAGE));
       return undefined;
     }
-    if (value < 0) { this.add(fieldError.invalid(path, v, 'must be greater than or equal to 0')); return undefined; }
+    if (value < 0) {
+      this.add(fieldError.invalid(path, v, 'must be greater than or equal to 0'));
+      return undefined;
+    }
     return value;
   }
 
   /** Exactly one of `kinds` set in `holder`; reports none (Required) or several (Forbidden). */
   oneOf(holder: JsonObject, kinds: readonly string[], path: string, none: string, many: string): string | undefined {
     const set = kinds.filter((k) => !absent(holder[k]));
-    if (set.length === 0) { this.add(fieldError.required(path, none)); return undefined; }
+    if (set.length === 0) {
+      this.add(fieldError.required(path, none));
+      return undefined;
+    }
     for (const extra of set.slice(1)) this.add(fieldError.forbidden(`${path}.${extra}`, many));
     return set[0];
   }

@@ -79,12 +79,12 @@ export const fieldError = {
   duplicate: (field: string, value: unknown): FieldError => ({ field, type: 'Duplicate', message: '', value }),
   notFound: (field: string, value: unknown): FieldError => ({ field, type: 'NotFound', message: '', value }),
   forbidden: (field: string, message: string): FieldError => ({ field, type: 'Forbidden', message }),
-  tooLong: (field: string, value: unknown, max: number): FieldError =>
-    ({ field, type: 'TooLong', message: `must have at most ${max} bytes`, value }),
+  tooLong: (field: string, value: unknown, max: number): FieldError => ({ field, type: 'TooLong', message: `must have at most ${max} bytes`, value }),
   notSupported: (field: string, value: unknown, supported: readonly string[]): FieldError => ({
-    field, type: 'NotSupported', value,
+    field,
+    type: 'NotSupported',
+    value,
     message: supported.length ? `supported values: ${supported.map((s) => JSON.stringify(s)).join(', ')}` : '',
   }),
-  typeMismatch: (field: string, value: unknown, expected: string): FieldError =>
-    ({ field, type: 'TypeMismatch', message: `must be ${expected}`, value }),
+  typeMismatch: (field: string, value: unknown, expected: string): FieldError => ({ field, type: 'TypeMismatch', message: `must be ${expected}`, value }),
 };

@@ -17,7 +17,10 @@ import { JsonStateFile } from './json-state-file.js';
 
 export class ClusterIPAllocationError extends Error {
   readonly field = 'spec.clusterIP';
-  constructor(readonly service: string, message: string) {
+  constructor(
+    readonly service: string,
+    message: string,
+  ) {
     super(`Service ${JSON.stringify(service)}: spec.clusterIP: ${message}`);
     this.name = 'ClusterIPAllocationError';
   }
@@ -94,7 +97,10 @@ export class ClusterIPAllocator {
     for (const [key, ip] of entries) {
       const n = parseIPv4(ip);
       if (n === undefined || !isAllocatableIP(this.cidr, n) || this.byIP.has(n)) {
-        this.log?.info({ service: key, clusterIP: ip, serviceCIDR: this.serviceCIDR }, 'dropping a remembered ClusterIP outside the service CIDR or taken twice');
+        this.log?.info(
+          { service: key, clusterIP: ip, serviceCIDR: this.serviceCIDR },
+          'dropping a remembered ClusterIP outside the service CIDR or taken twice',
+        );
         continue;
       }
       this.claim(key, n);
@@ -128,11 +134,17 @@ export class ClusterIPAllocator {
       const n = parseIPv4(requested);
       if (n === undefined) throw new ClusterIPAllocationError(service, `Invalid value: ${JSON.stringify(requested)}: must be a valid IPv4 address`);
       if (!isAllocatableIP(this.cidr, n)) {
-        throw new ClusterIPAllocationError(service, `Invalid value: ${JSON.stringify(requested)}: failed to allocate IP ${requested}: the provided IP (${requested}) is not in the valid range. The range of valid IPs is ${this.serviceCIDR}`);
+        throw new ClusterIPAllocationError(
+          service,
+          `Invalid value: ${JSON.stringify(requested)}: failed to allocate IP ${requested}: the provided IP (${requested}) is not in the valid range. The range of valid IPs is ${this.serviceCIDR}`,
+        );
       }
       const holder = this.byIP.get(n);
       if (holder !== undefined && holder !== service) {
-        throw new ClusterIPAllocationError(service, `Invalid value: ${JSON.stringify(requested)}: failed to allocate IP ${requested}: provided IP is already allocated (to Service "${holder}")`);
+        throw new ClusterIPAllocationError(
+          service,
+          `Invalid value: ${JSON.stringify(requested)}: failed to allocate IP ${requested}: provided IP is already allocated (to Service "${holder}")`,
+        );
       }
       this.claim(service, n);
       return requested;
@@ -160,7 +172,13 @@ export class ClusterIPAllocator {
     const first = size < 4 ? 0 : 1;
     const last = size < 4 ? size - 1 : size - 2;
     const low = Math.min(first + staticBandSize(this.cidr), last + 1);
-    const bands: Array<[number, number]> = low <= last ? [[low, last], [first, low - 1]] : [[first, last]];
+    const bands: Array<[number, number]> =
+      low <= last
+        ? [
+            [low, last],
+            [first, low - 1],
+          ]
+        : [[first, last]];
     const digest = createHash('sha256').update(service).digest();
     const seed = digest.readUInt32BE(0);
     for (const [from, to] of bands) {
@@ -211,7 +229,13 @@ export class ClusterIPAllocator {
       else if (want === 'auto') tryAllocate(svc, key);
       else if (want === 'unusable') {
         this.release(key);
-        rejected.push({ service: key, error: new ClusterIPAllocationError(key, `Invalid value: ${JSON.stringify(svc.spec?.clusterIP ?? svc.spec?.clusterIPs?.[0])}: must be a valid IPv4 address`).message });
+        rejected.push({
+          service: key,
+          error: new ClusterIPAllocationError(
+            key,
+            `Invalid value: ${JSON.stringify(svc.spec?.clusterIP ?? svc.spec?.clusterIPs?.[0])}: must be a valid IPv4 address`,
+          ).message,
+        });
       }
     }
     await this.save();

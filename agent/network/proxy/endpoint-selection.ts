@@ -168,7 +168,10 @@ export function categorizeEndpoints(info: ServicePortInfo): EndpointCategories {
       const extra = local.filter((ep) => !seen.has(endpointString(ep)));
       if (extra.length > 0) {
         const all = [...cluster, ...extra];
-        reachable = canonical(all, all.map((ep) => ipv4ToNumber(ep.ip) * 65536 + ep.port));
+        reachable = canonical(
+          all,
+          all.map((ep) => ipv4ToNumber(ep.ip) * 65536 + ep.port),
+        );
       }
     }
   }

@@ -5,8 +5,15 @@
 import type { EndpointInfo, ServicePortInfo } from './service-model.js';
 import { formatIPv4, parseIPv4, PROTOCOLS } from './service-validation.js';
 import {
-  MANAGED_BY_LABEL, SERVICE_NAME_LABEL, sliceServiceKey,
-  type Endpoint, type EndpointAddress, type EndpointPort, type EndpointSlice, type Endpoints, type Protocol,
+  MANAGED_BY_LABEL,
+  SERVICE_NAME_LABEL,
+  sliceServiceKey,
+  type Endpoint,
+  type EndpointAddress,
+  type EndpointPort,
+  type EndpointSlice,
+  type Endpoints,
+  type Protocol,
 } from './service-types.js';
 
 /** Reports a bad field of an object: ("EndpointSlice default/web-x", "endpoints[0].addresses[1]", "Invalid value: …"). */
@@ -44,7 +51,11 @@ interface SliceEndpoint {
   isLocal: boolean;
 }
 
-interface SlicePort { name: string; protocol: Protocol; port: number }
+interface SlicePort {
+  name: string;
+  protocol: Protocol;
+  port: number;
+}
 
 function sliceObject(slice: EndpointSlice): string {
   return `EndpointSlice ${slice.metadata?.namespace || 'default'}/${slice.metadata?.name ?? ''}`;
@@ -63,7 +74,11 @@ function slicePorts(slice: EndpointSlice, log: EndpointLog): SlicePort[] {
     const p = raw as EndpointPort;
     const protocol: unknown = p.protocol ?? 'TCP';
     if (!PROTOCOLS.includes(protocol as Protocol)) {
-      log(sliceObject(slice), `ports[${k}].protocol`, `Unsupported value: ${renderValue(protocol)}: supported values: ${PROTOCOLS.map((s) => `"${s}"`).join(', ')}`);
+      log(
+        sliceObject(slice),
+        `ports[${k}].protocol`,
+        `Unsupported value: ${renderValue(protocol)}: supported values: ${PROTOCOLS.map((s) => `"${s}"`).join(', ')}`,
+      );
       return;
     }
     if (p.port === undefined || p.port === null) return;
@@ -138,15 +153,21 @@ export function attachEndpoints(ports: ServicePortInfo[], slices: EndpointSlice[
       const port = s.ports.find((p) => p.name === info.name.port && p.protocol === info.name.protocol);
       if (!port) continue;
       for (const ep of s.endpoints) {
-        const candidate = { ip: ep.ip, ipNum: ep.ipNum, port: port.port, ready: ep.ready, serving: ep.serving, terminating: ep.terminating, isLocal: ep.isLocal };
+        const candidate = {
+          ip: ep.ip,
+          ipNum: ep.ipNum,
+          port: port.port,
+          ready: ep.ready,
+          serving: ep.serving,
+          terminating: ep.terminating,
+          isLocal: ep.isLocal,
+        };
         const key = `${ep.ip}:${port.port}`;
         const existing = byAddress.get(key);
         if (!existing || preferred(candidate, existing)) byAddress.set(key, candidate);
       }
     }
-    info.endpoints = [...byAddress.values()]
-      .sort((a, b) => a.ipNum - b.ipNum || a.port - b.port)
-      .map(({ ipNum: _ipNum, ...ep }) => ep);
+    info.endpoints = [...byAddress.values()].sort((a, b) => a.ipNum - b.ipNum || a.port - b.port).map(({ ipNum: _ipNum, ...ep }) => ep);
   }
 }
 

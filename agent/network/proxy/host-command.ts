@@ -55,7 +55,8 @@ export interface HostCommandRunnerOptions {
 /** Runs the tools as child processes, in C locale so their messages can be matched. */
 export class HostCommandRunner implements CommandRunner {
   constructor(private readonly options: HostCommandRunnerOptions = {}) {
-    if (options.netns !== undefined && !/^[\w.-]+$/.test(options.netns)) throw new RangeError(`netns name ${JSON.stringify(options.netns)}: only letters, digits, '_', '.' and '-'`);
+    if (options.netns !== undefined && !/^[\w.-]+$/.test(options.netns))
+      throw new RangeError(`netns name ${JSON.stringify(options.netns)}: only letters, digits, '_', '.' and '-'`);
   }
 
   run(command: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
@@ -77,10 +78,13 @@ export class HostCommandRunner implements CommandRunner {
         clearTimeout(timer);
         resolve(result);
       };
-      const timer = timeoutMs > 0 ? setTimeout(() => {
-        child.kill('SIGKILL');
-        finish({ code: -1, stdout: Buffer.concat(out).toString(), stderr: `${Buffer.concat(err).toString()}\ntimed out after ${timeoutMs} ms` });
-      }, timeoutMs) : undefined;
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              child.kill('SIGKILL');
+              finish({ code: -1, stdout: Buffer.concat(out).toString(), stderr: `${Buffer.concat(err).toString()}\ntimed out after ${timeoutMs} ms` });
+            }, timeoutMs)
+          : undefined;
       child.stdout?.on('data', (b: Buffer) => out.push(b));
       child.stderr?.on('data', (b: Buffer) => err.push(b));
       child.on('error', (e: NodeJS.ErrnoException) => {
@@ -99,9 +103,7 @@ export class HostCommandRunner implements CommandRunner {
 }
 
 /** Runs a tool and throws HostCommandError unless it exits 0. */
-export async function runChecked(
-  runner: CommandRunner, command: string, args: readonly string[], options?: CommandOptions,
-): Promise<CommandResult> {
+export async function runChecked(runner: CommandRunner, command: string, args: readonly string[], options?: CommandOptions): Promise<CommandResult> {
   const result = await runner.run(command, args, options);
   if (result.code !== 0) throw new HostCommandError(command, args, result);
   return result;

@@ -30,7 +30,13 @@ const TABLES = ['nat', 'filter'] as const;
 
 /** The fixed chains the iptables mode creates (per-Service chains are recognised by prefix). */
 export const IPTABLES_FIXED_CHAINS: readonly string[] = [
-  KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ, KUBE_FORWARD, KUBE_PROXY_CANARY,
+  KUBE_SERVICES,
+  KUBE_EXTERNAL_SERVICES,
+  KUBE_NODEPORTS,
+  KUBE_POSTROUTING,
+  KUBE_MARK_MASQ,
+  KUBE_FORWARD,
+  KUBE_PROXY_CANARY,
 ];
 
 /**
@@ -60,7 +66,12 @@ export async function usesNfTablesBackend(runner: CommandRunner): Promise<boolea
 async function nftTables(runner: CommandRunner): Promise<Set<string>> {
   const r = await runner.run('nft', ['list', 'tables', 'ip']);
   if (r.code !== 0) return new Set();
-  return new Set(r.stdout.split('\n').map((l) => l.trim().replace(/^table ip /, '')).filter(Boolean));
+  return new Set(
+    r.stdout
+      .split('\n')
+      .map((l) => l.trim().replace(/^table ip /, ''))
+      .filter(Boolean),
+  );
 }
 
 /** A jump as `iptables -S` prints it (and iptables-restore reads it): arguments with spaces quoted. */
@@ -78,7 +89,10 @@ export function canonicalJump(jump: IptablesJumpRule): string {
  * exist before gets a creation marker. Jumps listed earlier end up higher.
  */
 export async function ensureIptablesJumps(
-  runner: CommandRunner, jumps: readonly IptablesJumpRule[], nfTables: boolean, createdTables: ReadonlySet<string> = new Set(),
+  runner: CommandRunner,
+  jumps: readonly IptablesJumpRule[],
+  nfTables: boolean,
+  createdTables: ReadonlySet<string> = new Set(),
 ): Promise<void> {
   for (const table of TABLES) {
     const chains = [...new Set(jumps.filter((j) => j.table === table).map((j) => j.chain))];
@@ -106,7 +120,10 @@ export async function ensureIptablesJumps(
 
 /** iptables-restore refused the ruleset; nothing of it was applied. */
 export class IptablesRestoreError extends Error {
-  constructor(message: string, override readonly cause: HostCommandError) {
+  constructor(
+    message: string,
+    override readonly cause: HostCommandError,
+  ) {
     super(message, { cause });
     this.name = 'IptablesRestoreError';
   }
@@ -138,14 +155,21 @@ export async function listIptablesChains(runner: CommandRunner, table: 'nat' | '
 /** Points at the rule iptables-restore refused, so an operator sees the rule itself. */
 function explainRestoreFailure(err: HostCommandError, input: string): string {
   const stderr = err.result.stderr;
-  let detail = stderr.trim().split('\n').filter((l) => !l.startsWith('Try ')).slice(0, 3).join('; ');
+  let detail = stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('Try '))
+    .slice(0, 3)
+    .join('; ');
   const lines = input.split('\n');
   // The nf_tables backend reports the table's COMMIT line; the message names the chain.
   const missing = /Chain '([^']+)' does not exist/.exec(stderr);
   const at = /(?:at line: |line )(\d+)/.exec(stderr);
   const offending = missing
     ? lines.find((l) => l.endsWith(` -j ${missing[1]}`) || l.includes(` -j ${missing[1]} `) || l.startsWith(`-A ${missing[1]} `))
-    : at ? lines[Number(at[1]) - 1] : undefined;
+    : at
+      ? lines[Number(at[1]) - 1]
+      : undefined;
   if (offending && offending !== 'COMMIT') detail += ` (rule: ${offending})`;
   return `iptables-restore refused the ruleset (exit ${err.result.code}): ${detail}; the previous rules stay in place and the next sync is full`;
 }
@@ -168,7 +192,9 @@ export class IptablesBackend implements ProxyBackend {
   async start(): Promise<void> {
     const version = await this.runner.run('iptables', ['--version']);
     if (version.code !== 0) {
-      throw new ProxyModeUnavailableError(`iptables mode needs the iptables tools (iptables, iptables-restore, iptables-save) on PATH: ${version.stderr.trim() || `exit ${version.code}`}`);
+      throw new ProxyModeUnavailableError(
+        `iptables mode needs the iptables tools (iptables, iptables-restore, iptables-save) on PATH: ${version.stderr.trim() || `exit ${version.code}`}`,
+      );
     }
     this.nfTables = version.stdout.includes('nf_tables');
     this.logger.debug({ version: version.stdout.trim() }, 'iptables backend ready');
@@ -183,9 +209,7 @@ export class IptablesBackend implements ProxyBackend {
     // After a failed restore nat may hold the new chains while filter was refused (each
     // table is its own transaction): the full sync that follows reads what is really
     // there, so stale chains are still deleted.
-    const previousChains = full && (this.chains === undefined || this.needFull)
-      ? await this.readOwnedNatChains()
-      : this.chains;
+    const previousChains = full && (this.chains === undefined || this.needFull) ? await this.readOwnedNatChains() : this.chains;
     const rules = buildIptablesRules(state, full ? { previousChains } : { changed: changed as Set<string>, previousChains });
     const input = rules.nat + rules.filter;
     this.nfTables ??= await usesNfTablesBackend(this.runner);
@@ -231,7 +255,10 @@ export class IptablesBackend implements ProxyBackend {
     // copy, so this is what is installed, without keeping megabytes of text around.
     const one = buildIptablesRules({ ...state, services: new Map([[serviceKey(info), info]]) });
     const out: string[] = [];
-    for (const [table, text] of [['nat', one.nat], ['filter', one.filter]] as const) {
+    for (const [table, text] of [
+      ['nat', one.nat],
+      ['filter', one.filter],
+    ] as const) {
       for (const line of text.split('\n')) {
         if (!line.startsWith('-A ')) continue;
         const chain = line.slice(3, line.indexOf(' ', 3));
@@ -273,7 +300,8 @@ function ruleChainAndTarget(line: string): { chain: string; target?: string } {
  * left. Returns, per table that had something of ours, the chains removed.
  */
 export async function removeIptablesChains(
-  runner: CommandRunner, isOursIn: (table: 'nat' | 'filter', chain: string) => boolean,
+  runner: CommandRunner,
+  isOursIn: (table: 'nat' | 'filter', chain: string) => boolean,
 ): Promise<Map<'nat' | 'filter', string[]>> {
   const removed = new Map<'nat' | 'filter', string[]>();
   for (const table of TABLES) {

@@ -9,13 +9,7 @@ import type { Logger } from '../../log/logger.js';
 import { silentLogger } from '../../log/logger.js';
 import { HostCommandError, hostCommands, NO_TIMEOUT, runChecked, type CommandRunner } from './host-command.js';
 import { ensureIptablesJumps, IptablesRestoreError, usesNfTablesBackend } from './iptables-applier.js';
-import {
-  buildIpvsState,
-  IPVS_DUMMY_INTERFACE,
-  ipvsadmRestoreScript,
-  ipvsIptablesJumpRules,
-  type IpvsVirtualServer,
-} from './ipvs-rules.js';
+import { buildIpvsState, IPVS_DUMMY_INTERFACE, ipvsadmRestoreScript, ipvsIptablesJumpRules, type IpvsVirtualServer } from './ipvs-rules.js';
 import type { BackendSyncResult, ProxyBackend } from './proxy-backend.js';
 import { serviceKey, type ProxyState, type ServiceProtocol } from './service-model.js';
 import { addSinkLink, deleteLink, showLink } from './service-route.js';
@@ -63,7 +57,10 @@ export async function checkIpvsSupport(probe: IpvsSupportProbe = {}): Promise<Ip
   const notes: string[] = [];
   if (!loaded) {
     notes.push('/proc/net/ip_vs does not exist');
-    const modules = await read('/proc/modules').then((b) => b.toString(), () => undefined);
+    const modules = await read('/proc/modules').then(
+      (b) => b.toString(),
+      () => undefined,
+    );
     if (modules !== undefined && !/^ip_vs /m.test(modules)) notes.push('ip_vs is not in /proc/modules');
     const dry = await runner.run('modprobe', ['-n', 'ip_vs']);
     if (dry.code === 0) {
@@ -78,9 +75,14 @@ export async function checkIpvsSupport(probe: IpvsSupportProbe = {}): Promise<Ip
     const config = await kernelConfigSays(read);
     if (config) notes.push(config);
   }
-  if (!loaded) return { ok: false, reason: `IPVS mode needs the ip_vs kernel module, which this kernel (${kernel}) does not have (${notes.join('; ')}); use --mode iptables or --mode nftables` };
+  if (!loaded)
+    return {
+      ok: false,
+      reason: `IPVS mode needs the ip_vs kernel module, which this kernel (${kernel}) does not have (${notes.join('; ')}); use --mode iptables or --mode nftables`,
+    };
   const tool = await runner.run('ipvsadm', ['--version']);
-  if (tool.code === 127) return { ok: false, reason: 'IPVS mode needs the ipvsadm tool, which is not installed; install it or use --mode iptables or --mode nftables' };
+  if (tool.code === 127)
+    return { ok: false, reason: 'IPVS mode needs the ipvsadm tool, which is not installed; install it or use --mode iptables or --mode nftables' };
   return { ok: true };
 }
 
@@ -212,7 +214,10 @@ export class IpvsBackend implements ProxyBackend {
     const info = this.lastState?.services.get(key);
     if (!info || !this.lastState) return [];
     const one = buildIpvsState({ ...this.lastState, services: new Map([[serviceKey(info), info]]) });
-    const out = ipvsadmRestoreScript([], one.virtualServers).split('\n').filter(Boolean).map((l) => `ipvsadm ${l}`);
+    const out = ipvsadmRestoreScript([], one.virtualServers)
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => `ipvsadm ${l}`);
     for (const a of one.dummyAddresses) out.push(`ip address add ${a}/32 dev ${IPVS_DUMMY_INTERFACE}`);
     const name = `${info.name.namespace}/${info.name.name}${info.name.port ? `:${info.name.port}` : ''}`;
     for (const line of one.iptablesRestore.split('\n')) {

@@ -8,14 +8,7 @@
 // port-unreachable, the same "refused at once" the other modes give with REJECT.
 import { categorizeEndpoints, isProgrammableServicePort, programmableAddresses } from './endpoint-selection.js';
 import { serviceChainNames } from './chain-names.js';
-import {
-  KUBE_FORWARD,
-  KUBE_MARK_MASQ,
-  KUBE_POSTROUTING,
-  KUBE_SERVICES,
-  MASQUERADE_MARK,
-  type IptablesJumpRule,
-} from './iptables-rules.js';
+import { KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_POSTROUTING, KUBE_SERVICES, MASQUERADE_MARK, type IptablesJumpRule } from './iptables-rules.js';
 import type { EndpointInfo, ProxyState, ServiceProtocol } from './service-model.js';
 
 /** The dummy interface holding every Service address (kube-proxy's kube-ipvs0). */
@@ -110,7 +103,9 @@ export function buildIpvsState(state: ProxyState): IpvsState {
     addVirtualServer(vs(info.clusterIP, info.port, internal));
     addresses.add(info.clusterIP);
     const notFromPods = state.clusterCIDR ? ` ! -s ${state.clusterCIDR}` : '';
-    services.push(`-A ${KUBE_SERVICES} -d ${info.clusterIP}/32${notFromPods} -p ${proto} -m comment --comment "${name} cluster IP" -m ${proto} --dport ${info.port} -j ${KUBE_MARK_MASQ}`);
+    services.push(
+      `-A ${KUBE_SERVICES} -d ${info.clusterIP}/32${notFromPods} -p ${proto} -m comment --comment "${name} cluster IP" -m ${proto} --dport ${info.port} -j ${KUBE_MARK_MASQ}`,
+    );
 
     const externalIPs: Array<[string, string]> = [];
     for (const ip of programmableAddresses(info.externalIPs)) externalIPs.push([ip, 'external IP']);
@@ -120,7 +115,9 @@ export function buildIpvsState(state: ProxyState): IpvsState {
       addresses.add(ip);
       // Local policy keeps the client's address: only Cluster policy masquerades.
       if (!info.externalTrafficLocal) {
-        services.push(`-A ${KUBE_SERVICES} -d ${ip}/32 -p ${proto} -m comment --comment "${name} ${what}" -m ${proto} --dport ${info.port} -j ${KUBE_MARK_MASQ}`);
+        services.push(
+          `-A ${KUBE_SERVICES} -d ${ip}/32 -p ${proto} -m comment --comment "${name} ${what}" -m ${proto} --dport ${info.port} -j ${KUBE_MARK_MASQ}`,
+        );
       }
     }
 
@@ -135,7 +132,9 @@ export function buildIpvsState(state: ProxyState): IpvsState {
     // An endpoint reaching its own Service and balanced to itself: without SNAT the
     // reply would bypass IPVS. (kube-proxy's KUBE-LOOP-BACK ipset, as plain rules.)
     for (const ep of cat.reachable) {
-      hairpins.push(`-A ${KUBE_POSTROUTING} -s ${ep.ip}/32 -d ${ep.ip}/32 -p ${proto} -m comment --comment "${name} hairpin" -m ${proto} --dport ${ep.port} -j MASQUERADE`);
+      hairpins.push(
+        `-A ${KUBE_POSTROUTING} -s ${ep.ip}/32 -d ${ep.ip}/32 -p ${proto} -m comment --comment "${name} hairpin" -m ${proto} --dport ${ep.port} -j MASQUERADE`,
+      );
     }
   }
 

@@ -10,7 +10,11 @@ export class JsonStateFile {
   private saving: Promise<void> = Promise.resolve();
 
   /** `what` names the contents in log lines ("the remembered ClusterIPs"). */
-  constructor(readonly file: string, private readonly what: string, private readonly log?: Logger) {}
+  constructor(
+    readonly file: string,
+    private readonly what: string,
+    private readonly log?: Logger,
+  ) {}
 
   /** The parsed contents; undefined when the file is missing, unreadable or not JSON (logged). */
   async read(): Promise<unknown> {

@@ -8,7 +8,16 @@ import type { Container, Pod } from '../../api/types.js';
 import { PodStateStore } from '../../state/pod-state-store.js';
 import { NODELET_SLICE_MANAGER } from './endpoints-to-model.js';
 import { parseIPv4 } from './service-validation.js';
-import { MANAGED_BY_LABEL, SERVICE_NAME_LABEL, type Endpoint, type EndpointPort, type EndpointSlice, type Protocol, type Service, type ServicePort } from './service-types.js';
+import {
+  MANAGED_BY_LABEL,
+  SERVICE_NAME_LABEL,
+  type Endpoint,
+  type EndpointPort,
+  type EndpointSlice,
+  type Protocol,
+  type Service,
+  type ServicePort,
+} from './service-types.js';
 
 /** Every pod the agent has state for (unreadable ones are skipped: the next read sees them). */
 export function readLocalPods(rootDir: string): Pod[] {
@@ -107,18 +116,20 @@ export function slicesForService(svc: Service, pods: Pod[], nodeName: string): E
     else groups.set(signature, { ports, endpoints: [endpoint] });
   }
 
-  return [...groups.values()].map((group, i): EndpointSlice => ({
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: {
-      name: `${name}-local-${i}`,
-      namespace,
-      labels: { [SERVICE_NAME_LABEL]: name, [MANAGED_BY_LABEL]: NODELET_SLICE_MANAGER },
-    },
-    addressType: 'IPv4',
-    endpoints: group.endpoints,
-    ports: group.ports,
-  }));
+  return [...groups.values()].map(
+    (group, i): EndpointSlice => ({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: {
+        name: `${name}-local-${i}`,
+        namespace,
+        labels: { [SERVICE_NAME_LABEL]: name, [MANAGED_BY_LABEL]: NODELET_SLICE_MANAGER },
+      },
+      addressType: 'IPv4',
+      endpoints: group.endpoints,
+      ports: group.ports,
+    }),
+  );
 }
 
 /** The EndpointSlices of all these Services from the agent's pods under rootDir. */

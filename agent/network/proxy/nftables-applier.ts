@@ -7,19 +7,16 @@ import type { Logger } from '../../log/logger.js';
 import { silentLogger } from '../../log/logger.js';
 import { HostCommandError, hostCommands, NO_TIMEOUT, runChecked, type CommandRunner } from './host-command.js';
 import { ProxyModeUnavailableError } from './iptables-applier.js';
-import {
-  buildNftablesRuleset,
-  NFT_FAMILY,
-  NFT_TABLE,
-  nftablesCleanupScript,
-  type NftablesState,
-} from './nftables-rules.js';
+import { buildNftablesRuleset, NFT_FAMILY, NFT_TABLE, nftablesCleanupScript, type NftablesState } from './nftables-rules.js';
 import type { BackendSyncResult, ProxyBackend } from './proxy-backend.js';
 import { serviceKey, type ProxyState } from './service-model.js';
 
 /** nft refused the transaction; nothing of it was applied. */
 export class NftablesApplyError extends Error {
-  constructor(message: string, override readonly cause: HostCommandError) {
+  constructor(
+    message: string,
+    override readonly cause: HostCommandError,
+  ) {
     super(message, { cause });
     this.name = 'NftablesApplyError';
   }

@@ -8,13 +8,7 @@
 // kernel) in, `nft -f -` input and the new record out. Nothing is read back from the
 // kernel; the applier keeps `state` only when its transaction succeeded.
 import { categorizeEndpoints, isProgrammableServicePort, programmableAddresses } from './endpoint-selection.js';
-import {
-  NFT_AFFINITY_SET_PREFIX,
-  NFT_EXTERNAL_CHAIN_PREFIX,
-  NFT_LOCAL_CHAIN_PREFIX,
-  NFT_SERVICE_CHAIN_PREFIX,
-  serviceChainNames,
-} from './chain-names.js';
+import { NFT_AFFINITY_SET_PREFIX, NFT_EXTERNAL_CHAIN_PREFIX, NFT_LOCAL_CHAIN_PREFIX, NFT_SERVICE_CHAIN_PREFIX, serviceChainNames } from './chain-names.js';
 import { MapDelta } from './map-delta.js';
 import type { EndpointInfo, ProxyState, ServicePortInfo } from './service-model.js';
 

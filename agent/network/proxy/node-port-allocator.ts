@@ -115,12 +115,16 @@ export class NodePortAllocator {
     }
 
     const refused = new Map<string, string>();
-    const fixed = [...wanted].filter(([, w]) => w.fixed !== undefined)
+    const fixed = [...wanted]
+      .filter(([, w]) => w.fixed !== undefined)
       .sort(([a], [b]) => Number(this.byPort.has(b)) - Number(this.byPort.has(a)) || a.localeCompare(b));
     for (const [key, w] of fixed) {
       const holder = this.owner.get(w.fixed!);
       if (holder !== undefined && holder !== w.service) {
-        refused.set(w.service, `Service ${JSON.stringify(w.service)}: spec.ports[${w.index}].nodePort: Invalid value: ${w.fixed}: provided port is already allocated (to Service "${holder}")`);
+        refused.set(
+          w.service,
+          `Service ${JSON.stringify(w.service)}: spec.ports[${w.index}].nodePort: Invalid value: ${w.fixed}: provided port is already allocated (to Service "${holder}")`,
+        );
         continue;
       }
       this.claim(key, w.service, w.fixed!);
@@ -129,7 +133,10 @@ export class NodePortAllocator {
       if (w.fixed !== undefined || this.byPort.has(key) || refused.has(w.service)) continue;
       const port = this.findFree(key);
       if (port === undefined) {
-        refused.set(w.service, `Service ${JSON.stringify(w.service)}: spec.ports[${w.index}].nodePort: Internal error: no node port left in ${this.range.min}-${this.range.max}`);
+        refused.set(
+          w.service,
+          `Service ${JSON.stringify(w.service)}: spec.ports[${w.index}].nodePort: Internal error: no node port left in ${this.range.min}-${this.range.max}`,
+        );
         continue;
       }
       this.claim(key, w.service, port);

@@ -62,8 +62,7 @@ function sameStrings(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function sameEndpoint(a: EndpointInfo, b: EndpointInfo): boolean {
-  return a.ip === b.ip && a.port === b.port && a.ready === b.ready && a.serving === b.serving
-    && a.terminating === b.terminating && a.isLocal === b.isLocal;
+  return a.ip === b.ip && a.port === b.port && a.ready === b.ready && a.serving === b.serving && a.terminating === b.terminating && a.isLocal === b.isLocal;
 }
 
 /** Whether two versions of one Service port would produce the same rules. */
@@ -72,7 +71,8 @@ export function sameServicePort(a: ServicePortInfo | undefined, b: ServicePortIn
   if (!a || !b) return false;
   if (a.name.namespace !== b.name.namespace || a.name.name !== b.name.name || a.name.port !== b.name.port || a.name.protocol !== b.name.protocol) return false;
   if (a.type !== b.type || a.clusterIP !== b.clusterIP || a.port !== b.port || a.nodePort !== b.nodePort) return false;
-  if (a.stickySeconds !== b.stickySeconds || a.externalTrafficLocal !== b.externalTrafficLocal || a.internalTrafficLocal !== b.internalTrafficLocal) return false;
+  if (a.stickySeconds !== b.stickySeconds || a.externalTrafficLocal !== b.externalTrafficLocal || a.internalTrafficLocal !== b.internalTrafficLocal)
+    return false;
   if (!sameStrings(a.externalIPs, b.externalIPs) || !sameStrings(a.loadBalancerIPs, b.loadBalancerIPs)) return false;
   if (a.endpoints.length !== b.endpoints.length) return false;
   for (let i = 0; i < a.endpoints.length; i++) if (!sameEndpoint(a.endpoints[i]!, b.endpoints[i]!)) return false;

@@ -69,12 +69,15 @@ async function steps(list: Array<[string, () => Promise<void>]>, logger: Logger)
 export async function cleanupAll(options: ProxyCleanupOptions = {}): Promise<void> {
   const runner = options.runner ?? hostCommands;
   const logger = options.logger ?? silentLogger;
-  await steps([
-    ['iptables', () => cleanupIptablesRules(runner, logger, isAnyModeChain)],
-    ['nftables', () => deleteNftablesTable(runner, logger)],
-    ['ipvs', () => cleanupIpvs(runner, logger)],
-    ['service route', () => removeServiceRoute(runner, options.serviceRouteInterface ?? SERVICE_ROUTE_INTERFACE, logger)],
-  ], logger);
+  await steps(
+    [
+      ['iptables', () => cleanupIptablesRules(runner, logger, isAnyModeChain)],
+      ['nftables', () => deleteNftablesTable(runner, logger)],
+      ['ipvs', () => cleanupIpvs(runner, logger)],
+      ['service route', () => removeServiceRoute(runner, options.serviceRouteInterface ?? SERVICE_ROUTE_INTERFACE, logger)],
+    ],
+    logger,
+  );
 }
 
 /** What a proxy starting in `mode` removes: everything the other modes made and it does not reuse. */

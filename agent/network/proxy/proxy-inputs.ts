@@ -46,11 +46,20 @@ class OnceLogger {
 }
 
 function build(
-  services: Service[], slices: EndpointSlice[], nodeName: string, serviceCIDR: string, once: OnceLogger, whereOf?: (s: Service) => string,
+  services: Service[],
+  slices: EndpointSlice[],
+  nodeName: string,
+  serviceCIDR: string,
+  once: OnceLogger,
+  whereOf?: (s: Service) => string,
 ): ProxyState['services'] {
   const problems: string[] = [];
   const map = buildServiceMap({
-    services, slices, nodeName, serviceCIDR, whereOf,
+    services,
+    slices,
+    nodeName,
+    serviceCIDR,
+    whereOf,
     log: (object, field, msg) => problems.push(`endpoint skipped: ${object}: ${field}: ${msg}`),
   });
   once.report(map.invalid, problems);
@@ -65,9 +74,16 @@ export class StandaloneProxyInputs implements ProxyInputs {
   private lastEndpoints = '';
   private readonly once: OnceLogger;
 
-  constructor(private readonly options: {
-    manifests: string; rootDir: string; nodeName: string; serviceCIDR: string; logger: Logger; pollMs?: number;
-  }) {
+  constructor(
+    private readonly options: {
+      manifests: string;
+      rootDir: string;
+      nodeName: string;
+      serviceCIDR: string;
+      logger: Logger;
+      pollMs?: number;
+    },
+  ) {
     this.once = new OnceLogger(options.logger);
   }
 
@@ -111,15 +127,23 @@ export class ApiProxyInputs implements ProxyInputs {
   private readonly endpoints?: Informer<Endpoints>;
   private readonly once: OnceLogger;
 
-  constructor(private readonly options: {
-    client: KubeClient; nodeName: string; serviceCIDR: string; logger: Logger; useEndpointSlices: boolean;
-  }) {
+  constructor(
+    private readonly options: {
+      client: KubeClient;
+      nodeName: string;
+      serviceCIDR: string;
+      logger: Logger;
+      useEndpointSlices: boolean;
+    },
+  ) {
     const { client, logger } = options;
     this.once = new OnceLogger(logger);
     this.services = new Informer<Service>({ client, path: { version: 'v1', resource: 'services' }, logger: logger.child({ informer: 'services' }) });
     if (options.useEndpointSlices) {
       this.slices = new Informer<EndpointSlice>({
-        client, path: { group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices' }, logger: logger.child({ informer: 'endpointslices' }),
+        client,
+        path: { group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices' },
+        logger: logger.child({ informer: 'endpointslices' }),
       });
     } else {
       this.endpoints = new Informer<Endpoints>({ client, path: { version: 'v1', resource: 'endpoints' }, logger: logger.child({ informer: 'endpoints' }) });

@@ -34,10 +34,11 @@ export async function serveRules(path: string, view: (service?: string) => Rules
     server.listen(path, () => resolve());
   });
   return {
-    close: () => new Promise<void>((done) => {
-      server.close(() => done());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => done());
+        server.closeAllConnections();
+      }),
   };
 }
 

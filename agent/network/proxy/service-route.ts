@@ -99,8 +99,6 @@ export class ServiceRoute {
 }
 
 /** Deleting the link takes its routes with it. */
-export async function removeServiceRoute(
-  runner: CommandRunner, interfaceName = SERVICE_ROUTE_INTERFACE, logger: Logger = silentLogger,
-): Promise<void> {
+export async function removeServiceRoute(runner: CommandRunner, interfaceName = SERVICE_ROUTE_INTERFACE, logger: Logger = silentLogger): Promise<void> {
   if (await deleteLink(runner, interfaceName)) logger.info({ interface: interfaceName }, 'removed the service route interface');
 }

@@ -49,30 +49,29 @@ export function buildServicePorts(svc: Service, serviceCIDR: string): ServicePor
   const namespace = svc.metadata.namespace || 'default';
   const name = svc.metadata.name ?? '';
   const hasNodePorts = type === 'NodePort' || type === 'LoadBalancer';
-  const stickySeconds = spec.sessionAffinity === 'ClientIP'
-    ? spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS
-    : 0;
+  const stickySeconds = spec.sessionAffinity === 'ClientIP' ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS) : 0;
   const externalIPs = uniqueIPv4(spec.externalIPs ?? []);
   // ipMode Proxy: the load balancer itself delivers to the node, so its IP must not be captured.
-  const loadBalancerIPs = type === 'LoadBalancer'
-    ? uniqueIPv4((svc.status?.loadBalancer?.ingress ?? []).filter((i) => i.ipMode !== 'Proxy').map((i) => i.ip))
-    : [];
+  const loadBalancerIPs =
+    type === 'LoadBalancer' ? uniqueIPv4((svc.status?.loadBalancer?.ingress ?? []).filter((i) => i.ipMode !== 'Proxy').map((i) => i.ip)) : [];
   const externalTrafficLocal = externallyAccessible(svc) && spec.externalTrafficPolicy === 'Local';
   const internalTrafficLocal = spec.internalTrafficPolicy === 'Local';
 
-  return (spec.ports ?? []).map((p): ServicePortInfo => ({
-    name: { namespace, name, port: p.name ?? '', protocol: (p.protocol ?? 'TCP') as ServiceProtocol },
-    type,
-    clusterIP,
-    port: p.port,
-    nodePort: hasNodePorts ? p.nodePort ?? 0 : 0,
-    externalIPs: [...externalIPs],
-    loadBalancerIPs: [...loadBalancerIPs],
-    stickySeconds,
-    externalTrafficLocal,
-    internalTrafficLocal,
-    endpoints: [],
-  }));
+  return (spec.ports ?? []).map(
+    (p): ServicePortInfo => ({
+      name: { namespace, name, port: p.name ?? '', protocol: (p.protocol ?? 'TCP') as ServiceProtocol },
+      type,
+      clusterIP,
+      port: p.port,
+      nodePort: hasNodePorts ? (p.nodePort ?? 0) : 0,
+      externalIPs: [...externalIPs],
+      loadBalancerIPs: [...loadBalancerIPs],
+      stickySeconds,
+      externalTrafficLocal,
+      internalTrafficLocal,
+      endpoints: [],
+    }),
+  );
 }
 
 export interface ServiceMapInput extends ServiceValidationOptions {

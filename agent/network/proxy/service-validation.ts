@@ -6,9 +6,7 @@
 import { isIP } from 'node:net';
 import { isJsonObject, type JsonObject } from '../../api/json-object.js';
 import { fieldError, renderFieldError, type FieldError } from '../../api/validation/field-errors.js';
-import {
-  dns1035Label, dns1123Label, dns1123Subdomain, ipAddress, labelValue, portName, portNumber, qualifiedName,
-} from '../../api/validation/rules.js';
+import { dns1035Label, dns1123Label, dns1123Subdomain, ipAddress, labelValue, portName, portNumber, qualifiedName } from '../../api/validation/rules.js';
 import { serviceKeyOf, type Service } from './service-types.js';
 
 // ---- IPv4 arithmetic (the proxy programs IPv4 only) ----
@@ -75,7 +73,10 @@ export function parseServiceCIDR(serviceCIDR: string): IPv4CIDR {
 
 // ---- Service validation ----
 
-export interface PortRange { min: number; max: number }
+export interface PortRange {
+  min: number;
+  max: number;
+}
 
 /** kube-apiserver's default --service-node-port-range. */
 export const DEFAULT_NODE_PORT_RANGE: PortRange = { min: 30000, max: 32767 };
@@ -274,7 +275,9 @@ function validateAffinity(spec: JsonObject, errs: FieldError[]): void {
   const timeout = isJsonObject(clientIP) ? clientIP.timeoutSeconds : clientIP;
   if (timeout === undefined || timeout === null) return;
   if (!isInt(timeout) || timeout <= 0 || timeout > MAX_AFFINITY_SECONDS) {
-    errs.push(fieldError.invalid('spec.sessionAffinityConfig.clientIP.timeoutSeconds', timeout, `must be greater than 0 and less than ${MAX_AFFINITY_SECONDS}`));
+    errs.push(
+      fieldError.invalid('spec.sessionAffinityConfig.clientIP.timeoutSeconds', timeout, `must be greater than 0 and less than ${MAX_AFFINITY_SECONDS}`),
+    );
   }
 }
 
@@ -309,10 +312,11 @@ export function serviceFieldErrors(svc: Service, options: ServiceValidationOptio
   const { externalIPs } = spec;
   if (externalIPs !== undefined && externalIPs !== null) {
     if (!Array.isArray(externalIPs)) errs.push(fieldError.typeMismatch('spec.externalIPs', externalIPs, 'a list of strings'));
-    else externalIPs.forEach((ip: unknown, i) => {
-      if (typeof ip !== 'string') errs.push(fieldError.typeMismatch(`spec.externalIPs[${i}]`, ip, 'a string'));
-      else for (const m of ipAddress(ip)) errs.push(fieldError.invalid(`spec.externalIPs[${i}]`, ip, m));
-    });
+    else
+      externalIPs.forEach((ip: unknown, i) => {
+        if (typeof ip !== 'string') errs.push(fieldError.typeMismatch(`spec.externalIPs[${i}]`, ip, 'a string'));
+        else for (const m of ipAddress(ip)) errs.push(fieldError.invalid(`spec.externalIPs[${i}]`, ip, m));
+      });
   }
 
   for (const field of ['externalTrafficPolicy', 'internalTrafficPolicy'] as const) {

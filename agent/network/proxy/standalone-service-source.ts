@@ -80,7 +80,9 @@ export class StandaloneServiceSource {
     if (this.stopped) return Promise.resolve();
     this.reading ??= this.readOnce()
       .catch((err: unknown) => this.log.error({ err }, 'reading Service manifests failed'))
-      .finally(() => { this.reading = undefined; });
+      .finally(() => {
+        this.reading = undefined;
+      });
     return this.reading;
   }
 
@@ -138,8 +140,13 @@ export class StandaloneServiceSource {
         const key = serviceKeyOf(service);
         const first = origins.get(key);
         if (first !== undefined) {
-          this.logOnce(`dup\0${key}\0${where}`, 'warn', { file: where, service: key },
-            `${where}: Service "${key}" is also defined in ${first}; ignoring this one`, seen);
+          this.logOnce(
+            `dup\0${key}\0${where}`,
+            'warn',
+            { file: where, service: key },
+            `${where}: Service "${key}" is also defined in ${first}; ignoring this one`,
+            seen,
+          );
           continue;
         }
         origins.set(key, where);
@@ -195,8 +202,13 @@ export class StandaloneServiceSource {
       if (doc.kind !== 'Service' || !doc.object) continue;
       const where = `${path}#${doc.index}`;
       if (doc.apiVersion !== 'v1') {
-        this.logOnce(`version\0${path}\0${doc.index}\0${doc.apiVersion ?? ''}`, 'warn', { file: where },
-          `${where}: Service with apiVersion ${JSON.stringify(doc.apiVersion ?? '')} is not supported (expected "v1"); ignoring it`, seen);
+        this.logOnce(
+          `version\0${path}\0${doc.index}\0${doc.apiVersion ?? ''}`,
+          'warn',
+          { file: where },
+          `${where}: Service with apiVersion ${JSON.stringify(doc.apiVersion ?? '')} is not supported (expected "v1"); ignoring it`,
+          seen,
+        );
         continue;
       }
       const metadata = isJsonObject(doc.object.metadata) ? { ...doc.object.metadata } : {};

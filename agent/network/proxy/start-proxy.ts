@@ -38,19 +38,25 @@ export interface RunningProxy {
 }
 
 export class ProxyConfigError extends Error {
-  constructor(message: string) { super(message); this.name = 'ProxyConfigError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProxyConfigError';
+  }
 }
 
 async function backendFor(mode: ProxyMode, logger: Logger): Promise<ProxyBackend> {
   switch (mode) {
-    case 'iptables': return new IptablesBackend({ logger });
-    case 'nftables': return new NftablesBackend({ logger });
+    case 'iptables':
+      return new IptablesBackend({ logger });
+    case 'nftables':
+      return new NftablesBackend({ logger });
     case 'ipvs': {
       const support = await checkIpvsSupport();
       if (!support.ok) throw new IpvsUnavailableError(support.reason);
       return new IpvsBackend({ logger });
     }
-    default: throw new ProxyConfigError(`--mode "${String(mode)}" is not one of iptables, nftables, ipvs`);
+    default:
+      throw new ProxyConfigError(`--mode "${String(mode)}" is not one of iptables, nftables, ipvs`);
   }
 }
 
@@ -61,7 +67,9 @@ export async function startProxy(config: ProxyConfiguration, logger: Logger): Pr
   const backend = await backendFor(config.mode, logger);
   const metrics = new ProxyMetrics();
   const proxier = new Proxier({
-    backend, logger, metrics,
+    backend,
+    logger,
+    metrics,
     serviceCIDR: config.serviceCIDR,
     clusterCIDR: config.clusterCIDR,
     nodeIPs: config.nodeIPs,
@@ -80,12 +88,20 @@ export async function startProxy(config: ProxyConfiguration, logger: Logger): Pr
     inputs = new ApiProxyInputs({ client, nodeName: config.nodeName, serviceCIDR: config.serviceCIDR, logger, useEndpointSlices });
   } else {
     inputs = new StandaloneProxyInputs({
-      manifests: config.manifests!, rootDir: config.rootDir, nodeName: config.nodeName, serviceCIDR: config.serviceCIDR, logger,
+      manifests: config.manifests!,
+      rootDir: config.rootDir,
+      nodeName: config.nodeName,
+      serviceCIDR: config.serviceCIDR,
+      logger,
     });
   }
 
   const health = await startProxyHealthServer({
-    metrics, sync: proxier, maxSyncMs: config.maxSyncMs, port: config.healthzPort, host: config.healthzBindAddress,
+    metrics,
+    sync: proxier,
+    maxSyncMs: config.maxSyncMs,
+    port: config.healthzPort,
+    host: config.healthzBindAddress,
   });
   const rules = await serveRules(rulesSocketPath(config.rootDir), (service) => {
     const last = proxier.lastSyncedAt();

@@ -42,7 +42,10 @@ export function dockerUser(sc: LinuxContainerSecurityContext, container: string)
 
 /** One `host:container[:ro][,rslave|rshared]` bind. Docker creates a missing host directory for a bind. */
 export function dockerBind(mount: Mount, container: string): string {
-  for (const [field, path] of [['hostPath', mount.hostPath], ['containerPath', mount.containerPath]] as const) {
+  for (const [field, path] of [
+    ['hostPath', mount.hostPath],
+    ['containerPath', mount.containerPath],
+  ] as const) {
     if (!path.startsWith('/')) throw new CreateContainerError(`container "${container}": mount ${field} "${path}" must be an absolute path`);
     // Docker splits a bind at ':'; a path holding one would be read as other fields.
     if (path.includes(':')) throw new CreateContainerError(`container "${container}": mount ${field} "${path}" contains ':', which Docker cannot bind`);
@@ -112,7 +115,12 @@ function namespaceOptions(sandboxId: string, sc: LinuxContainerSecurityContext, 
   else if (sc.namespaces.pid === 'POD') host.PidMode = ofSandbox;
 }
 
-export function containerCreateOptions(sandboxId: string, config: ContainerConfig, sandbox: PodSandboxConfig, localhostProfileJson?: string): DockerCreateOptions {
+export function containerCreateOptions(
+  sandboxId: string,
+  config: ContainerConfig,
+  sandbox: PodSandboxConfig,
+  localhostProfileJson?: string,
+): DockerCreateOptions {
   const name = config.metadata.name;
   const host: Docker.HostConfig = {
     RestartPolicy: noRestartPolicy(),

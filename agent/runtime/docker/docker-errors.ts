@@ -49,5 +49,7 @@ export function toRuntimeError(err: unknown, what: string, endpoint: string, fai
 
 /** RuntimeError with the catch-all code, in the shape of the other error classes. */
 export class GenericRuntimeError extends RuntimeError {
-  constructor(message: string, options?: { cause?: unknown }) { super('RuntimeError', message, options); }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RuntimeError', message, options);
+  }
 }

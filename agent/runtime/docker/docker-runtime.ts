@@ -9,15 +9,28 @@ import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { enableHairpinOnBridgePorts } from './bridge-hairpin.js';
 import { silentLogger, type Logger } from '../../log/logger.js';
-import {
-  CreateContainerError, ImagePullError, NotFoundError, RuntimeError, RuntimeUnavailableError, StartContainerError, isRuntimeError,
-} from '../errors.js';
+import { CreateContainerError, ImagePullError, NotFoundError, RuntimeError, RuntimeUnavailableError, StartContainerError, isRuntimeError } from '../errors.js';
 import { imageName, normalizeImageReference, parseImageReference } from '../image-reference.js';
 import { LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX } from '../labels.js';
 import { buildBusyboxImage, buildPauseImage, busyboxImageTag, pauseImageTag } from './local-images.js';
 import type {
-  ContainerConfig, ContainerStats, ContainerStatus, ContainerSummary, DNSConfig, ExecHandler, ExecOptions, ExecResult, ImageInfo, LabelFilter,
-  LogOptions, PodSandboxConfig, PodSandboxStatus, PodSandboxSummary, Runtime, RuntimeEvent, RuntimeVersion,
+  ContainerConfig,
+  ContainerStats,
+  ContainerStatus,
+  ContainerSummary,
+  DNSConfig,
+  ExecHandler,
+  ExecOptions,
+  ExecResult,
+  ImageInfo,
+  LabelFilter,
+  LogOptions,
+  PodSandboxConfig,
+  PodSandboxStatus,
+  PodSandboxSummary,
+  Runtime,
+  RuntimeEvent,
+  RuntimeVersion,
 } from '../runtime.js';
 import { containerCreateOptions } from './container-create-options.js';
 import { createDockerCall, type DockerCall } from './docker-call.js';
@@ -38,9 +51,7 @@ import { resolvConfContent } from './resolv-conf.js';
 import { sandboxCreateOptions, type DockerCreateOptions } from './sandbox-create-options.js';
 import { DEFAULT_STOP_SIGNAL, normalizeSignal } from './signals.js';
 import { containerStatsFromDocker } from './stats-mapping.js';
-import {
-  containerStatusFromInspect, containerSummaryFromList, sandboxStatusFromInspect, sandboxSummaryFromList,
-} from './status-mapping.js';
+import { containerStatusFromInspect, containerSummaryFromList, sandboxStatusFromInspect, sandboxSummaryFromList } from './status-mapping.js';
 
 /** kubelet's runtime request timeout. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
@@ -144,13 +155,16 @@ export class DockerRuntime implements Runtime {
     // reproduce (seccomp, LSM labels) go through Docker either way.
     const nativePath = options.nativeExecHelperPath === undefined ? NATIVE_EXEC_HELPER_PATH : options.nativeExecHelperPath;
     const resolved = resolveExecHandler(options.execHandler ?? 'docker', {
-      isRoot: process.getuid?.() === 0, nativeInstalled: nativePath !== null && nativeExecHelperInstalled(nativePath),
+      isRoot: process.getuid?.() === 0,
+      nativeInstalled: nativePath !== null && nativeExecHelperInstalled(nativePath),
     });
     this.resolvedExecHandler = resolved.handler;
-    if (resolved.unmet) this.log.warn({ reason: resolved.unmet }, 'execHandler native cannot be had; probe and hook commands run through Docker\'s exec');
+    if (resolved.unmet) this.log.warn({ reason: resolved.unmet }, "execHandler native cannot be had; probe and hook commands run through Docker's exec");
     if (resolved.handler === 'native' && nativePath !== null) {
       this.native = new NativeExec({
-        inspect: (id) => this.inspect(id, `inspect container ${short(id)} for exec`), helper: new NativeExecHelper(nativePath), logger: this.log,
+        inspect: (id) => this.inspect(id, `inspect container ${short(id)} for exec`),
+        helper: new NativeExecHelper(nativePath),
+        logger: this.log,
       });
     }
   }
@@ -237,11 +251,13 @@ export class DockerRuntime implements Runtime {
     try {
       let bridge = this.bridgeNames.get(networkName);
       if (bridge === undefined) {
-        const info = await this.call(`inspect network ${networkName}`, () => this.docker.getNetwork(networkName).inspect()) as {
-          Driver?: string; Id?: string; Options?: Record<string, string>;
+        const info = (await this.call(`inspect network ${networkName}`, () => this.docker.getNetwork(networkName).inspect())) as {
+          Driver?: string;
+          Id?: string;
+          Options?: Record<string, string>;
         };
         // Docker names a bridge it was not told to name br-<first 12 of the network id>.
-        bridge = info.Driver !== 'bridge' ? '' : info.Options?.['com.docker.network.bridge.name'] ?? `br-${(info.Id ?? '').slice(0, 12)}`;
+        bridge = info.Driver !== 'bridge' ? '' : (info.Options?.['com.docker.network.bridge.name'] ?? `br-${(info.Id ?? '').slice(0, 12)}`);
         this.bridgeNames.set(networkName, bridge);
       }
       if (bridge === '') return;
@@ -289,7 +305,8 @@ export class DockerRuntime implements Runtime {
 
   async podSandboxStatus(id: string): Promise<PodSandboxStatus> {
     const info = await this.inspect(id, `inspect sandbox ${short(id)}`);
-    if (info.Config?.Labels?.[LABEL_TYPE] !== TYPE_SANDBOX) throw new NotFoundError(`inspect sandbox ${short(id)}: container ${short(id)} is not a pod sandbox`);
+    if (info.Config?.Labels?.[LABEL_TYPE] !== TYPE_SANDBOX)
+      throw new NotFoundError(`inspect sandbox ${short(id)}: container ${short(id)} is not a pod sandbox`);
     return sandboxStatusFromInspect(info);
   }
 
@@ -303,18 +320,23 @@ export class DockerRuntime implements Runtime {
   async createContainer(podSandboxId: string, config: ContainerConfig, sandbox: PodSandboxConfig): Promise<string> {
     // The image manager pulled (or refused) already: a missing image is an error here, never a pull.
     const seccomp = config.securityContext.seccomp;
-    const profile = seccomp?.type === 'Localhost' && !config.securityContext.privileged
-      ? await readLocalhostProfile(this.seccompProfileRoot, seccomp.localhostProfile, config.metadata.name)
-      : undefined;
+    const profile =
+      seccomp?.type === 'Localhost' && !config.securityContext.privileged
+        ? await readLocalhostProfile(this.seccompProfileRoot, seccomp.localhostProfile, config.metadata.name)
+        : undefined;
     return this.createNamed(containerCreateOptions(podSandboxId, config, sandbox, profile), 'container');
   }
 
   async startContainer(id: string): Promise<void> {
     await this.call(
       `start container ${short(id)}`,
-      (signal) => this.docker.getContainer(id).start({ abortSignal: signal }).catch((err: unknown) => {
-        if (!isTolerated(err, [304])) throw err; // already running
-      }),
+      (signal) =>
+        this.docker
+          .getContainer(id)
+          .start({ abortSignal: signal })
+          .catch((err: unknown) => {
+            if (!isTolerated(err, [304])) throw err; // already running
+          }),
       { failure: StartContainerError },
     );
   }
@@ -339,10 +361,14 @@ export class DockerRuntime implements Runtime {
   async removeContainer(id: string): Promise<void> {
     this.native?.forget(id);
     await this.call(`remove container ${short(id)}`, (signal) =>
-      this.docker.getContainer(id).remove({ force: true, v: true, abortSignal: signal }).catch((err: unknown) => {
-        // Gone already, or being removed by someone else: either way it will not be there.
-        if (!isTolerated(err, [404, 409])) throw err;
-      }));
+      this.docker
+        .getContainer(id)
+        .remove({ force: true, v: true, abortSignal: signal })
+        .catch((err: unknown) => {
+          // Gone already, or being removed by someone else: either way it will not be there.
+          if (!isTolerated(err, [404, 409])) throw err;
+        }),
+    );
   }
 
   async listContainers(filter?: LabelFilter & { podSandboxId?: string }): Promise<ContainerSummary[]> {
@@ -360,10 +386,14 @@ export class DockerRuntime implements Runtime {
   private async createNamed(options: DockerCreateOptions, kind: 'sandbox' | 'container'): Promise<string> {
     const attempt = async (opts: DockerCreateOptions) => {
       const what = `create ${kind} ${opts.name}`;
-      const created = await this.call(what, (signal) =>
-        this.docker.createContainer({ ...opts, abortSignal: signal }).catch((err: unknown) => {
-          throw classifyCreateFailure(err, what);
-        }), { failure: CreateContainerError });
+      const created = await this.call(
+        what,
+        (signal) =>
+          this.docker.createContainer({ ...opts, abortSignal: signal }).catch((err: unknown) => {
+            throw classifyCreateFailure(err, what);
+          }),
+        { failure: CreateContainerError },
+      );
       return created.id;
     };
     try {
@@ -379,18 +409,26 @@ export class DockerRuntime implements Runtime {
   private async dockerStop(id: string, seconds: number): Promise<void> {
     await this.call(
       `stop container ${short(id)}`,
-      (signal) => this.docker.getContainer(id).stop({ t: seconds, abortSignal: signal }).catch((err: unknown) => {
-        if (!isTolerated(err, [304, 404])) throw err; // stopped or gone already
-      }),
+      (signal) =>
+        this.docker
+          .getContainer(id)
+          .stop({ t: seconds, abortSignal: signal })
+          .catch((err: unknown) => {
+            if (!isTolerated(err, [304, 404])) throw err; // stopped or gone already
+          }),
       { timeoutMs: this.requestTimeoutMs + seconds * 1000 },
     );
   }
 
   private async dockerKill(id: string, signal: string): Promise<void> {
     await this.call(`send ${signal} to container ${short(id)}`, (abortSignal) =>
-      this.docker.getContainer(id).kill({ signal, abortSignal }).catch((err: unknown) => {
-        if (!isTolerated(err, [404, 409])) throw err; // gone or not running any more
-      }));
+      this.docker
+        .getContainer(id)
+        .kill({ signal, abortSignal })
+        .catch((err: unknown) => {
+          if (!isTolerated(err, [404, 409])) throw err; // gone or not running any more
+        }),
+    );
   }
 
   /** True when the container stopped within `ms`. */
@@ -430,8 +468,7 @@ export class DockerRuntime implements Runtime {
   private async listRaw(labels: Record<string, string>, options: { running?: boolean } = {}): Promise<Docker.ContainerInfo[]> {
     const filters: Record<string, string[]> = { label: labelFilter(labels) };
     if (options.running) filters['status'] = ['running'];
-    return this.call('list containers', (signal) =>
-      this.docker.listContainers({ all: !options.running, filters, abortSignal: signal }));
+    return this.call('list containers', (signal) => this.docker.listContainers({ all: !options.running, filters, abortSignal: signal }));
   }
 
   // ---- images -----------------------------------------------------------------------
@@ -440,17 +477,24 @@ export class DockerRuntime implements Runtime {
     // Validated first: the reference becomes part of a URL path.
     parseImageReference(ref);
     const info = await this.call(`inspect image ${ref}`, () =>
-      this.docker.getImage(ref).inspect().catch((err: unknown) => {
-        if (isTolerated(err, [404])) return undefined;
-        throw err;
-      }));
+      this.docker
+        .getImage(ref)
+        .inspect()
+        .catch((err: unknown) => {
+          if (isTolerated(err, [404])) return undefined;
+          throw err;
+        }),
+    );
     return info ? imageInfoFromInspect(info) : undefined;
   }
 
   async pullImage(ref: string, signal?: AbortSignal): Promise<ImageInfo> {
     const parsed = parseImageReference(ref);
     const pull: Parameters<typeof pullThroughDocker>[2] = {
-      ref, parsed, endpoint: this.endpoint, progressDeadlineMs: Math.max(this.requestTimeoutMs, PULL_PROGRESS_DEADLINE_MS),
+      ref,
+      parsed,
+      endpoint: this.endpoint,
+      progressDeadlineMs: Math.max(this.requestTimeoutMs, PULL_PROGRESS_DEADLINE_MS),
     };
     if (signal) pull.signal = signal;
     await pullThroughDocker(this.docker, this.call, pull);
@@ -463,9 +507,13 @@ export class DockerRuntime implements Runtime {
   async removeImage(ref: string): Promise<void> {
     parseImageReference(ref);
     await this.call(`remove image ${ref}`, (signal) =>
-      this.docker.getImage(ref).remove({ abortSignal: signal }).catch((err: unknown) => {
-        if (!isTolerated(err, [404])) throw err; // removed already
-      }));
+      this.docker
+        .getImage(ref)
+        .remove({ abortSignal: signal })
+        .catch((err: unknown) => {
+          if (!isTolerated(err, [404])) throw err; // removed already
+        }),
+    );
   }
 
   async listImages(): Promise<ImageInfo[]> {
@@ -501,7 +549,8 @@ export class DockerRuntime implements Runtime {
       stats(o: { stream: false; 'one-shot': true; abortSignal: AbortSignal }): Promise<Docker.ContainerStats>;
     };
     const raw = await this.call(`read stats of container ${short(containerId)}`, (abortSignal) =>
-      container.stats({ stream: false, 'one-shot': true, abortSignal }));
+      container.stats({ stream: false, 'one-shot': true, abortSignal }),
+    );
     return containerStatsFromDocker(raw, new Date());
   }
 
@@ -509,8 +558,9 @@ export class DockerRuntime implements Runtime {
     if (signal.aborted) return;
     let stream: Readable;
     try {
-      stream = (await this.call('watch Docker events', (abortSignal) =>
-        this.docker.getEvents({ filters: eventFilters(), abortSignal }), { signal })) as Readable;
+      stream = (await this.call('watch Docker events', (abortSignal) => this.docker.getEvents({ filters: eventFilters(), abortSignal }), {
+        signal,
+      })) as Readable;
     } catch (err) {
       if (signal.aborted) return;
       throw err;

@@ -6,7 +6,10 @@
 import { Transform, type TransformCallback } from 'node:stream';
 
 export type StreamKind = 'stdin' | 'stdout' | 'stderr';
-export interface FramePiece { stream: StreamKind; data: Buffer }
+export interface FramePiece {
+  stream: StreamKind;
+  data: Buffer;
+}
 
 const HEADER_SIZE = 8;
 const KINDS: Record<number, StreamKind> = { 0: 'stdin', 1: 'stdout', 2: 'stderr' };

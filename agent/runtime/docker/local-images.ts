@@ -147,7 +147,10 @@ async function busyboxRoot(root: string, busyboxPath: string, applets: string[])
 async function listApplets(busyboxPath: string): Promise<string[]> {
   try {
     const { stdout } = await promisify(execFile)(busyboxPath, ['--list']);
-    return stdout.split('\n').map((s) => s.trim()).filter((s) => s !== '');
+    return stdout
+      .split('\n')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   } catch (err) {
     throw new LocalImageError(`cannot list the applets of ${busyboxPath} (install busybox-static): ${(err as Error).message}`, { cause: err });
   }

@@ -22,21 +22,23 @@ export function logQuery(options: LogOptions, nowMs: number): Record<string, unk
   return query;
 }
 
-export async function openLogStream(
-  docker: Docker, call: DockerCall, containerId: string, tty: boolean, options: LogOptions,
-): Promise<Readable> {
+export async function openLogStream(docker: Docker, call: DockerCall, containerId: string, tty: boolean, options: LogOptions): Promise<Readable> {
   const response = await call(
     `read logs of container ${containerId.slice(0, 12)}`,
-    (abortSignal) => new Promise<IncomingMessage>((resolve, reject) => {
-      docker.modem.dial({
-        path: `/containers/${encodeURIComponent(containerId)}/logs?`,
-        method: 'GET',
-        options: logQuery(options, Date.now()),
-        isStream: true,
-        abortSignal,
-        statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
-      }, (err, result) => (err ? reject(err) : resolve(result as IncomingMessage)));
-    }),
+    (abortSignal) =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        docker.modem.dial(
+          {
+            path: `/containers/${encodeURIComponent(containerId)}/logs?`,
+            method: 'GET',
+            options: logQuery(options, Date.now()),
+            isStream: true,
+            abortSignal,
+            statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+          },
+          (err, result) => (err ? reject(err) : resolve(result as IncomingMessage)),
+        );
+      }),
     options.signal ? { signal: options.signal } : {},
   );
   return plainOutput(response, tty, options.signal);

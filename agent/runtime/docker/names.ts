@@ -42,7 +42,5 @@ export function parseContainerName(dockerName: string): ParsedContainerName | un
   if (prefix !== PREFIX || !container || !name || !namespace || !uid || !/^\d+$/.test(attemptText)) return undefined;
   const attempt = Number(attemptText);
   const pod = { name, namespace, uid };
-  return container === SANDBOX_CONTAINER_NAME
-    ? { kind: 'sandbox', pod, attempt }
-    : { kind: 'container', pod, containerName: container, attempt };
+  return container === SANDBOX_CONTAINER_NAME ? { kind: 'sandbox', pod, attempt } : { kind: 'container', pod, containerName: container, attempt };
 }

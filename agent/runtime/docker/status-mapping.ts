@@ -4,7 +4,14 @@
 import type Docker from 'dockerode';
 import { LABEL_CONTAINER_NAME, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID } from '../labels.js';
 import type {
-  ContainerMetadata, ContainerState, ContainerStatus, ContainerSummary, Mount, PodSandboxMetadata, PodSandboxStatus, PodSandboxSummary,
+  ContainerMetadata,
+  ContainerState,
+  ContainerStatus,
+  ContainerSummary,
+  Mount,
+  PodSandboxMetadata,
+  PodSandboxStatus,
+  PodSandboxSummary,
 } from '../runtime.js';
 import { LABEL_SANDBOX_ID, splitAnnotationLabels } from './docker-labels.js';
 import { parseContainerName } from './names.js';

@@ -11,7 +11,6 @@ import { BUSYBOX, nodeContainers, podManifest, startTestAgent, type TestAgent } 
 import type { Pod } from '../../../agent/api/types.js';
 import { until } from '../../support/wait.js';
 
-
 describe('joined to an apiserver', () => {
   let api: TestApiServer;
   let node: TestAgent;
@@ -22,7 +21,10 @@ describe('joined to an apiserver', () => {
     api.create<Pod>('pods', 'default', { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { nodeName, ...spec } });
   const getPod = (name: string) => api.find<Pod>('pods', 'default', name);
   const containerIds = async (podName: string) =>
-    (await nodeContainers(nodeName)).filter((c) => c.Labels['io.kubernetes.pod.name'] === podName).map((c) => c.Id).sort();
+    (await nodeContainers(nodeName))
+      .filter((c) => c.Labels['io.kubernetes.pod.name'] === podName)
+      .map((c) => c.Id)
+      .sort();
 
   beforeAll(async () => {
     api = new TestApiServer({ token: 'node-token', bookmarkIntervalMs: 1000 });
@@ -30,7 +32,10 @@ describe('joined to an apiserver', () => {
     dir = await mkdtemp(join(tmpdir(), 'nodelet-join-'));
     const kubeconfig = await api.kubeconfig(join(dir, 'kubeconfig'));
     node = await startTestAgent({
-      kubeconfig, nodeLeaseDurationSeconds: 4, nodeStatusUpdateFrequencyMs: 1000, nodeLabels: { 'example.com/role': 'test' },
+      kubeconfig,
+      nodeLeaseDurationSeconds: 4,
+      nodeStatusUpdateFrequencyMs: 1000,
+      nodeLabels: { 'example.com/role': 'test' },
     });
     nodeName = node.config.nodeName;
   });
@@ -118,7 +123,11 @@ describe('joined to an apiserver', () => {
     expect(await containerIds('api-web')).toEqual(before);
     await api.comeBack();
     await until('pod created during the outage runs', () => getPod('api-during-outage')?.status?.phase === 'Running', 90_000);
-    await until('pod deleted during the outage is gone', async () => getPod('api-after-410') === undefined && (await containerIds('api-after-410')).length === 0, 90_000);
+    await until(
+      'pod deleted during the outage is gone',
+      async () => getPod('api-after-410') === undefined && (await containerIds('api-after-410')).length === 0,
+      90_000,
+    );
     expect(await containerIds('api-web')).toEqual(before);
     expect(getPod('api-web')?.status?.phase).toBe('Running');
   }, 180_000);

@@ -65,7 +65,11 @@ async function startNode(setup: Setup = {}) {
     client,
     config: { ...defaultConfig(), nodeName: name, rootDir: dir, maxPods: 110, port: 0 },
     runtime: setup.runtime ?? new SwitchableRuntime(),
-    logger: createLogger('debug', { write: (line: string) => { lines.push(line); } }),
+    logger: createLogger('debug', {
+      write: (line: string) => {
+        lines.push(line);
+      },
+    }),
     options: {
       nodeLabels: { 'node-role.kubernetes.io/worker': '' },
       registerWithTaints: [{ key: 'example.com/dedicated', value: 'ci', effect: 'NoSchedule' }],
@@ -123,9 +127,16 @@ describe('NodeController', () => {
       { type: 'Hostname', address: facts.hostname },
     ]);
     expect(node.status?.nodeInfo).toEqual({
-      machineID: facts.machineID, systemUUID: facts.systemUUID, bootID: facts.bootID,
-      kernelVersion: facts.kernelVersion, osImage: facts.osImage, containerRuntimeVersion: 'docker://20.10.24',
-      kubeletVersion: `nodelet/v${VERSION}`, kubeProxyVersion: '', operatingSystem: 'linux', architecture: facts.architecture,
+      machineID: facts.machineID,
+      systemUUID: facts.systemUUID,
+      bootID: facts.bootID,
+      kernelVersion: facts.kernelVersion,
+      osImage: facts.osImage,
+      containerRuntimeVersion: 'docker://20.10.24',
+      kubeletVersion: `nodelet/v${VERSION}`,
+      kubeProxyVersion: '',
+      operatingSystem: 'linux',
+      architecture: facts.architecture,
     });
     expect(node.status?.daemonEndpoints).toEqual({ kubeletEndpoint: { Port: 10250 } });
     expect(node.status?.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
@@ -149,8 +160,12 @@ describe('NodeController', () => {
     const cidrs: string[] = [];
     controller.onPodCIDR((c) => cidrs.push(c));
     controller.start();
-    const adopted = await server.waitFor<Node>('nodes', undefined, name,
-      (n) => n?.status?.nodeInfo?.kubeletVersion === `nodelet/v${VERSION}` && condition(n, 'Ready')?.status === 'True');
+    const adopted = await server.waitFor<Node>(
+      'nodes',
+      undefined,
+      name,
+      (n) => n?.status?.nodeInfo?.kubeletVersion === `nodelet/v${VERSION}` && condition(n, 'Ready')?.status === 'True',
+    );
     expect(adopted?.metadata.uid).toBe(existing.metadata.uid);
     expect(adopted?.metadata.labels).toMatchObject({
       'example.com/rack': 'r1',
@@ -176,8 +191,12 @@ describe('NodeController', () => {
     expect(first?.spec).toMatchObject({ holderIdentity: name, leaseDurationSeconds: 40 });
     expect(first?.spec?.renewTime).toMatch(/\.\d{6}Z$/);
     expect(first?.metadata.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Node', name, uid: node.metadata.uid }]);
-    const renewed = await server.waitFor<Lease>('leases', 'kube-node-lease', name,
-      (l) => Date.parse(l?.spec?.renewTime ?? '') > Date.parse(first?.spec?.renewTime ?? ''));
+    const renewed = await server.waitFor<Lease>(
+      'leases',
+      'kube-node-lease',
+      name,
+      (l) => Date.parse(l?.spec?.renewTime ?? '') > Date.parse(first?.spec?.renewTime ?? ''),
+    );
     expect(renewed?.metadata.resourceVersion).not.toBe(first?.metadata.resourceVersion);
   });
 
@@ -210,8 +229,12 @@ describe('NodeController', () => {
     controller.start();
     const node = await controller.whenRegistered();
     const firstBeat = condition(node, 'Ready')?.lastHeartbeatTime ?? '';
-    const later = await server.waitFor<Node>('nodes', undefined, name,
-      (n) => Date.parse(condition(n, 'Ready')?.lastHeartbeatTime ?? '') > Date.parse(firstBeat) && statusPatches(server, name) >= 3);
+    const later = await server.waitFor<Node>(
+      'nodes',
+      undefined,
+      name,
+      (n) => Date.parse(condition(n, 'Ready')?.lastHeartbeatTime ?? '') > Date.parse(firstBeat) && statusPatches(server, name) >= 3,
+    );
     expect(condition(later, 'Ready')?.lastTransitionTime).toBe(condition(node, 'Ready')?.lastTransitionTime);
     expect(server.countRequests({ path: /\/leases/ })).toBe(0);
     expect(server.countRequests({ path: /^\/apis\/coordination\.k8s\.io\/v1$/, status: 404 })).toBe(1);
@@ -226,7 +249,8 @@ describe('NodeController', () => {
     runtime.failure = 'connect ENOENT /var/run/docker.sock';
     const down = await server.waitFor<Node>('nodes', undefined, name, (n) => condition(n, 'Ready')?.status === 'False');
     expect(condition(down, 'Ready')).toMatchObject({
-      reason: 'KubeletNotReady', message: 'container runtime is down: connect ENOENT /var/run/docker.sock',
+      reason: 'KubeletNotReady',
+      message: 'container runtime is down: connect ENOENT /var/run/docker.sock',
     });
     expect(down?.status?.nodeInfo?.containerRuntimeVersion).toBe('docker://20.10.24');
     const patchesWhileDown = statusPatches(server, name);
@@ -239,12 +263,20 @@ describe('NodeController', () => {
   });
 
   it('registers NotReady when the runtime never answers', async () => {
-    const runtime = { version: async (): Promise<RuntimeVersion> => { throw new Error('Cannot connect to the Docker daemon'); } };
+    const runtime = {
+      version: async (): Promise<RuntimeVersion> => {
+        throw new Error('Cannot connect to the Docker daemon');
+      },
+    };
     const { server, controller, name } = await startNode({ runtime });
     controller.start();
     await controller.whenRegistered();
     const node = server.get<Node>('nodes', undefined, name);
-    expect(condition(node, 'Ready')).toMatchObject({ status: 'False', reason: 'KubeletNotReady', message: 'container runtime is down: Cannot connect to the Docker daemon' });
+    expect(condition(node, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'KubeletNotReady',
+      message: 'container runtime is down: Cannot connect to the Docker daemon',
+    });
     expect(node.status?.nodeInfo?.containerRuntimeVersion).toBe('');
   });
 
@@ -287,8 +319,7 @@ describe('NodeController', () => {
     server.delete('nodes', undefined, name);
     const again = await server.waitFor<Node>('nodes', undefined, name, (n) => n !== undefined && n.metadata.uid !== first.metadata.uid);
     expect(again?.metadata.labels?.['kubernetes.io/hostname']).toBe(facts.hostname);
-    const lease = await server.waitFor<Lease>('leases', 'kube-node-lease', name,
-      (l) => l?.metadata.ownerReferences?.[0]?.['uid'] === again?.metadata.uid);
+    const lease = await server.waitFor<Lease>('leases', 'kube-node-lease', name, (l) => l?.metadata.ownerReferences?.[0]?.['uid'] === again?.metadata.uid);
     expect(lease?.metadata.ownerReferences).toHaveLength(1);
   });
 

@@ -10,13 +10,22 @@ const CLI = ['dist/agent/cli/main.js'];
 
 describe('bad input', () => {
   let node: TestAgent;
-  beforeAll(async () => { node = await startTestAgent(); });
-  afterAll(async () => { await node?.cleanup(); });
+  beforeAll(async () => {
+    node = await startTestAgent();
+  });
+  afterAll(async () => {
+    await node?.cleanup();
+  });
 
   it('refuses an invalid manifest with the file and field, and runs the valid pods beside it', async () => {
     await node.writeManifest('good.yaml', [podManifest('good', { containers: [{ name: 'main', image: BUSYBOX, command: ['sleep', '3600'] }] })]);
     await node.writeManifest('bad.yaml', [
-      podManifest('dupes', { containers: [{ name: 'x', image: BUSYBOX }, { name: 'x', image: BUSYBOX }] }),
+      podManifest('dupes', {
+        containers: [
+          { name: 'x', image: BUSYBOX },
+          { name: 'x', image: BUSYBOX },
+        ],
+      }),
       podManifest('noimage', { containers: [{ name: 'main' }] }),
       podManifest('badport', { containers: [{ name: 'main', image: BUSYBOX, ports: [{ containerPort: 'eighty' }] }] }),
       podManifest('badgrace', { terminationGracePeriodSeconds: -1, containers: [{ name: 'main', image: BUSYBOX }] }),
@@ -35,7 +44,9 @@ describe('bad input', () => {
     expect(stdout).toContain('broken.yaml');
     expect(node.pod('dupes')).toBeUndefined();
 
-    const json = JSON.parse((await run(process.execPath, [...CLI, 'pods', '-o', 'json', '--node-name', node.config.nodeName, '--root-dir', node.config.rootDir])).stdout) as Array<{ kind: string; metadata: { name: string }; status: { phase: string; containerStatuses: unknown[] } }>;
+    const json = JSON.parse(
+      (await run(process.execPath, [...CLI, 'pods', '-o', 'json', '--node-name', node.config.nodeName, '--root-dir', node.config.rootDir])).stdout,
+    ) as Array<{ kind: string; metadata: { name: string }; status: { phase: string; containerStatuses: unknown[] } }>;
     const good = json.find((p) => p.metadata.name === node.staticName('good'));
     expect(good?.kind).toBe('Pod');
     expect(good?.status.phase).toBe('Running');

@@ -5,19 +5,30 @@ import { BUSYBOX, containerStatus, podManifest, startTestAgent, type TestAgent }
 
 describe('CrashLoopBackOff', () => {
   let node: TestAgent;
-  beforeAll(async () => { node = await startTestAgent(); });
-  afterAll(async () => { await node?.cleanup(); });
+  beforeAll(async () => {
+    node = await startTestAgent();
+  });
+  afterAll(async () => {
+    await node?.cleanup();
+  });
 
   it('backs off restarts of a crashing container with growing delays', async () => {
-    await node.writeManifest('crash.yaml', [podManifest('crasher', {
-      containers: [{ name: 'crash', image: BUSYBOX, command: ['sh', '-c', 'exit 2'] }],
-    })]);
+    await node.writeManifest('crash.yaml', [
+      podManifest('crasher', {
+        containers: [{ name: 'crash', image: BUSYBOX, command: ['sh', '-c', 'exit 2'] }],
+      }),
+    ]);
     const messages = new Set<string>();
-    await node.waitForPod('crasher', 'restarted 3 times', (s) => {
-      const c = containerStatus(s, 'crash');
-      if (c.state.waiting?.reason === 'CrashLoopBackOff') messages.add(c.state.waiting.message ?? '');
-      return c.restartCount >= 3 && c.state.waiting?.reason === 'CrashLoopBackOff';
-    }, 90_000);
+    await node.waitForPod(
+      'crasher',
+      'restarted 3 times',
+      (s) => {
+        const c = containerStatus(s, 'crash');
+        if (c.state.waiting?.reason === 'CrashLoopBackOff') messages.add(c.state.waiting.message ?? '');
+        return c.restartCount >= 3 && c.state.waiting?.reason === 'CrashLoopBackOff';
+      },
+      90_000,
+    );
     const st = node.pod('crasher')!.status!;
     const crash = containerStatus(st, 'crash');
     expect(crash.lastState.terminated?.exitCode).toBe(2);

@@ -5,18 +5,31 @@ import { BUSYBOX, containerStatus, dockerId, execIn, podManifest, startTestAgent
 
 describe('pod namespaces on Docker', () => {
   let node: TestAgent;
-  beforeAll(async () => { node = await startTestAgent(); });
-  afterAll(async () => { await node?.cleanup(); });
+  beforeAll(async () => {
+    node = await startTestAgent();
+  });
+  afterAll(async () => {
+    await node?.cleanup();
+  });
 
   it('runs a two-container pod whose containers reach each other on localhost and share one IP', async () => {
-    await node.writeManifest('web.yaml', [podManifest('web', {
-      containers: [
-        { name: 'server', image: BUSYBOX, command: ['sh', '-c', 'mkdir -p /www && echo hello-from-server > /www/index.html && exec httpd -f -p 8080 -h /www'] },
-        { name: 'client', image: BUSYBOX, command: ['sleep', '3600'] },
-      ],
-    })]);
-    const status = await node.waitForPod('web', 'Running with both containers ready', (s) =>
-      s.phase === 'Running' && (s.containerStatuses ?? []).every((c) => c.ready));
+    await node.writeManifest('web.yaml', [
+      podManifest('web', {
+        containers: [
+          {
+            name: 'server',
+            image: BUSYBOX,
+            command: ['sh', '-c', 'mkdir -p /www && echo hello-from-server > /www/index.html && exec httpd -f -p 8080 -h /www'],
+          },
+          { name: 'client', image: BUSYBOX, command: ['sleep', '3600'] },
+        ],
+      }),
+    ]);
+    const status = await node.waitForPod(
+      'web',
+      'Running with both containers ready',
+      (s) => s.phase === 'Running' && (s.containerStatuses ?? []).every((c) => c.ready),
+    );
     expect(status.podIP).toMatch(/^10\.\d+\.\d+\.\d+$/);
     expect(status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
 

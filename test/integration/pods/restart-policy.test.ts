@@ -5,8 +5,12 @@ import { BUSYBOX, containerStatus, podManifest, startTestAgent, type TestAgent }
 
 describe('restart policies and init containers', () => {
   let node: TestAgent;
-  beforeAll(async () => { node = await startTestAgent(); });
-  afterAll(async () => { await node?.cleanup(); });
+  beforeAll(async () => {
+    node = await startTestAgent();
+  });
+  afterAll(async () => {
+    await node?.cleanup();
+  });
 
   const cases = [
     { policy: 'Always', exit: 0, phase: 'Running', restarts: true },
@@ -19,10 +23,15 @@ describe('restart policies and init containers', () => {
 
   it('applies each restart policy to exit codes 0 and non-zero', async () => {
     const name = (c: (typeof cases)[number]) => `rp-${c.policy.toLowerCase()}-${c.exit}`;
-    await node.writeManifest('restart.yaml', cases.map((c) => podManifest(name(c), {
-      restartPolicy: c.policy,
-      containers: [{ name: 'main', image: BUSYBOX, command: ['sh', '-c', `sleep 1; exit ${c.exit}`] }],
-    })));
+    await node.writeManifest(
+      'restart.yaml',
+      cases.map((c) =>
+        podManifest(name(c), {
+          restartPolicy: c.policy,
+          containers: [{ name: 'main', image: BUSYBOX, command: ['sh', '-c', `sleep 1; exit ${c.exit}`] }],
+        }),
+      ),
+    );
     for (const c of cases) {
       if (c.restarts) {
         const st = await node.waitForPod(name(c), 'restarted', (s) => containerStatus(s, 'main').restartCount >= 1);
@@ -40,13 +49,15 @@ describe('restart policies and init containers', () => {
   });
 
   it('runs init containers one at a time, in order, before the app containers', async () => {
-    await node.writeManifest('init.yaml', [podManifest('inits', {
-      initContainers: [
-        { name: 'first', image: BUSYBOX, command: ['sh', '-c', 'sleep 1'] },
-        { name: 'second', image: BUSYBOX, command: ['sh', '-c', 'sleep 1'] },
-      ],
-      containers: [{ name: 'app', image: BUSYBOX, command: ['sleep', '3600'] }],
-    })]);
+    await node.writeManifest('init.yaml', [
+      podManifest('inits', {
+        initContainers: [
+          { name: 'first', image: BUSYBOX, command: ['sh', '-c', 'sleep 1'] },
+          { name: 'second', image: BUSYBOX, command: ['sh', '-c', 'sleep 1'] },
+        ],
+        containers: [{ name: 'app', image: BUSYBOX, command: ['sleep', '3600'] }],
+      }),
+    ]);
     const st = await node.waitForPod('inits', 'Running', (s) => s.phase === 'Running');
     const first = containerStatus(st, 'first').state.terminated;
     const second = containerStatus(st, 'second').state.terminated;
@@ -59,11 +70,13 @@ describe('restart policies and init containers', () => {
   });
 
   it('fails the pod when an init container fails under restartPolicy Never, and starts no app container', async () => {
-    await node.writeManifest('init-fail.yaml', [podManifest('init-fail', {
-      restartPolicy: 'Never',
-      initContainers: [{ name: 'broken', image: BUSYBOX, command: ['sh', '-c', 'exit 3'] }],
-      containers: [{ name: 'app', image: BUSYBOX, command: ['sleep', '3600'] }],
-    })]);
+    await node.writeManifest('init-fail.yaml', [
+      podManifest('init-fail', {
+        restartPolicy: 'Never',
+        initContainers: [{ name: 'broken', image: BUSYBOX, command: ['sh', '-c', 'exit 3'] }],
+        containers: [{ name: 'app', image: BUSYBOX, command: ['sleep', '3600'] }],
+      }),
+    ]);
     const st = await node.waitForPod('init-fail', 'Failed', (s) => s.phase === 'Failed');
     expect(containerStatus(st, 'broken').state.terminated?.exitCode).toBe(3);
     expect(containerStatus(st, 'app').state.waiting?.reason).toBe('PodInitializing');

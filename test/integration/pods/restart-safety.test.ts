@@ -10,11 +10,12 @@ import type { Pod } from '../../../agent/api/types.js';
 
 const startAgentProcess = (files: TestNodeFiles) => spawnAgentProcess(files, ['--log-level', 'debug']);
 
-
 describe('agent restart safety', () => {
   let files: TestNodeFiles;
   let agent: ChildProcess | undefined;
-  beforeAll(async () => { files = await prepareTestNode(); });
+  beforeAll(async () => {
+    files = await prepareTestNode();
+  });
   afterAll(async () => {
     agent?.kill('SIGKILL');
     await files?.cleanup();
@@ -32,7 +33,12 @@ describe('agent restart safety', () => {
 
   it('adopts running pods after kill -9 with zero containers recreated', async () => {
     await files.writeManifest('pods.yaml', [
-      podManifest('steady', { containers: [{ name: 'a', image: BUSYBOX, command: ['sleep', '3600'] }, { name: 'b', image: BUSYBOX, command: ['sleep', '3600'] }] }),
+      podManifest('steady', {
+        containers: [
+          { name: 'a', image: BUSYBOX, command: ['sleep', '3600'] },
+          { name: 'b', image: BUSYBOX, command: ['sleep', '3600'] },
+        ],
+      }),
       podManifest('flaky', { containers: [{ name: 'main', image: BUSYBOX, command: ['sh', '-c', 'sleep 1; exit 1'] }] }),
       podManifest('doomed', { terminationGracePeriodSeconds: 2, containers: [{ name: 'main', image: BUSYBOX, command: ['sleep', '3600'] }] }),
     ]);
@@ -42,7 +48,9 @@ describe('agent restart safety', () => {
       const steady = pods.get(files.staticName('steady'));
       const flaky = pods.get(files.staticName('flaky'));
       const doomed = pods.get(files.staticName('doomed'));
-      const ok = steady?.status?.containerStatuses?.every((c) => c.ready) && doomed?.status?.phase === 'Running' &&
+      const ok =
+        steady?.status?.containerStatuses?.every((c) => c.ready) &&
+        doomed?.status?.phase === 'Running' &&
         (flaky?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1;
       return ok ? true : undefined;
     });
@@ -53,7 +61,12 @@ describe('agent restart safety', () => {
     const flakyRestarts = (await podsByName()).get(files.staticName('flaky'))!.status!.containerStatuses![0]!.restartCount;
     // While the agent is down, one pod is removed from the manifests.
     await files.writeManifest('pods.yaml', [
-      podManifest('steady', { containers: [{ name: 'a', image: BUSYBOX, command: ['sleep', '3600'] }, { name: 'b', image: BUSYBOX, command: ['sleep', '3600'] }] }),
+      podManifest('steady', {
+        containers: [
+          { name: 'a', image: BUSYBOX, command: ['sleep', '3600'] },
+          { name: 'b', image: BUSYBOX, command: ['sleep', '3600'] },
+        ],
+      }),
       podManifest('flaky', { containers: [{ name: 'main', image: BUSYBOX, command: ['sh', '-c', 'sleep 1; exit 1'] }] }),
     ]);
 
@@ -64,8 +77,14 @@ describe('agent restart safety', () => {
     });
 
     const after = await nodeContainers(files.config.nodeName);
-    const steadyBefore = before.filter((c) => c.Labels['io.kubernetes.pod.name'] === files.staticName('steady')).map((c) => c.Id).sort();
-    const steadyAfter = after.filter((c) => c.Labels['io.kubernetes.pod.name'] === files.staticName('steady')).map((c) => c.Id).sort();
+    const steadyBefore = before
+      .filter((c) => c.Labels['io.kubernetes.pod.name'] === files.staticName('steady'))
+      .map((c) => c.Id)
+      .sort();
+    const steadyAfter = after
+      .filter((c) => c.Labels['io.kubernetes.pod.name'] === files.staticName('steady'))
+      .map((c) => c.Id)
+      .sort();
     expect(steadyBefore).toHaveLength(3); // sandbox + two containers
     expect(steadyAfter).toEqual(steadyBefore);
     expect(after.filter((c) => c.Labels['io.kubernetes.pod.name'] === files.staticName('steady') && c.State !== 'running')).toEqual([]);

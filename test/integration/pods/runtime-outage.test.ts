@@ -11,7 +11,6 @@ import { BUSYBOX, docker, nodeContainers, podManifest, prepareTestNode, type Tes
 import { SocketProxy } from '../../support/socket-proxy.js';
 import { until } from '../../support/wait.js';
 
-
 describe('container runtime outage', () => {
   let files: TestNodeFiles;
   let proxy: SocketProxy;
@@ -32,16 +31,27 @@ describe('container runtime outage', () => {
   });
 
   it('waits for an unreachable engine, then runs pods, and recovers them after an outage', async () => {
-    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(...chunk.toString().split('\n').filter(Boolean)); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        cb();
+      },
+    });
     const logger = pino({ level: 'info' }, sink);
-    await files.writeManifest('pod.yaml', [podManifest('survivor', {
-      terminationGracePeriodSeconds: 2,
-      containers: [{ name: 'main', image: BUSYBOX, command: ['sleep', '3600'] }],
-    })]);
+    await files.writeManifest('pod.yaml', [
+      podManifest('survivor', {
+        terminationGracePeriodSeconds: 2,
+        containers: [{ name: 'main', image: BUSYBOX, command: ['sleep', '3600'] }],
+      }),
+    ]);
 
     // The engine is down when the agent starts: it must neither exit nor give up.
     let started = false;
-    const starting = startAgent(files.config, logger).then((a) => { started = true; agent = a; return a; });
+    const starting = startAgent(files.config, logger).then((a) => {
+      started = true;
+      agent = a;
+      return a;
+    });
     await until('the outage reported', () => lines.some((l) => l.includes('connecting to the container runtime')));
     expect(started).toBe(false);
 
@@ -59,10 +69,14 @@ describe('container runtime outage', () => {
     await docker.getContainer(victim!.Id).kill();
 
     await proxy.up();
-    await until('the container restarted after the outage', () => {
-      const c = find()?.status?.containerStatuses?.[0];
-      return c?.state.running && c.containerID !== firstId && c.restartCount >= 1;
-    }, 60_000);
+    await until(
+      'the container restarted after the outage',
+      () => {
+        const c = find()?.status?.containerStatuses?.[0];
+        return c?.state.running && c.containerID !== firstId && c.restartCount >= 1;
+      },
+      60_000,
+    );
     expect(lines.some((l) => l.includes('reachable again'))).toBe(true);
     expect(find()?.status?.phase).toBe('Running');
   });

@@ -31,16 +31,20 @@ describe('termination', () => {
     expect(stubborn!.at - removedAt).toBeGreaterThanOrEqual(4_000);
     expect(polite?.exitCode).toBe(0); // its TERM handler ran
     // Nothing of either pod is left: containers, sandbox, state directory.
-    const left = (await nodeContainers(ctx.node.config.nodeName)).filter((c) => ['stubborn', 'polite'].some((n) => c.Labels['io.kubernetes.pod.name'] === ctx.node.staticName(n)));
+    const left = (await nodeContainers(ctx.node.config.nodeName)).filter((c) =>
+      ['stubborn', 'polite'].some((n) => c.Labels['io.kubernetes.pod.name'] === ctx.node.staticName(n)),
+    );
     expect(left).toEqual([]);
   });
 
   it('fails a pod that outlives activeDeadlineSeconds with DeadlineExceeded', async () => {
-    await ctx.node.writeManifest('deadline.yaml', [podManifest('deadline', {
-      activeDeadlineSeconds: 3,
-      terminationGracePeriodSeconds: 2,
-      containers: [{ name: 'sleeper', image: BUSYBOX, command: ['sleep', '3600'] }],
-    })]);
+    await ctx.node.writeManifest('deadline.yaml', [
+      podManifest('deadline', {
+        activeDeadlineSeconds: 3,
+        terminationGracePeriodSeconds: 2,
+        containers: [{ name: 'sleeper', image: BUSYBOX, command: ['sleep', '3600'] }],
+      }),
+    ]);
     const st = await ctx.node.waitForPod('deadline', 'Failed', (s) => s.phase === 'Failed', 60_000);
     expect(st.reason).toBe('DeadlineExceeded');
     expect(st.message).toContain('deadline');
@@ -56,7 +60,9 @@ describe('termination', () => {
       }),
       podManifest('msg-logs', {
         restartPolicy: 'Never',
-        containers: [{ name: 'main', image: BUSYBOX, terminationMessagePolicy: 'FallbackToLogsOnError', command: ['sh', '-c', 'echo something broke; exit 4'] }],
+        containers: [
+          { name: 'main', image: BUSYBOX, terminationMessagePolicy: 'FallbackToLogsOnError', command: ['sh', '-c', 'echo something broke; exit 4'] },
+        ],
       }),
     ]);
     const file = await ctx.node.waitForPod('msg-file', 'Succeeded', (s) => s.phase === 'Succeeded');

@@ -8,10 +8,19 @@ describe('lifecycle hooks', () => {
   const ctx = agentWithDeathWatch();
 
   it('kills a container whose postStart hook fails, with reason PostStartHookError', async () => {
-    await ctx.node.writeManifest('poststart.yaml', [podManifest('poststart', {
-      terminationGracePeriodSeconds: 2,
-      containers: [{ name: 'main', image: BUSYBOX, command: ['sleep', '3600'], lifecycle: { postStart: { exec: { command: ['sh', '-c', 'echo hook broke; exit 3'] } } } }],
-    })]);
+    await ctx.node.writeManifest('poststart.yaml', [
+      podManifest('poststart', {
+        terminationGracePeriodSeconds: 2,
+        containers: [
+          {
+            name: 'main',
+            image: BUSYBOX,
+            command: ['sleep', '3600'],
+            lifecycle: { postStart: { exec: { command: ['sh', '-c', 'echo hook broke; exit 3'] } } },
+          },
+        ],
+      }),
+    ]);
     const reasons = new Set<string>();
     const st = await ctx.node.waitForPod('poststart', 'killed for its hook', (s) => {
       const c = containerStatus(s, 'main');
@@ -26,17 +35,25 @@ describe('lifecycle hooks', () => {
     await ctx.node.writeManifest('prestop.yaml', [
       podManifest('polite', {
         terminationGracePeriodSeconds: 30,
-        containers: [{
-          name: 'polite', image: BUSYBOX, command: ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"],
-          lifecycle: { preStop: { exec: { command: ['sleep', '3'] } } },
-        }],
+        containers: [
+          {
+            name: 'polite',
+            image: BUSYBOX,
+            command: ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1 & wait; done"],
+            lifecycle: { preStop: { exec: { command: ['sleep', '3'] } } },
+          },
+        ],
       }),
       podManifest('stubborn', {
         terminationGracePeriodSeconds: 10,
-        containers: [{
-          name: 'stubborn', image: BUSYBOX, command: ['sh', '-c', "trap '' TERM; while true; do sleep 1; done"],
-          lifecycle: { preStop: { exec: { command: ['sleep', '5'] } } },
-        }],
+        containers: [
+          {
+            name: 'stubborn',
+            image: BUSYBOX,
+            command: ['sh', '-c', "trap '' TERM; while true; do sleep 1; done"],
+            lifecycle: { preStop: { exec: { command: ['sleep', '5'] } } },
+          },
+        ],
       }),
     ]);
     await ctx.node.waitForPod('polite', 'Running', (s) => s.phase === 'Running' && (s.containerStatuses ?? []).every((c) => c.ready));

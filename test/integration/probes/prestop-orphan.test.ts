@@ -23,15 +23,21 @@ describe('preStop for a pod deleted while the agent was down', () => {
   });
 
   it('runs the hook from the container labels before stopping the orphan', async () => {
-    await files.writeManifest('hooked.yaml', [podManifest('hooked', {
-      terminationGracePeriodSeconds: 10,
-      volumes: [{ name: 'out', hostPath: { path: host, type: 'Directory' } }],
-      containers: [{
-        name: 'main', image: BUSYBOX, command: ['sleep', '3600'],
-        volumeMounts: [{ name: 'out', mountPath: '/out' }],
-        lifecycle: { preStop: { exec: { command: ['sh', '-c', 'echo ran > /out/prestop'] } } },
-      }],
-    })]);
+    await files.writeManifest('hooked.yaml', [
+      podManifest('hooked', {
+        terminationGracePeriodSeconds: 10,
+        volumes: [{ name: 'out', hostPath: { path: host, type: 'Directory' } }],
+        containers: [
+          {
+            name: 'main',
+            image: BUSYBOX,
+            command: ['sleep', '3600'],
+            volumeMounts: [{ name: 'out', mountPath: '/out' }],
+            lifecycle: { preStop: { exec: { command: ['sh', '-c', 'echo ran > /out/prestop'] } } },
+          },
+        ],
+      }),
+    ]);
     const silent = pino({ level: 'silent' });
     agent = await startAgent(files.config, silent);
     const deadline = Date.now() + 60_000;

@@ -19,8 +19,11 @@ let podIP = '';
 
 const name = `probes-${runId}`;
 const labels = {
-  'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': 'default', 'io.kubernetes.pod.uid': `uid-${name}`,
-  [LABEL_MANAGED]: 'true', [TEST_RUN_LABEL]: runId,
+  'io.kubernetes.pod.name': name,
+  'io.kubernetes.pod.namespace': 'default',
+  'io.kubernetes.pod.uid': `uid-${name}`,
+  [LABEL_MANAGED]: 'true',
+  [TEST_RUN_LABEL]: runId,
 };
 
 beforeAll(async () => {
@@ -65,7 +68,7 @@ describe('exec probe on Docker', () => {
     expect(outcome.result).toBe('success');
   });
 
-  it('fails with the command\'s output when it exits non-zero', async () => {
+  it("fails with the command's output when it exits non-zero", async () => {
     const outcome = await execProbe(runtime, containerId, ['cat', '/tmp/missing'], 5_000);
     expect(outcome.result).toBe('failure');
     expect(outcome.message).toMatch(/can't open '\/tmp\/missing': No such file or directory/);
@@ -82,7 +85,9 @@ describe('network probes to the pod IP', () => {
     const container = { name: 'app', ports: [{ name: 'http', containerPort: 8080 }] };
     expect(await httpProbe({ port: 'http', path: '/healthz' }, { podIP, container }, 2_000)).toMatchObject({ result: 'success', statusCode: 200 });
     expect(await httpProbe({ port: 8080, path: '/nope' }, { podIP, container }, 2_000)).toMatchObject({
-      result: 'failure', statusCode: 404, message: 'HTTP probe failed with statuscode: 404',
+      result: 'failure',
+      statusCode: 404,
+      message: 'HTTP probe failed with statuscode: 404',
     });
   });
 

@@ -14,12 +14,15 @@ import { dockerChains, seedWithHostRules, snapshot, TestNetns } from './netns-fi
 const SERVICE_CIDR = '10.250.0.0/16';
 
 function smallState(): ProxyState {
-  return proxyState([
-    servicePort('test', 'web', { clusterIP: '10.250.0.30', endpoints: [endpoint('10.251.0.2'), endpoint('10.251.0.3')], stickySeconds: 10800 }),
-    servicePort('test', 'dns', { protocol: 'UDP', clusterIP: '10.250.0.31', port: 53, endpoints: [endpoint('10.251.0.2', 53)] }),
-    servicePort('test', 'np', { clusterIP: '10.250.0.32', nodePort: 30081, endpoints: [endpoint('10.251.0.3')], externalTrafficLocal: true }),
-    servicePort('test', 'empty', { clusterIP: '10.250.0.33' }),
-  ], { serviceCIDR: SERVICE_CIDR, clusterCIDR: '10.251.0.0/24' });
+  return proxyState(
+    [
+      servicePort('test', 'web', { clusterIP: '10.250.0.30', endpoints: [endpoint('10.251.0.2'), endpoint('10.251.0.3')], stickySeconds: 10800 }),
+      servicePort('test', 'dns', { protocol: 'UDP', clusterIP: '10.250.0.31', port: 53, endpoints: [endpoint('10.251.0.2', 53)] }),
+      servicePort('test', 'np', { clusterIP: '10.250.0.32', nodePort: 30081, endpoints: [endpoint('10.251.0.3')], externalTrafficLocal: true }),
+      servicePort('test', 'empty', { clusterIP: '10.250.0.33' }),
+    ],
+    { serviceCIDR: SERVICE_CIDR, clusterCIDR: '10.251.0.0/24' },
+  );
 }
 
 describe('proxy cleanup (real kernel, private netns)', () => {
@@ -125,6 +128,8 @@ describe('proxy cleanup (real kernel, private netns)', () => {
     expect(await snapshot(ns)).toEqual(before);
     const support = await checkIpvsSupport();
     expect(support.ok).toBe(false);
-    expect(!support.ok && support.reason).toMatch(/^IPVS mode needs the ip_vs kernel module, which this kernel \(.+\) does not have \(\/proc\/net\/ip_vs does not exist.*\); use --mode iptables or --mode nftables$/);
+    expect(!support.ok && support.reason).toMatch(
+      /^IPVS mode needs the ip_vs kernel module, which this kernel \(.+\) does not have \(\/proc\/net\/ip_vs does not exist.*\); use --mode iptables or --mode nftables$/,
+    );
   });
 });

@@ -10,8 +10,15 @@ import { serviceKey } from '../../../agent/network/proxy/service-model.js';
 import type { CommandRunner } from '../../../agent/network/proxy/host-command.js';
 import { endpoint, servicePort } from '../../unit/network/proxy/proxy-fixtures.js';
 import {
-  connectFrom, startRemoteClient, dockerChains, normalizeIptablesSave, type TestNetns, type Backends,
-  applierServices, startApplierNetns, type ApplierNetns,
+  connectFrom,
+  startRemoteClient,
+  dockerChains,
+  normalizeIptablesSave,
+  type TestNetns,
+  type Backends,
+  applierServices,
+  startApplierNetns,
+  type ApplierNetns,
 } from './netns-fixture.js';
 
 const SERVICE_CIDR = '10.250.0.0/16';
@@ -54,7 +61,10 @@ describe('iptables backend (real kernel, private netns)', () => {
     const remote = await startRemoteClient(ns);
     try {
       const nodePort = servicePort('test', 'np', {
-        clusterIP: '10.250.0.13', port: 80, nodePort: 30080, endpoints: backends.ips.map((ip) => endpoint(ip, backends.port)),
+        clusterIP: '10.250.0.13',
+        port: 80,
+        nodePort: 30080,
+        endpoints: backends.ips.map((ip) => endpoint(ip, backends.port)),
       });
       await backend.sync(stateOf(web(), dns(), empty(), nodePort), 'full');
       expect(new Set(await connectFrom(remote.ns, 'tcp', '10.250.0.10', 80, 16))).toEqual(new Set(backends.ips));
@@ -143,9 +153,14 @@ describe('iptables backend (real kernel, private netns)', () => {
     // The kernel refuses a jump to a chain that does not exist: the transaction goes.
     let corrupt = false;
     const runner: CommandRunner = {
-      run: (command, args, options) => ns.runner.run(command, args, corrupt && command === 'iptables-restore' && options?.input
-        ? { ...options, input: options.input.replace('COMMIT\n*filter\n', '-A KUBE-SERVICES -j NO-SUCH-CHAIN\nCOMMIT\n*filter\n') }
-        : options),
+      run: (command, args, options) =>
+        ns.runner.run(
+          command,
+          args,
+          corrupt && command === 'iptables-restore' && options?.input
+            ? { ...options, input: options.input.replace('COMMIT\n*filter\n', '-A KUBE-SERVICES -j NO-SUCH-CHAIN\nCOMMIT\n*filter\n') }
+            : options,
+        ),
     };
     const b = new IptablesBackend({ runner });
     await b.sync(stateOf(web(), empty()), 'full');
@@ -154,7 +169,9 @@ describe('iptables backend (real kernel, private netns)', () => {
     corrupt = true;
     const err = await b.sync(stateOf(web(), dns(), empty()), new Set([serviceKey(dns())])).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IptablesRestoreError);
-    expect((err as Error).message).toMatch(/^iptables-restore refused the ruleset \(exit 2\): .*Chain 'NO-SUCH-CHAIN' does not exist.*the previous rules stay in place and the next sync is full$/);
+    expect((err as Error).message).toMatch(
+      /^iptables-restore refused the ruleset \(exit 2\): .*Chain 'NO-SUCH-CHAIN' does not exist.*the previous rules stay in place and the next sync is full$/,
+    );
     expect(normalizeIptablesSave(await ns.sh('iptables-save', []))).toEqual(baseline);
 
     corrupt = false;

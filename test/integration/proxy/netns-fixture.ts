@@ -40,12 +40,20 @@ export class TestNetns {
 
 /** iptables-save without its '#' lines and with counters zeroed. */
 export function normalizeIptablesSave(text: string): string {
-  return text.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]')).join('\n');
+  return text
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]'))
+    .join('\n');
 }
 
 /** nft list ruleset with packet/byte counters zeroed and iptables-nft's warnings dropped. */
 export function normalizeNftRuleset(text: string): string {
-  return text.split('\n').filter((l) => !l.startsWith('# Warning')).map((l) => l.replace(/counter packets \d+ bytes \d+/g, 'counter')).join('\n');
+  return text
+    .split('\n')
+    .filter((l) => !l.startsWith('# Warning'))
+    .map((l) => l.replace(/counter packets \d+ bytes \d+/g, 'counter'))
+    .join('\n');
 }
 
 export async function snapshot(ns: TestNetns): Promise<{ iptables: string; nft: string; links: string; routes: string }> {
@@ -53,7 +61,10 @@ export async function snapshot(ns: TestNetns): Promise<{ iptables: string; nft: 
   return {
     iptables: normalizeIptablesSave(await ns.sh('iptables-save', [])),
     nft: normalizeNftRuleset(await ns.sh('nft', ['list', 'ruleset'])),
-    links: links.map((l) => l.ifname).sort().join(','),
+    links: links
+      .map((l) => l.ifname)
+      .sort()
+      .join(','),
     routes: await ns.sh('ip', ['-4', 'route', 'show']),
   };
 }
@@ -71,8 +82,12 @@ export async function seedWithHostRules(ns: TestNetns, options: { asOnHost?: boo
   const lines = stdout.split('\n').filter((l) => !l.startsWith('#') && !l.includes('KUBE-') && !l.includes('NODELET-'));
   await ns.sh('iptables-restore', ['-w'], `${lines.join('\n')}\n`);
   if (options.asOnHost === false) return;
-  const chainsOf = (json: string) => new Set(((JSON.parse(json) as { nftables: Array<{ chain?: { table: string; name: string } }> }).nftables)
-    .flatMap((i) => (i.chain ? [`${i.chain.table} ${i.chain.name}`] : [])));
+  const chainsOf = (json: string) =>
+    new Set(
+      (JSON.parse(json) as { nftables: Array<{ chain?: { table: string; name: string } }> }).nftables.flatMap((i) =>
+        i.chain ? [`${i.chain.table} ${i.chain.name}`] : [],
+      ),
+    );
   const onHost = chainsOf((await run('nft', ['-j', 'list', 'chains', 'ip'])).stdout);
   for (const key of chainsOf(await ns.sh('nft', ['-j', 'list', 'chains', 'ip']))) {
     if (onHost.has(key)) continue;

@@ -8,8 +8,14 @@ import { serviceKey } from '../../../agent/network/proxy/service-model.js';
 import type { CommandRunner } from '../../../agent/network/proxy/host-command.js';
 import { endpoint, servicePort } from '../../unit/network/proxy/proxy-fixtures.js';
 import {
-  connectFrom, startRemoteClient, normalizeIptablesSave, type TestNetns, type Backends,
-  applierServices, startApplierNetns, type ApplierNetns,
+  connectFrom,
+  startRemoteClient,
+  normalizeIptablesSave,
+  type TestNetns,
+  type Backends,
+  applierServices,
+  startApplierNetns,
+  type ApplierNetns,
 } from './netns-fixture.js';
 
 const SERVICE_CIDR = '10.250.0.0/16';
@@ -50,7 +56,10 @@ describe('nftables backend (real kernel, private netns)', () => {
     const remote = await startRemoteClient(ns);
     try {
       const nodePort = servicePort('test', 'np', {
-        clusterIP: '10.250.0.23', port: 80, nodePort: 30080, endpoints: backends.ips.map((ip) => endpoint(ip, backends.port)),
+        clusterIP: '10.250.0.23',
+        port: 80,
+        nodePort: 30080,
+        endpoints: backends.ips.map((ip) => endpoint(ip, backends.port)),
       });
       await backend.sync(stateOf(web(), dns(), empty(), nodePort), 'full');
       // The seeded copy of Docker's rules drops forwarded traffic (FORWARD policy DROP).
@@ -118,9 +127,14 @@ describe('nftables backend (real kernel, private netns)', () => {
   it('leaves the table as it was when nft refuses a transaction, and rebuilds it next time', async () => {
     let corrupt = false;
     const runner: CommandRunner = {
-      run: (command, args, options) => ns.runner.run(command, args, corrupt && command === 'nft' && options?.input?.includes('add rule')
-        ? { ...options, input: `${options.input}add rule ip nodelet services jump no-such-chain\n` }
-        : options),
+      run: (command, args, options) =>
+        ns.runner.run(
+          command,
+          args,
+          corrupt && command === 'nft' && options?.input?.includes('add rule')
+            ? { ...options, input: `${options.input}add rule ip nodelet services jump no-such-chain\n` }
+            : options,
+        ),
     };
     const b = new NftablesBackend({ runner });
     await b.sync(stateOf(web(), empty()), 'full');

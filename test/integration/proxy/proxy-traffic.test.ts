@@ -16,24 +16,58 @@ import { BUSYBOX, containerStatus, docker, dockerId, execIn, podManifest, startT
 const run = promisify(execFile);
 const SERVICE_CIDR = '10.251.0.0/16';
 
-const backend = (name: string) => podManifest(name, {
-  containers: [{
-    name: 'httpd', image: BUSYBOX,
-    command: ['sh', '-c', `mkdir -p /www && echo ${name} > /www/index.html && exec httpd -f -p 8080 -h /www`],
-    ports: [{ name: 'http', containerPort: 8080 }],
-  }],
-}, { labels: { app: 'echo' } });
+const backend = (name: string) =>
+  podManifest(
+    name,
+    {
+      containers: [
+        {
+          name: 'httpd',
+          image: BUSYBOX,
+          command: ['sh', '-c', `mkdir -p /www && echo ${name} > /www/index.html && exec httpd -f -p 8080 -h /www`],
+          ports: [{ name: 'http', containerPort: 8080 }],
+        },
+      ],
+    },
+    { labels: { app: 'echo' } },
+  );
 
 const services = (withEmpty = true) => [
-  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo' }, spec: { selector: { app: 'echo' }, clusterIP: '10.251.0.10', ports: [{ port: 80, targetPort: 'http' }] } },
   {
-    apiVersion: 'v1', kind: 'Service', metadata: { name: 'sticky' },
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'echo' },
+    spec: { selector: { app: 'echo' }, clusterIP: '10.251.0.10', ports: [{ port: 80, targetPort: 'http' }] },
+  },
+  {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'sticky' },
     spec: { selector: { app: 'echo' }, clusterIP: '10.251.0.11', sessionAffinity: 'ClientIP', ports: [{ port: 80, targetPort: 8080 }] },
   },
-  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'nodeport' }, spec: { type: 'NodePort', selector: { app: 'echo' }, clusterIP: '10.251.0.13', ports: [{ port: 80, targetPort: 8080, nodePort: 30780 }] } },
+  {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'nodeport' },
+    spec: { type: 'NodePort', selector: { app: 'echo' }, clusterIP: '10.251.0.13', ports: [{ port: 80, targetPort: 8080, nodePort: 30780 }] },
+  },
   // No nodePort: the standalone proxy allocates one, as kube-apiserver would.
-  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'autoport' }, spec: { type: 'NodePort', selector: { app: 'echo' }, clusterIP: '10.251.0.14', ports: [{ port: 80, targetPort: 8080 }] } },
-  ...(withEmpty ? [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'empty' }, spec: { selector: { app: 'nobody' }, clusterIP: '10.251.0.12', ports: [{ port: 80 }] } }] : []),
+  {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'autoport' },
+    spec: { type: 'NodePort', selector: { app: 'echo' }, clusterIP: '10.251.0.14', ports: [{ port: 80, targetPort: 8080 }] },
+  },
+  ...(withEmpty
+    ? [
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'empty' },
+          spec: { selector: { app: 'nobody' }, clusterIP: '10.251.0.12', ports: [{ port: 80 }] },
+        },
+      ]
+    : []),
 ];
 
 /** GET over nc: busybox-static's wget crashes in getaddrinfo without NSS libraries. */
@@ -42,7 +76,17 @@ async function fetchFrom(client: string, url: string): Promise<{ ok: boolean; bo
   // `timeout` bounds nc whatever happens to the connection; execIn bounds the exec itself.
   const r = await execIn(client, ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 5 nc -w 3 ${u.hostname} ${u.port || '80'}`], 15_000);
   const ok = r.exitCode === 0 && r.output.startsWith('HTTP/1.1 200');
-  return { ok, body: ok ? r.output.split(/\r?\n\r?\n/).slice(1).join('').trim() : '', output: r.output };
+  return {
+    ok,
+    body: ok
+      ? r.output
+          .split(/\r?\n\r?\n/)
+          .slice(1)
+          .join('')
+          .trim()
+      : '',
+    output: r.output,
+  };
 }
 
 /**
@@ -52,11 +96,14 @@ async function fetchFrom(client: string, url: string): Promise<{ ok: boolean; bo
  */
 function withoutAffinityEntries(table: string): string {
   let inAffinitySet = false;
-  return table.split('\n').filter((line) => {
-    if (/^\s*set affinity-/.test(line)) inAffinitySet = true;
-    else if (/^\s*}/.test(line)) inAffinitySet = false;
-    return !(inAffinitySet && /^\s*elements = /.test(line));
-  }).join('\n');
+  return table
+    .split('\n')
+    .filter((line) => {
+      if (/^\s*set affinity-/.test(line)) inAffinitySet = true;
+      else if (/^\s*}/.test(line)) inAffinitySet = false;
+      return !(inAffinitySet && /^\s*elements = /.test(line));
+    })
+    .join('\n');
 }
 
 for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
@@ -66,24 +113,45 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
     let client: string;
     let gateway: string;
     const silent = pino({ level: 'silent' });
-    const start = () => startProxy({
-      mode, nodeName: node.config.nodeName, rootDir: node.config.rootDir, manifests: node.config.manifests,
-      serviceCIDR: SERVICE_CIDR, clusterCIDR: node.config.podCIDR, nodeIPs: [],
-      healthzPort: 0, healthzBindAddress: '127.0.0.1', minSyncMs: 200, maxSyncMs: 30_000,
-    }, silent);
+    const start = () =>
+      startProxy(
+        {
+          mode,
+          nodeName: node.config.nodeName,
+          rootDir: node.config.rootDir,
+          manifests: node.config.manifests,
+          serviceCIDR: SERVICE_CIDR,
+          clusterCIDR: node.config.podCIDR,
+          nodeIPs: [],
+          healthzPort: 0,
+          healthzBindAddress: '127.0.0.1',
+          minSyncMs: 200,
+          maxSyncMs: 30_000,
+        },
+        silent,
+      );
 
     beforeAll(async () => {
       node = await startTestAgent();
       await node.writeManifest('pods.yaml', [
-        backend('echo-a'), backend('echo-b'),
+        backend('echo-a'),
+        backend('echo-b'),
         // Carries the label but never becomes Ready: it must receive nothing.
-        podManifest('echo-unready', {
-          containers: [{
-            name: 'httpd', image: BUSYBOX, command: ['sh', '-c', 'mkdir -p /www && echo unready > /www/index.html && exec httpd -f -p 8080 -h /www'],
-            ports: [{ name: 'http', containerPort: 8080 }],
-            readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 },
-          }],
-        }, { labels: { app: 'echo' } }),
+        podManifest(
+          'echo-unready',
+          {
+            containers: [
+              {
+                name: 'httpd',
+                image: BUSYBOX,
+                command: ['sh', '-c', 'mkdir -p /www && echo unready > /www/index.html && exec httpd -f -p 8080 -h /www'],
+                ports: [{ name: 'http', containerPort: 8080 }],
+                readinessProbe: { exec: { command: ['false'] }, periodSeconds: 1 },
+              },
+            ],
+          },
+          { labels: { app: 'echo' } },
+        ),
         podManifest('client', { containers: [{ name: 'main', image: BUSYBOX, command: ['sleep', '3600'] }] }),
       ]);
       await node.writeManifest('services.yaml', services());
@@ -92,7 +160,7 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       }
       const st = await node.waitForPod('client', 'running', (s) => containerStatus(s, 'main').state.running !== undefined);
       client = dockerId(containerStatus(st, 'main').containerID);
-      const net = await docker.getNetwork(`nodelet-${node.config.nodeName}`).inspect() as { IPAM: { Config: Array<{ Gateway?: string; Subnet: string }> } };
+      const net = (await docker.getNetwork(`nodelet-${node.config.nodeName}`).inspect()) as { IPAM: { Config: Array<{ Gateway?: string; Subnet: string }> } };
       // The node's own address on the pod bridge: made by this test, never off the machine.
       const ipam = net.IPAM.Config[0]!;
       gateway = ipam.Gateway || ipam.Subnet.replace(/\.\d+\/\d+$/, '.1');
@@ -171,9 +239,15 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
     });
 
     it('rewrites nothing when restarted, and keeps serving meanwhile', async () => {
-      const snapshot = async () => mode === 'iptables'
-        ? (await run('iptables-save', ['-t', 'nat'])).stdout.split('\n').filter((l) => l.includes('KUBE-') && !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/, '')).sort().join('\n')
-        : withoutAffinityEntries((await run('nft', ['list', 'table', 'ip', 'nodelet'])).stdout);
+      const snapshot = async () =>
+        mode === 'iptables'
+          ? (await run('iptables-save', ['-t', 'nat'])).stdout
+              .split('\n')
+              .filter((l) => l.includes('KUBE-') && !l.startsWith('#'))
+              .map((l) => l.replace(/\[\d+:\d+\]/, ''))
+              .sort()
+              .join('\n')
+          : withoutAffinityEntries((await run('nft', ['list', 'table', 'ip', 'nodelet'])).stdout);
       const before = await snapshot();
       const writtenBefore = Number(/nodelet_proxy_rules_written_total (\d+)/.exec(proxy!.proxier.metrics.render())?.[1] ?? NaN);
       await proxy!.stop();
@@ -185,7 +259,15 @@ for (const mode of ['iptables', 'nftables'] as ProxyMode[]) {
       if (after !== before) {
         const a = after.split('\n');
         const b = before.split('\n');
-        throw new Error(`ruleset changed on restart:\n${b.filter((l) => !a.includes(l)).map((l) => `- ${l}`).join('\n')}\n${a.filter((l) => !b.includes(l)).map((l) => `+ ${l}`).join('\n')}`);
+        throw new Error(
+          `ruleset changed on restart:\n${b
+            .filter((l) => !a.includes(l))
+            .map((l) => `- ${l}`)
+            .join('\n')}\n${a
+            .filter((l) => !b.includes(l))
+            .map((l) => `+ ${l}`)
+            .join('\n')}`,
+        );
       }
       expect(after).toBe(before);
       expect(writtenBefore).toBeGreaterThan(0);

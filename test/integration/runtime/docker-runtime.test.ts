@@ -22,8 +22,11 @@ function sandboxConfig(overrides: Partial<PodSandboxConfig> = {}): PodSandboxCon
     hostname: name,
     portMappings: [],
     labels: {
-      'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': 'default', 'io.kubernetes.pod.uid': `uid-${name}`,
-      [LABEL_MANAGED]: 'true', [TEST_RUN_LABEL]: runId,
+      'io.kubernetes.pod.name': name,
+      'io.kubernetes.pod.namespace': 'default',
+      'io.kubernetes.pod.uid': `uid-${name}`,
+      [LABEL_MANAGED]: 'true',
+      [TEST_RUN_LABEL]: runId,
     },
     annotations: { 'test/annotation': 'yes' },
     networkName: network.name,
@@ -82,8 +85,11 @@ describe('DockerRuntime sandboxes and containers', () => {
     const sandboxId = await runtime.runPodSandbox(sandbox);
     const status = await runtime.podSandboxStatus(sandboxId);
     expect(status).toMatchObject({
-      id: sandboxId, state: 'ready', hostNetwork: false,
-      metadata: sandbox.metadata, annotations: { 'test/annotation': 'yes' },
+      id: sandboxId,
+      state: 'ready',
+      hostNetwork: false,
+      metadata: sandbox.metadata,
+      annotations: { 'test/annotation': 'yes' },
     });
     expect(status.ip).toMatch(new RegExp(`^${network.subnet.split('.').slice(0, 3).join('\\.')}\\.\\d+$`));
 
@@ -124,10 +130,13 @@ describe('DockerRuntime sandboxes and containers', () => {
   });
 
   it('runs a host-network sandbox without a pod IP', async () => {
-    const sandboxId = await runtime.runPodSandbox(sandboxConfig({
-      hostname: '', namespaces: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' },
-      dns: { servers: ['10.96.0.10'], searches: [], options: [] },
-    }));
+    const sandboxId = await runtime.runPodSandbox(
+      sandboxConfig({
+        hostname: '',
+        namespaces: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' },
+        dns: { servers: ['10.96.0.10'], searches: [], options: [] },
+      }),
+    );
     expect(await runtime.podSandboxStatus(sandboxId)).toMatchObject({ state: 'ready', ip: '', hostNetwork: true });
     await runtime.removePodSandbox(sandboxId);
   });
@@ -136,13 +145,18 @@ describe('DockerRuntime sandboxes and containers', () => {
     const hostPort = 20_000 + Math.floor(Math.random() * 20_000);
     const sandbox = sandboxConfig({ portMappings: [{ protocol: 'TCP', containerPort: 8080, hostPort, hostIp: '127.0.0.1' }] });
     const sandboxId = await runtime.runPodSandbox(sandbox);
-    const id = await runtime.createContainer(sandboxId, containerConfig('web', [
-      'sh', '-c', 'echo served > /var/www/index.html && exec httpd -f -p 8080 -h /var/www',
-    ]), sandbox);
+    const id = await runtime.createContainer(
+      sandboxId,
+      containerConfig('web', ['sh', '-c', 'echo served > /var/www/index.html && exec httpd -f -p 8080 -h /var/www']),
+      sandbox,
+    );
     await runtime.startContainer(id);
     let body = '';
     for (let i = 0; i < 40 && body === ''; i++) {
-      body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then((r) => r.text(), () => '');
+      body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then(
+        (r) => r.text(),
+        () => '',
+      );
       if (body === '') await new Promise((r) => setTimeout(r, 100));
     }
     expect(body).toBe('served\n');
@@ -156,23 +170,31 @@ describe('DockerRuntime sandboxes and containers', () => {
     const second = await runtime.createContainer(sandboxId, config, sandbox);
     expect(second).not.toBe(first);
     const statuses = await Promise.all([first, second].map((id) => runtime.containerStatus(id)));
-    expect(statuses.map((s) => s.metadata)).toEqual([{ name: 'twice', attempt: 0 }, { name: 'twice', attempt: 0 }]);
+    expect(statuses.map((s) => s.metadata)).toEqual([
+      { name: 'twice', attempt: 0 },
+      { name: 'twice', attempt: 0 },
+    ]);
   });
 
   it('refuses a container whose image is missing, without pulling it', async () => {
     const sandbox = sandboxConfig();
     const sandboxId = await runtime.runPodSandbox(sandbox);
-    const err = await runtime.createContainer(sandboxId, containerConfig('ghost', ['true'], { image: `nodelet-missing/ghost:${runId}` }), sandbox)
-      .then(() => undefined, (e: unknown) => e);
+    const err = await runtime.createContainer(sandboxId, containerConfig('ghost', ['true'], { image: `nodelet-missing/ghost:${runId}` }), sandbox).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isRuntimeError(err, 'ImageNotPresent')).toBe(true);
     expect((err as Error).message).toContain(`nodelet-missing/ghost:${runId}`);
   });
 
-  it('reports a failed start with Docker\'s reason', async () => {
+  it("reports a failed start with Docker's reason", async () => {
     const sandbox = sandboxConfig();
     const sandboxId = await runtime.runPodSandbox(sandbox);
     const id = await runtime.createContainer(sandboxId, containerConfig('bad', ['/no/such/binary']), sandbox);
-    const err = await runtime.startContainer(id).then(() => undefined, (e: unknown) => e);
+    const err = await runtime.startContainer(id).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isRuntimeError(err, 'StartContainerFailed')).toBe(true);
     expect((err as Error).message).toMatch(/no such file or directory/);
   });
@@ -180,7 +202,9 @@ describe('DockerRuntime sandboxes and containers', () => {
 
 describe('DockerRuntime exec', () => {
   let id: string;
-  beforeAll(async () => { ({ id } = await runContainer('exec', ['sleep', '3600'])); });
+  beforeAll(async () => {
+    ({ id } = await runContainer('exec', ['sleep', '3600']));
+  });
 
   it('returns the exit code and keeps stdout and stderr apart', async () => {
     const r = await runtime.exec(id, ['sh', '-c', 'echo "$GREETING"; echo oops >&2; exit 3']);
@@ -298,8 +322,11 @@ describe('DockerRuntime images', () => {
     await runtime.removeImage(`nodelet-missing/none:${runId}`); // removing a missing image is fine
   });
 
-  it('fails a pull from an unreachable registry with ImagePullError carrying Docker\'s message', async () => {
-    const err = await runtime.pullImage('127.0.0.1:5999/none:1').then(() => undefined, (e: unknown) => e);
+  it("fails a pull from an unreachable registry with ImagePullError carrying Docker's message", async () => {
+    const err = await runtime.pullImage('127.0.0.1:5999/none:1').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ImagePullError);
     expect((err as Error).message).toContain('127.0.0.1:5999');
   });

@@ -17,7 +17,10 @@ async function runAndStop(image: string, cmd?: string[]): Promise<{ exitCode: nu
 
 afterAll(async () => {
   await removeAllWithLabel(TEST_RUN_LABEL, runId);
-  await docker.getImage(FALLBACK_TAG).remove().catch(() => undefined);
+  await docker
+    .getImage(FALLBACK_TAG)
+    .remove()
+    .catch(() => undefined);
 });
 
 describe('local images', () => {
@@ -42,7 +45,9 @@ describe('local images', () => {
 
   it('has a busybox image with applets, users, a sticky /tmp and PATH', async () => {
     const { output, exitCode } = await runAndStop(busyboxImageTag(), [
-      'sh', '-c', 'id nobody; stat -c "%a" /tmp; test -d /var/www && echo www; echo "$PATH"; which wget httpd nslookup',
+      'sh',
+      '-c',
+      'id nobody; stat -c "%a" /tmp; test -d /var/www && echo www; echo "$PATH"; which wget httpd nslookup',
     ]);
     expect(exitCode).toBe(0);
     expect(output).toContain('uid=65534(nobody)');

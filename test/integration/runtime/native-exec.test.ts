@@ -10,7 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type EngineRuntime } from '../../../agent/runtime/create-runtime.js';
 import { NATIVE_EXEC_HELPER_PATH, nativeExecHelperInstalled } from '../../../agent/runtime/docker/exec/native-exec-helper.js';
 import {
-  NativeExecProtocolError, decodeNativeExecHello, decodeNativeExecReplies, encodeNativeExecFrame, encodeNativeExecTemplate,
+  NativeExecProtocolError,
+  decodeNativeExecHello,
+  decodeNativeExecReplies,
+  encodeNativeExecFrame,
+  encodeNativeExecTemplate,
 } from '../../../agent/runtime/docker/exec/native-exec-protocol.js';
 import { busyboxImageTag } from '../../../agent/runtime/docker/local-images.js';
 import { TEST_RUN_LABEL, docker, removeAllWithLabel, runId } from '../../support/docker.js';
@@ -47,15 +51,19 @@ async function startContainer(options: ContainerOptions = {}): Promise<string> {
 const run = (runtime: EngineRuntime, id: string, cmd: string[], timeoutMs = 10_000) => runtime.exec(id, cmd, { timeoutMs });
 
 /** What a process sees of its own confinement, from inside the container. */
-const SELF = ['sh', '-c', [
-  'grep -E "^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):" /proc/self/status',
-  'cat /proc/self/cgroup | sort',
-  'cat /proc/self/oom_score_adj',
-  'ulimit -n',
-  'pwd',
-  'for ns in mnt uts ipc net pid cgroup; do readlink /proc/self/ns/$ns; done',
-  'echo "$GREETING"',
-].join('; ')];
+const SELF = [
+  'sh',
+  '-c',
+  [
+    'grep -E "^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):" /proc/self/status',
+    'cat /proc/self/cgroup | sort',
+    'cat /proc/self/oom_score_adj',
+    'ulimit -n',
+    'pwd',
+    'for ns in mnt uts ipc net pid cgroup; do readlink /proc/self/ns/$ns; done',
+    'echo "$GREETING"',
+  ].join('; '),
+];
 
 beforeAll(async () => {
   expect(nativeExecHelperInstalled(), 'npm run build makes dist/native/nsexec-helper').toBe(true);
@@ -76,7 +84,13 @@ describe('exec through the native helper', () => {
 
   it('confines a root command exactly as Docker exec does', async () => {
     const id = await startContainer({
-      host: { CapAdd: ['NET_ADMIN'], CapDrop: ['NET_RAW', 'CHOWN'], SecurityOpt: ['no-new-privileges'], OomScoreAdj: 500, Ulimits: [{ Name: 'nofile', Soft: 4321, Hard: 4321 }] },
+      host: {
+        CapAdd: ['NET_ADMIN'],
+        CapDrop: ['NET_RAW', 'CHOWN'],
+        SecurityOpt: ['no-new-privileges'],
+        OomScoreAdj: 500,
+        Ulimits: [{ Name: 'nofile', Soft: 4321, Hard: 4321 }],
+      },
     });
     const ours = await run(native, id, SELF);
     const dockers = await run(viaDocker, id, SELF);
@@ -128,7 +142,7 @@ describe('exec through the native helper', () => {
     expect(r.stdout.toString()).toMatch(/Seccomp:\s+2/);
   });
 
-  it("follows a restarted container to its new main process", async () => {
+  it('follows a restarted container to its new main process', async () => {
     const id = await startContainer();
     const before = (await run(native, id, ['readlink', '/proc/1/ns/pid'])).stdout.toString();
     await docker.getContainer(id).restart({ t: 0 });
@@ -141,21 +155,39 @@ describe('exec through the native helper', () => {
 
 describe('the native helper protocol version, checked on both sides', () => {
   let dir: string;
-  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'nodelet-helper-v2-')); });
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'nodelet-helper-v2-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('the helper refuses a request of another version, saying both', async () => {
     const child = spawn(NATIVE_EXEC_HELPER_PATH, [], { env: {}, stdio: ['pipe', 'pipe', 'ignore'] });
     let data = Buffer.alloc(0);
-    child.stdout.on('data', (chunk: Buffer) => { data = Buffer.concat([data, chunk]); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      data = Buffer.concat([data, chunk]);
+    });
     const template = encodeNativeExecTemplate({
-      pid: 1, startTime: 1, uid: 0, gid: 0, groups: [], capBounding: 0n, noNewPrivs: false, cgroupProcs: [], workingDir: '/', env: [],
+      pid: 1,
+      startTime: 1,
+      uid: 0,
+      gid: 0,
+      groups: [],
+      capBounding: 0n,
+      noNewPrivs: false,
+      cgroupProcs: [],
+      workingDir: '/',
+      env: [],
     });
     child.stdin.write(encodeNativeExecFrame(42, template, { argv: ['true'], timeoutMs: 1000, maxOutputBytes: 10 }, 9));
-    await expect.poll(() => {
-      const hello = decodeNativeExecHello(data);
-      return 'rest' in hello ? decodeNativeExecReplies(hello.rest).replies.length : 0;
-    }, { timeout: 5_000 }).toBe(1);
+    await expect
+      .poll(
+        () => {
+          const hello = decodeNativeExecHello(data);
+          return 'rest' in hello ? decodeNativeExecReplies(hello.rest).replies.length : 0;
+        },
+        { timeout: 5_000 },
+      )
+      .toBe(1);
     child.stdin.end();
     const hello = decodeNativeExecHello(data) as { version: number; rest: Buffer };
     expect(hello.version).toBe(1);
@@ -169,7 +201,14 @@ describe('the native helper protocol version, checked on both sides', () => {
 
   it('a helper built for another version leaves every exec to Docker', async () => {
     const variant = join(dir, 'nsexec-helper-v2');
-    execFileSync(process.env['CC'] ?? 'cc', ['-O2', '-std=gnu11', '-DNSEXEC_PROTOCOL_VERSION=2', '-o', variant, 'agent/runtime/docker/exec/native/nsexec-helper.c']);
+    execFileSync(process.env['CC'] ?? 'cc', [
+      '-O2',
+      '-std=gnu11',
+      '-DNSEXEC_PROTOCOL_VERSION=2',
+      '-o',
+      variant,
+      'agent/runtime/docker/exec/native/nsexec-helper.c',
+    ]);
     const runtime = createRuntime({ requestTimeoutMs: 30_000, execHandler: 'auto', nativeExecHelperPath: variant });
     expect(runtime.execHandler).toBe('native');
     const id = await startContainer();
@@ -179,4 +218,3 @@ describe('the native helper protocol version, checked on both sides', () => {
     expect(runtime.execHandler).toBe('docker');
   });
 });
-

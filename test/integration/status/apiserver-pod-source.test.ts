@@ -17,7 +17,10 @@ const last = () => updates.at(-1);
 
 async function startSource(): Promise<void> {
   source = new ApiserverPodSource({
-    client: cluster.client, nodeName: NODE, logger: silentLogger, coalesceMs: 30,
+    client: cluster.client,
+    nodeName: NODE,
+    logger: silentLogger,
+    coalesceMs: 30,
     tuning: { backoff: { initialMs: 50, maxMs: 200, jitter: 0 } },
   });
   await source.start((u) => updates.push(u));
@@ -125,7 +128,10 @@ describe('ApiserverPodSource', () => {
     server.compact();
     await eventually('gap delivered', () => names(last()).join() === 'b,c');
     await delay(200);
-    expect(updates.map(names)).toEqual([['a', 'b'], ['b', 'c']]);
+    expect(updates.map(names)).toEqual([
+      ['a', 'b'],
+      ['b', 'c'],
+    ]);
   });
 
   it('keeps the last snapshot while the apiserver is down, and catches up when it is back', async () => {

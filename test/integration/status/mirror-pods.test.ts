@@ -20,7 +20,8 @@ let apiSnapshots: string[][];
 
 function staticPod(image: string): Pod {
   const manifest: Pod = {
-    apiVersion: 'v1', kind: 'Pod',
+    apiVersion: 'v1',
+    kind: 'Pod',
     metadata: { name: 'etcd', namespace: 'kube-system', labels: { component: 'etcd' } },
     spec: { containers: [{ name: 'etcd', image }] },
   };
@@ -38,7 +39,12 @@ function resync(): Promise<void> {
 beforeEach(async () => {
   cluster = await startCluster();
   nodeUID = cluster.server.create<{ metadata: { uid: string } }>('nodes', undefined, { metadata: { name: NODE } }).metadata.uid;
-  source = new ApiserverPodSource({ client: cluster.client, nodeName: NODE, logger: silentLogger, tuning: { backoff: { initialMs: 50, maxMs: 200, jitter: 0 } } });
+  source = new ApiserverPodSource({
+    client: cluster.client,
+    nodeName: NODE,
+    logger: silentLogger,
+    tuning: { backoff: { initialMs: 50, maxMs: 200, jitter: 0 } },
+  });
   mirrors = new MirrorPodManager({ client: cluster.client, nodeName: NODE, logger: silentLogger, backoff: { initialMs: 50, maxMs: 200, jitter: 0 } });
   staticPods = [];
   apiSnapshots = [];
@@ -99,7 +105,7 @@ describe('mirror pods', () => {
     await eventually('mirror re-created', () => mirror() !== undefined && mirror()!.metadata.uid !== first.metadata.uid);
   });
 
-  it('puts the static pod\'s status on its mirror pod', async () => {
+  it("puts the static pod's status on its mirror pod", async () => {
     statusManager = new StatusManager({ client: cluster.client, logger: silentLogger, pods: source });
     statusManager.start();
     staticPods = [staticPod('etcd:3.5')];

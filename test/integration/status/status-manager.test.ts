@@ -33,12 +33,19 @@ function status(phase: PodStatus['phase'], ready: boolean, podIP?: string): PodS
     hostIPs: [{ ip: '10.0.0.1' }],
     ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),
     startTime: T0,
-    containerStatuses: [{
-      name: 'app', image: 'busybox:1.36', imageID: ready ? 'docker-pullable://busybox@sha256:1' : '', restartCount: 0, ready, started: ready,
-      ...(ready ? { containerID: 'docker://abc' } : {}),
-      state: ready ? { running: { startedAt: T0 } } : { waiting: { reason: 'ContainerCreating' } },
-      lastState: {},
-    }],
+    containerStatuses: [
+      {
+        name: 'app',
+        image: 'busybox:1.36',
+        imageID: ready ? 'docker-pullable://busybox@sha256:1' : '',
+        restartCount: 0,
+        ready,
+        started: ready,
+        ...(ready ? { containerID: 'docker://abc' } : {}),
+        state: ready ? { running: { startedAt: T0 } } : { waiting: { reason: 'ContainerCreating' } },
+        lastState: {},
+      },
+    ],
     qosClass: 'BestEffort',
   };
 }
@@ -48,10 +55,18 @@ function serverPod(name: string): Pod {
 }
 
 async function start(resyncPeriodMs = 10_000): Promise<void> {
-  source = new ApiserverPodSource({ client: cluster.client, nodeName: NODE, logger: silentLogger, tuning: { backoff: { initialMs: 50, maxMs: 200, jitter: 0 } } });
+  source = new ApiserverPodSource({
+    client: cluster.client,
+    nodeName: NODE,
+    logger: silentLogger,
+    tuning: { backoff: { initialMs: 50, maxMs: 200, jitter: 0 } },
+  });
   await source.start(() => undefined);
   manager = new StatusManager({
-    client: cluster.client, logger: silentLogger, pods: source, resyncPeriodMs,
+    client: cluster.client,
+    logger: silentLogger,
+    pods: source,
+    resyncPeriodMs,
     backoff: { initialMs: 100, maxMs: 400, jitter: 0 },
   });
   manager.start();
@@ -101,7 +116,8 @@ describe('StatusManager against the apiserver', () => {
     // A cache that has not seen the re-creation yet: the patch goes out for the old UID.
     await manager.stop();
     manager = new StatusManager({
-      client: cluster.client, logger: silentLogger,
+      client: cluster.client,
+      logger: silentLogger,
       pods: { getPod: () => old, onPodChange: () => () => undefined, hasSynced: () => true },
     });
     server.delete('pods', 'default', 'web', { gracePeriodSeconds: 0 });

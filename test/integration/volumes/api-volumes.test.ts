@@ -11,7 +11,6 @@ import { BUSYBOX, dockerId, execIn, startTestAgent, type TestAgent } from '../..
 import type { Pod } from '../../../agent/api/types.js';
 import { until } from '../../support/wait.js';
 
-
 describe('configMap and secret volumes and env (joined)', () => {
   let api: TestApiServer;
   let node: TestAgent;
@@ -20,11 +19,12 @@ describe('configMap and secret volumes and env (joined)', () => {
 
   const apiPod = (name: string, spec: Record<string, unknown>) =>
     api.create<Pod>('pods', 'default', { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { nodeName, ...spec } });
-  const runningContainer = (name: string) => until(`${name} running`, () => {
-    const p = api.find<Pod>('pods', 'default', name);
-    const c = p?.status?.containerStatuses?.[0];
-    return c?.state?.running ? dockerId(c.containerID) : undefined;
-  });
+  const runningContainer = (name: string) =>
+    until(`${name} running`, () => {
+      const p = api.find<Pod>('pods', 'default', name);
+      const c = p?.status?.containerStatuses?.[0];
+      return c?.state?.running ? dockerId(c.containerID) : undefined;
+    });
 
   beforeAll(async () => {
     api = new TestApiServer({ token: 'node-token', bookmarkIntervalMs: 1000 });
@@ -32,9 +32,17 @@ describe('configMap and secret volumes and env (joined)', () => {
     dir = await mkdtemp(join(tmpdir(), 'nodelet-apivol-'));
     node = await startTestAgent({ kubeconfig: await api.kubeconfig(join(dir, 'kubeconfig')) });
     nodeName = node.config.nodeName;
-    api.create('configmaps', 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-config', namespace: 'default' }, data: { 'app.conf': 'level=info\n', greeting: 'hello' } });
+    api.create('configmaps', 'default', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'app-config', namespace: 'default' },
+      data: { 'app.conf': 'level=info\n', greeting: 'hello' },
+    });
     api.create('secrets', 'default', {
-      apiVersion: 'v1', kind: 'Secret', metadata: { name: 'app-secret', namespace: 'default' }, type: 'Opaque',
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'app-secret', namespace: 'default' },
+      type: 'Opaque',
       data: { password: Buffer.from('s3cret').toString('base64'), token: Buffer.from('tok').toString('base64') },
     });
   });
@@ -50,17 +58,24 @@ describe('configMap and secret volumes and env (joined)', () => {
         { name: 'config', configMap: { name: 'app-config' } },
         { name: 'secret', secret: { secretName: 'app-secret', defaultMode: 0o400, items: [{ key: 'password', path: 'db/password' }] } },
       ],
-      containers: [{
-        name: 'main', image: BUSYBOX, command: ['sleep', '3600'],
-        env: [
-          { name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'app-config', key: 'greeting' } } },
-          { name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'app-secret', key: 'password' } } },
-          { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-          { name: 'NODE', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
-        ],
-        envFrom: [{ prefix: 'CFG_', configMapRef: { name: 'app-config' } }],
-        volumeMounts: [{ name: 'config', mountPath: '/etc/app' }, { name: 'secret', mountPath: '/etc/secret' }],
-      }],
+      containers: [
+        {
+          name: 'main',
+          image: BUSYBOX,
+          command: ['sleep', '3600'],
+          env: [
+            { name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'app-config', key: 'greeting' } } },
+            { name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'app-secret', key: 'password' } } },
+            { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+            { name: 'NODE', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+          ],
+          envFrom: [{ prefix: 'CFG_', configMapRef: { name: 'app-config' } }],
+          volumeMounts: [
+            { name: 'config', mountPath: '/etc/app' },
+            { name: 'secret', mountPath: '/etc/secret' },
+          ],
+        },
+      ],
     });
     const id = await runningContainer('consumer');
     expect((await execIn(id, ['cat', '/etc/app/app.conf'])).output).toBe('level=info\n');
@@ -107,8 +122,9 @@ describe('configMap and secret volumes and env (joined)', () => {
       return c?.state?.waiting?.message?.includes('configmap "late-config" not found') ? c : undefined;
     });
     expect(waiting.state?.waiting?.reason).toBe('ContainerCreating');
-    await until('FailedMount event', () => api.list<Record<string, any>>('events', 'default')
-      .some((e) => e.reason === 'FailedMount' && e.involvedObject?.name === 'waiting'));
+    await until('FailedMount event', () =>
+      api.list<Record<string, any>>('events', 'default').some((e) => e.reason === 'FailedMount' && e.involvedObject?.name === 'waiting'),
+    );
     api.create('configmaps', 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late-config', namespace: 'default' }, data: { k: 'v' } });
     const id = await runningContainer('waiting');
     expect((await execIn(id, ['cat', '/etc/late/k'])).output).toBe('v');
@@ -116,10 +132,14 @@ describe('configMap and secret volumes and env (joined)', () => {
 
   it('reports a missing env key as CreateContainerConfigError with the Kubernetes message', async () => {
     apiPod('badenv', {
-      containers: [{
-        name: 'main', image: BUSYBOX, command: ['sleep', '3600'],
-        env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'app-config', key: 'nope' } } }],
-      }],
+      containers: [
+        {
+          name: 'main',
+          image: BUSYBOX,
+          command: ['sleep', '3600'],
+          env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'app-config', key: 'nope' } } }],
+        },
+      ],
     });
     const c = await until('config error', () => {
       const s = api.find<Pod>('pods', 'default', 'badenv')?.status?.containerStatuses?.[0];

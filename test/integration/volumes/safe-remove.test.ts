@@ -18,8 +18,6 @@ vi.mock('../../../agent/volumes/mount.js', async (importOriginal) => {
   return { ...real, unmountAllUnder: (dir: string) => (unmountSwitch.skip ? Promise.resolve() : real.unmountAllUnder(dir)) };
 });
 
-
-
 let base: string;
 let outside: string;
 let pod: string;

@@ -13,8 +13,6 @@ import { SubPathError } from '../../../agent/volumes/safe-open.js';
 import { cleanSubPathMounts, prepareSubPathMount } from '../../../agent/volumes/subpath.js';
 import { kernelMountsUnder, unmountAndRemove } from '../../support/kernel-mounts.js';
 
-
-
 let base: string;
 let volume: string;
 let outside: string;
@@ -204,7 +202,9 @@ describe('mount helpers', () => {
     const dir = join(base, 'busy');
     await mkdir(dir);
     await mountTmpfs(dir, {});
-    const child = execFileSync('sh', ['-c', `cd '${dir}' && (sleep 30 >/dev/null 2>&1 & echo $!)`]).toString().trim();
+    const child = execFileSync('sh', ['-c', `cd '${dir}' && (sleep 30 >/dev/null 2>&1 & echo $!)`])
+      .toString()
+      .trim();
     try {
       await unmount(dir);
       expect(await isMountPoint(dir)).toBe(false);

@@ -12,11 +12,13 @@ import { PodStateStore } from '../../../agent/state/pod-state-store.js';
 
 const startAgentProcess = (files: TestNodeFiles, configPath: string) => spawnAgentProcess(files, ['--config', configPath]);
 
+const mountCount = async (path: string) => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.split(' ')[4] === path).length;
 
-const mountCount = async (path: string) =>
-  (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.split(' ')[4] === path).length;
-
-const exists = (p: string) => stat(p).then(() => true, () => false);
+const exists = (p: string) =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 
 describe('volumes across agent restarts', () => {
   let files: TestNodeFiles;
@@ -46,22 +48,39 @@ describe('volumes across agent restarts', () => {
   };
   const spec = (file: string) => ({
     terminationGracePeriodSeconds: 2,
-    volumes: [{ name: 'disk', emptyDir: {} }, { name: 'mem', emptyDir: { medium: 'Memory', sizeLimit: '8Mi' } }],
-    containers: [{
-      name: 'main', image: BUSYBOX, command: ['sh', '-c', `echo ${file} > /disk/f; echo ${file} > /mem/f; sleep 3600`],
-      volumeMounts: [{ name: 'disk', mountPath: '/disk' }, { name: 'mem', mountPath: '/mem' }],
-    }],
+    volumes: [
+      { name: 'disk', emptyDir: {} },
+      { name: 'mem', emptyDir: { medium: 'Memory', sizeLimit: '8Mi' } },
+    ],
+    containers: [
+      {
+        name: 'main',
+        image: BUSYBOX,
+        command: ['sh', '-c', `echo ${file} > /disk/f; echo ${file} > /mem/f; sleep 3600`],
+        volumeMounts: [
+          { name: 'disk', mountPath: '/disk' },
+          { name: 'mem', mountPath: '/mem' },
+        ],
+      },
+    ],
   });
 
   it('keeps volumes intact across kill -9 and removes those of pods gone meanwhile', async () => {
-    await files.writeManifest('pods.yaml', [podManifest('keep', spec('keep')), podManifest('orphan', spec('orphan')), podManifest('vanished', spec('vanished'))]);
+    await files.writeManifest('pods.yaml', [
+      podManifest('keep', spec('keep')),
+      podManifest('orphan', spec('orphan')),
+      podManifest('vanished', spec('vanished')),
+    ]);
     agent = startAgentProcess(files, configPath);
     const keep = await until('keep running', () => running('keep'));
     const orphan = await until('orphan running', () => running('orphan'));
     const vanished = await until('vanished running', () => running('vanished'));
     const volumes = (uid: string) => join(files.config.rootDir, 'pods', uid, 'volumes', 'emptyDir');
-    await until('files written', async () => (await exists(join(volumes(keep), 'mem', 'f'))) ? true : undefined);
-    const keepIds = (await nodeContainers(files.config.nodeName)).filter((c) => c.Labels['io.kubernetes.pod.name'] === files.staticName('keep')).map((c) => c.Id).sort();
+    await until('files written', async () => ((await exists(join(volumes(keep), 'mem', 'f'))) ? true : undefined));
+    const keepIds = (await nodeContainers(files.config.nodeName))
+      .filter((c) => c.Labels['io.kubernetes.pod.name'] === files.staticName('keep'))
+      .map((c) => c.Id)
+      .sort();
 
     agent.kill('SIGKILL');
     await new Promise((r) => agent!.once('exit', r));
@@ -73,12 +92,16 @@ describe('volumes across agent restarts', () => {
 
     agent = startAgentProcess(files, configPath);
     await until('orphan and vanished pod directories removed', async () =>
-      !(await exists(join(files.config.rootDir, 'pods', orphan))) && !(await exists(join(files.config.rootDir, 'pods', vanished))) ? true : undefined);
+      !(await exists(join(files.config.rootDir, 'pods', orphan))) && !(await exists(join(files.config.rootDir, 'pods', vanished))) ? true : undefined,
+    );
     expect(await mountCount(join(volumes(orphan), 'mem'))).toBe(0);
     expect(await mountCount(join(volumes(vanished), 'mem'))).toBe(0);
 
     // The surviving pod: same containers, contents intact, its tmpfs mounted exactly once.
-    const idsAfter = (await nodeContainers(files.config.nodeName)).filter((c) => c.Labels['io.kubernetes.pod.name'] === files.staticName('keep')).map((c) => c.Id).sort();
+    const idsAfter = (await nodeContainers(files.config.nodeName))
+      .filter((c) => c.Labels['io.kubernetes.pod.name'] === files.staticName('keep'))
+      .map((c) => c.Id)
+      .sort();
     expect(idsAfter).toEqual(keepIds);
     expect(await readFile(join(volumes(keep), 'disk', 'f'), 'utf8')).toBe('keep\n');
     expect(await readFile(join(volumes(keep), 'mem', 'f'), 'utf8')).toBe('keep\n');

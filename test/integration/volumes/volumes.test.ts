@@ -44,13 +44,15 @@ describe('volumes', () => {
   });
 
   it('shares files between two containers through an emptyDir', async () => {
-    await node.writeManifest('shared.yaml', [podManifest('shared', {
-      volumes: [{ name: 'data', emptyDir: {} }],
-      containers: [
-        { name: 'writer', image: BUSYBOX, command: ['sh', '-c', 'echo hello > /out/msg; sleep 3600'], volumeMounts: [{ name: 'data', mountPath: '/out' }] },
-        { name: 'reader', image: BUSYBOX, command: sleepForever, volumeMounts: [{ name: 'data', mountPath: '/in', readOnly: true }] },
-      ],
-    })]);
+    await node.writeManifest('shared.yaml', [
+      podManifest('shared', {
+        volumes: [{ name: 'data', emptyDir: {} }],
+        containers: [
+          { name: 'writer', image: BUSYBOX, command: ['sh', '-c', 'echo hello > /out/msg; sleep 3600'], volumeMounts: [{ name: 'data', mountPath: '/out' }] },
+          { name: 'reader', image: BUSYBOX, command: sleepForever, volumeMounts: [{ name: 'data', mountPath: '/in', readOnly: true }] },
+        ],
+      }),
+    ]);
     const st = await node.waitForPod('shared', 'running', (s) => s.phase === 'Running' && (s.containerStatuses ?? []).every((c) => c.ready));
     const reader = dockerId(containerStatus(st, 'reader').containerID);
     await expect.poll(async () => (await execIn(reader, ['cat', '/in/msg'])).output.trim(), { timeout: 10_000 }).toBe('hello');
@@ -61,27 +63,50 @@ describe('volumes', () => {
   });
 
   it('mounts a Memory emptyDir as a tmpfs whose contents survive a container restart', async () => {
-    await node.writeManifest('memory.yaml', [podManifest('memory', {
-      terminationGracePeriodSeconds: 2,
-      volumes: [{ name: 'scratch', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } }],
-      containers: [{
-        name: 'main', image: BUSYBOX, volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }],
-        // The first run leaves a file and fails; the restarted one finds it and stays.
-        command: ['sh', '-c', 'grep " /scratch " /proc/mounts > /scratch/mounts; test -f /scratch/state && exec sleep 3600; echo kept > /scratch/state; exit 1'],
-      }],
-    })]);
-    const again = await node.waitForPod('memory', 'restarted', (s) => containerStatus(s, 'main').restartCount >= 1 && containerStatus(s, 'main').state.running !== undefined);
+    await node.writeManifest('memory.yaml', [
+      podManifest('memory', {
+        terminationGracePeriodSeconds: 2,
+        volumes: [{ name: 'scratch', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } }],
+        containers: [
+          {
+            name: 'main',
+            image: BUSYBOX,
+            volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }],
+            // The first run leaves a file and fails; the restarted one finds it and stays.
+            command: [
+              'sh',
+              '-c',
+              'grep " /scratch " /proc/mounts > /scratch/mounts; test -f /scratch/state && exec sleep 3600; echo kept > /scratch/state; exit 1',
+            ],
+          },
+        ],
+      }),
+    ]);
+    const again = await node.waitForPod(
+      'memory',
+      'restarted',
+      (s) => containerStatus(s, 'main').restartCount >= 1 && containerStatus(s, 'main').state.running !== undefined,
+    );
     const id2 = dockerId(containerStatus(again, 'main').containerID);
     expect((await execIn(id2, ['cat', '/scratch/state'])).output.trim()).toBe('kept');
     expect((await execIn(id2, ['cat', '/scratch/mounts'])).output).toMatch(/tmpfs \/scratch tmpfs .*size=16384k/);
   });
 
   it('evicts a pod whose emptyDir grows past its sizeLimit', async () => {
-    await node.writeManifest('hog.yaml', [podManifest('hog', {
-      terminationGracePeriodSeconds: 2,
-      volumes: [{ name: 'cache', emptyDir: { sizeLimit: '1Mi' } }],
-      containers: [{ name: 'main', image: BUSYBOX, command: ['sh', '-c', 'dd if=/dev/zero of=/cache/blob bs=1024 count=3072; sleep 3600'], volumeMounts: [{ name: 'cache', mountPath: '/cache' }] }],
-    })]);
+    await node.writeManifest('hog.yaml', [
+      podManifest('hog', {
+        terminationGracePeriodSeconds: 2,
+        volumes: [{ name: 'cache', emptyDir: { sizeLimit: '1Mi' } }],
+        containers: [
+          {
+            name: 'main',
+            image: BUSYBOX,
+            command: ['sh', '-c', 'dd if=/dev/zero of=/cache/blob bs=1024 count=3072; sleep 3600'],
+            volumeMounts: [{ name: 'cache', mountPath: '/cache' }],
+          },
+        ],
+      }),
+    ]);
     const st = await node.waitForPod('hog', 'evicted', (s) => s.phase === 'Failed', 60_000);
     expect(st.reason).toBe('Evicted');
     expect(st.message).toContain('"cache"');
@@ -100,13 +125,19 @@ describe('volumes', () => {
       { name: 'chr', hostPath: { path: join(host, 'chr'), type: 'CharDevice' } },
       { name: 'blk', hostPath: { path: join(host, 'blk'), type: 'BlockDevice' } },
     ];
-    await node.writeManifest('hostpaths.yaml', [podManifest('hostpaths', {
-      volumes,
-      containers: [{
-        name: 'main', image: BUSYBOX, command: sleepForever,
-        volumeMounts: volumes.map((v) => ({ name: v.name, mountPath: `/host/${v.name}` })),
-      }],
-    })]);
+    await node.writeManifest('hostpaths.yaml', [
+      podManifest('hostpaths', {
+        volumes,
+        containers: [
+          {
+            name: 'main',
+            image: BUSYBOX,
+            command: sleepForever,
+            volumeMounts: volumes.map((v) => ({ name: v.name, mountPath: `/host/${v.name}` })),
+          },
+        ],
+      }),
+    ]);
     const st = await node.waitForPod('hostpaths', 'running', (s) => containerStatus(s, 'main').state.running !== undefined);
     const id = dockerId(containerStatus(st, 'main').containerID);
     expect((await execIn(id, ['cat', '/host/file'])).output).toBe('host file\n');
@@ -125,10 +156,15 @@ describe('volumes', () => {
       ['not-blk', join(host, 'chr'), 'BlockDevice', /found a character device/],
       ['no-parent', join(host, 'absent', 'f'), 'FileOrCreate', /parent directory .* does not exist/],
     ];
-    await node.writeManifest('mismatch.yaml', cases.map(([name, path, type]) => podManifest(name, {
-      volumes: [{ name: 'v', hostPath: { path, type } }],
-      containers: [{ name: 'main', image: BUSYBOX, command: sleepForever, volumeMounts: [{ name: 'v', mountPath: '/v' }] }],
-    })));
+    await node.writeManifest(
+      'mismatch.yaml',
+      cases.map(([name, path, type]) =>
+        podManifest(name, {
+          volumes: [{ name: 'v', hostPath: { path, type } }],
+          containers: [{ name: 'main', image: BUSYBOX, command: sleepForever, volumeMounts: [{ name: 'v', mountPath: '/v' }] }],
+        }),
+      ),
+    );
     for (const [name, path, , pattern] of cases) {
       const st = await node.waitForPod(name, 'refused', (s) => waitingMessage(s, 'main').includes('MountVolume.SetUp failed'));
       expect(containerStatus(st, 'main').state.waiting?.reason).toBe('ContainerCreating');
@@ -179,10 +215,15 @@ describe('volumes', () => {
       // subPathExpr passes API validation and only climbs out once expanded.
       podManifest('expr', {
         volumes: [{ name: 'v', emptyDir: {} }],
-        containers: [{
-          name: 'main', image: BUSYBOX, command: sleepForever, env: [{ name: 'UP', value: '..' }],
-          volumeMounts: [{ name: 'v', mountPath: '/x', subPathExpr: '$(UP)/$(UP)' }],
-        }],
+        containers: [
+          {
+            name: 'main',
+            image: BUSYBOX,
+            command: sleepForever,
+            env: [{ name: 'UP', value: '..' }],
+            volumeMounts: [{ name: 'v', mountPath: '/x', subPathExpr: '$(UP)/$(UP)' }],
+          },
+        ],
       }),
     ]);
     for (const name of ['symlink', 'symlink-etc']) {
@@ -198,18 +239,30 @@ describe('volumes', () => {
   it('refuses, on restart, a subPath directory the container swapped for a symlink', async () => {
     const outside = join(host, 'outside');
     const modeBefore = (await stat(outside)).mode;
-    await node.writeManifest('swap.yaml', [podManifest('swap', {
-      terminationGracePeriodSeconds: 2,
-      volumes: [{ name: 'v', emptyDir: {} }],
-      containers: [{
-        name: 'main', image: BUSYBOX,
-        // Runs once with the real directory, then swaps it for a link and exits.
-        command: ['sh', '-c', `sleep 2; rm -rf /all/data && ln -s ${outside} /all/data; exit 1`],
-        volumeMounts: [{ name: 'v', mountPath: '/all' }, { name: 'v', mountPath: '/data', subPath: 'data' }],
-      }],
-    })]);
-    const st = await node.waitForPod('swap', 'refused after the swap',
-      (s) => containerStatus(s, 'main').state.waiting?.reason === 'CreateContainerConfigError', 90_000);
+    await node.writeManifest('swap.yaml', [
+      podManifest('swap', {
+        terminationGracePeriodSeconds: 2,
+        volumes: [{ name: 'v', emptyDir: {} }],
+        containers: [
+          {
+            name: 'main',
+            image: BUSYBOX,
+            // Runs once with the real directory, then swaps it for a link and exits.
+            command: ['sh', '-c', `sleep 2; rm -rf /all/data && ln -s ${outside} /all/data; exit 1`],
+            volumeMounts: [
+              { name: 'v', mountPath: '/all' },
+              { name: 'v', mountPath: '/data', subPath: 'data' },
+            ],
+          },
+        ],
+      }),
+    ]);
+    const st = await node.waitForPod(
+      'swap',
+      'refused after the swap',
+      (s) => containerStatus(s, 'main').state.waiting?.reason === 'CreateContainerConfigError',
+      90_000,
+    );
     expect(waitingMessage(st, 'main')).toMatch(/symlink|symbolic link/i);
     expect(await readdir(outside)).toEqual(['keep']);
     expect((await stat(outside)).mode).toBe(modeBefore);

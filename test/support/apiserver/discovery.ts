@@ -17,7 +17,11 @@ export const SERVER_VERSION = {
 
 function resourceEntries(def: ResourceDef): unknown[] {
   const main: Record<string, unknown> = {
-    name: def.plural, singularName: def.singular, namespaced: def.namespaced, kind: def.kind, verbs: [...VERBS],
+    name: def.plural,
+    singularName: def.singular,
+    namespaced: def.namespaced,
+    kind: def.kind,
+    verbs: [...VERBS],
   };
   if (def.shortNames) main.shortNames = def.shortNames;
   if (!def.hasStatus) return [main];

@@ -3,11 +3,27 @@
 import type { ResourceDef } from './resources.js';
 
 export type StatusReason =
-  | 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid' | 'Gone' | 'Expired' | 'Unauthorized'
-  | 'InternalError' | 'MethodNotAllowed' | 'BadRequest' | 'TooManyRequests' | 'ServiceUnavailable'
-  | 'Timeout' | 'UnsupportedMediaType' | 'Forbidden';
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'Conflict'
+  | 'Invalid'
+  | 'Gone'
+  | 'Expired'
+  | 'Unauthorized'
+  | 'InternalError'
+  | 'MethodNotAllowed'
+  | 'BadRequest'
+  | 'TooManyRequests'
+  | 'ServiceUnavailable'
+  | 'Timeout'
+  | 'UnsupportedMediaType'
+  | 'Forbidden';
 
-export interface StatusCause { reason?: string; message?: string; field?: string }
+export interface StatusCause {
+  reason?: string;
+  message?: string;
+  field?: string;
+}
 
 export interface StatusDetails {
   name?: string;
@@ -39,8 +55,12 @@ export class ApiError extends Error {
     if (details) this.status.details = details;
   }
 
-  get code(): number { return this.status.code; }
-  get reason(): StatusReason { return this.status.reason; }
+  get code(): number {
+    return this.status.code;
+  }
+  get reason(): StatusReason {
+    return this.status.reason;
+  }
 }
 
 function target(def: ResourceDef, name: string): StatusDetails {
@@ -67,7 +87,11 @@ export function alreadyExists(def: ResourceDef, name: string): ApiError {
 }
 
 /** Optimistic-concurrency failure: the caller's resourceVersion is not the stored one. */
-export function conflict(def: ResourceDef, name: string, why = 'the object has been modified; please apply your changes to the latest version and try again'): ApiError {
+export function conflict(
+  def: ResourceDef,
+  name: string,
+  why = 'the object has been modified; please apply your changes to the latest version and try again',
+): ApiError {
   return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(def)} "${name}": ${why}`, target(def, name));
 }
 
@@ -107,7 +131,11 @@ export function notFoundPath(path: string): ApiError {
 }
 
 export function unsupportedMediaType(contentType: string): ApiError {
-  return new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got "${contentType}")`);
+  return new ApiError(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got "${contentType}")`,
+  );
 }
 
 export function internalError(err: unknown): ApiError {
@@ -118,13 +146,21 @@ export function internalError(err: unknown): ApiError {
 /** The failure an injected fault answers with, shaped like the real server's for that code. */
 export function injectedFailure(code: number, retryAfterSeconds?: number): ApiError {
   switch (code) {
-    case 429: return new ApiError(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds: retryAfterSeconds ?? 1 });
-    case 503: return new ApiError(503, 'ServiceUnavailable', 'the server is currently unable to handle the request (injected fault)');
-    case 504: return new ApiError(504, 'Timeout', 'the server was unable to return a response in the time allotted (injected fault)');
-    case 409: return new ApiError(409, 'Conflict', 'Operation cannot be fulfilled: injected conflict');
-    case 410: return new ApiError(410, 'Gone', 'injected gone');
-    case 401: return unauthorized();
-    case 404: return new ApiError(404, 'NotFound', 'injected not found');
-    default: return new ApiError(code, 'InternalError', `Internal error occurred: injected fault (${code})`);
+    case 429:
+      return new ApiError(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds: retryAfterSeconds ?? 1 });
+    case 503:
+      return new ApiError(503, 'ServiceUnavailable', 'the server is currently unable to handle the request (injected fault)');
+    case 504:
+      return new ApiError(504, 'Timeout', 'the server was unable to return a response in the time allotted (injected fault)');
+    case 409:
+      return new ApiError(409, 'Conflict', 'Operation cannot be fulfilled: injected conflict');
+    case 410:
+      return new ApiError(410, 'Gone', 'injected gone');
+    case 401:
+      return unauthorized();
+    case 404:
+      return new ApiError(404, 'NotFound', 'injected not found');
+    default:
+      return new ApiError(code, 'InternalError', `Internal error occurred: injected fault (${code})`);
   }
 }

@@ -18,9 +18,16 @@ export interface FailureRule extends FailureMatch {
   retryAfterSeconds?: number;
 }
 
-interface ActiveRule { rule: FailureRule; remaining: number }
+interface ActiveRule {
+  rule: FailureRule;
+  remaining: number;
+}
 
-export interface FaultTarget { method: string; path: string; verb?: ApiVerb }
+export interface FaultTarget {
+  method: string;
+  path: string;
+  verb?: ApiVerb;
+}
 
 export class FaultInjector {
   private rules: ActiveRule[] = [];

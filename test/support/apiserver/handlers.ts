@@ -83,9 +83,15 @@ function startWatch(ctx: HandlerContext, route: ResourceRoute, query: URLSearchP
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
   res.flushHeaders();
   const sink: WatchSink = {
-    send: (event) => { if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify(event)}\n`); },
-    end: () => { if (!res.writableEnded) res.end(); },
-    destroy: () => { res.destroy(); },
+    send: (event) => {
+      if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify(event)}\n`);
+    },
+    end: () => {
+      if (!res.writableEnded) res.end();
+    },
+    destroy: () => {
+      res.destroy();
+    },
   };
   const close = ctx.hub.open(spec, sink);
   res.on('close', close);

@@ -2,12 +2,20 @@
 import { clone, deepEqual, isMap } from './json-value.js';
 import { MalformedPatchError, PatchApplyError } from './patch-errors.js';
 
-interface Operation { op: string; path: string; from?: string; value?: unknown }
+interface Operation {
+  op: string;
+  path: string;
+  from?: string;
+  value?: unknown;
+}
 
 function parsePointer(pointer: string): string[] {
   if (pointer === '') return [];
   if (!pointer.startsWith('/')) throw new MalformedPatchError(`JSON pointer "${pointer}" must start with "/"`);
-  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function arrayIndex(arr: unknown[], token: string, forInsert: boolean, pointer: string): number {
@@ -84,17 +92,31 @@ export function applyJsonPatch(target: unknown, patch: unknown): unknown {
   let doc = clone(target);
   for (const op of ops) {
     switch (op.op) {
-      case 'add': doc = add(doc, op.path, clone(op.value)); break;
-      case 'remove': doc = remove(doc, op.path); break;
-      case 'replace': getAt(doc, op.path); doc = op.path === '' ? clone(op.value) : add(remove(doc, op.path), op.path, clone(op.value)); break;
-      case 'move': { const v = getAt(doc, op.from!); doc = add(remove(doc, op.from!), op.path, v); break; }
-      case 'copy': doc = add(doc, op.path, clone(getAt(doc, op.from!))); break;
+      case 'add':
+        doc = add(doc, op.path, clone(op.value));
+        break;
+      case 'remove':
+        doc = remove(doc, op.path);
+        break;
+      case 'replace':
+        getAt(doc, op.path);
+        doc = op.path === '' ? clone(op.value) : add(remove(doc, op.path), op.path, clone(op.value));
+        break;
+      case 'move': {
+        const v = getAt(doc, op.from!);
+        doc = add(remove(doc, op.from!), op.path, v);
+        break;
+      }
+      case 'copy':
+        doc = add(doc, op.path, clone(getAt(doc, op.from!)));
+        break;
       case 'test':
         if (!deepEqual(getAt(doc, op.path), op.value)) {
           throw new PatchApplyError(`test operation failed: "${op.path}" is ${JSON.stringify(getAt(doc, op.path))}, not ${JSON.stringify(op.value)}`);
         }
         break;
-      default: throw new MalformedPatchError(`unknown JSON patch operation "${op.op}"`);
+      default:
+        throw new MalformedPatchError(`unknown JSON patch operation "${op.op}"`);
     }
   }
   return doc;

@@ -23,8 +23,8 @@ export interface ListResult {
   items: Array<Record<string, unknown>>;
 }
 
-const EXPIRED_CONTINUE = 'The provided continue parameter is too old to display a consistent list result. '
-  + 'You can start a new list without the continue parameter.';
+const EXPIRED_CONTINUE =
+  'The provided continue parameter is too old to display a consistent list result. ' + 'You can start a new list without the continue parameter.';
 
 function parseRv(value: string): number {
   if (!/^\d+$/.test(value)) throw badRequest(`invalid resource version "${value}"`);
@@ -65,10 +65,9 @@ function listItem(o: KubeObject): Record<string, unknown> {
 
 export function listObjects(def: ResourceDef, q: ListQuery, store: ObjectStore, hub: WatchHub): ListResult {
   const { objects, rv, after, unpaged } = source(def, q, store, hub);
-  const matching = objects.filter((o) =>
-    (q.namespace === undefined || o.metadata.namespace === q.namespace)
-    && (after === undefined || keyOf(o) > after)
-    && matchesFilter(q.filter, o));
+  const matching = objects.filter(
+    (o) => (q.namespace === undefined || o.metadata.namespace === q.namespace) && (after === undefined || keyOf(o) > after) && matchesFilter(q.filter, o),
+  );
   const metadata: ListResult['metadata'] = { resourceVersion: String(rv) };
   let page = matching;
   if (!unpaged && q.limit !== undefined && q.limit > 0 && matching.length > q.limit) {

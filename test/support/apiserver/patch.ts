@@ -14,8 +14,11 @@ export const PATCH_CONTENT_TYPES: Readonly<Record<string, PatchType>> = {
 
 export function applyPatch(kind: string, original: unknown, type: PatchType, patch: unknown): unknown {
   switch (type) {
-    case 'json': return applyJsonPatch(original, patch);
-    case 'merge': return applyMergePatch(original, patch);
-    case 'strategic': return applyStrategicMergePatch(original, patch, mergeSchemaFor(kind));
+    case 'json':
+      return applyJsonPatch(original, patch);
+    case 'merge':
+      return applyMergePatch(original, patch);
+    case 'strategic':
+      return applyStrategicMergePatch(original, patch, mergeSchemaFor(kind));
   }
 }

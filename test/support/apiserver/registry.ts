@@ -4,9 +4,7 @@
 // nothing, and (graceful) deletion. Used by the HTTP routes and by the test helpers.
 import { randomInt, randomUUID } from 'node:crypto';
 import { decideDeletion } from './graceful-delete.js';
-import {
-  ApiError, alreadyExists, badRequest, conflict, internalError, namespaceNotFound, notFound, preconditionFailed,
-} from './errors.js';
+import { ApiError, alreadyExists, badRequest, conflict, internalError, namespaceNotFound, notFound, preconditionFailed } from './errors.js';
 import { prepareForCreate } from './defaults.js';
 import { clone, deepEqual, isMap } from './json-value.js';
 import { applyPatch, type PatchType } from './patch.js';
@@ -33,7 +31,10 @@ const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 const PRESERVED_META = ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'name', 'namespace'] as const;
 
 export class Registry {
-  constructor(private readonly store: ObjectStore, private readonly options: RegistryOptions) {}
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly options: RegistryOptions,
+  ) {}
 
   find(def: ResourceDef, namespace: string | undefined, name: string): KubeObject | undefined {
     return this.store.get(def.plural, scoped(def, namespace), name);
@@ -111,7 +112,7 @@ export class Registry {
       throw preconditionFailed(def, name, 'ResourceVersion', pre.resourceVersion, old.metadata.resourceVersion);
     }
     let grace = options.gracePeriodSeconds ?? undefined;
-    if (grace !== undefined && (!Number.isInteger(grace))) throw badRequest(`gracePeriodSeconds must be an integer, got ${grace}`);
+    if (grace !== undefined && !Number.isInteger(grace)) throw badRequest(`gracePeriodSeconds must be an integer, got ${grace}`);
     // Negative values are treated as 1 s on the delete path.
     if (grace !== undefined && grace < 0) grace = 1;
     const decision = decideDeletion(old, def.gracefulDelete, grace, this.options.now());
@@ -185,7 +186,9 @@ function decode(def: ResourceDef, body: unknown): KubeObject {
   const o = clone(body);
   const apiVersion = apiVersionOf(def);
   if ((o.kind !== undefined && o.kind !== def.kind) || (o.apiVersion !== undefined && o.apiVersion !== apiVersion)) {
-    throw badRequest(`${String(o.kind)} in version "${String(o.apiVersion)}" cannot be handled as a ${def.kind} (expected kind "${def.kind}", apiVersion "${apiVersion}")`);
+    throw badRequest(
+      `${String(o.kind)} in version "${String(o.apiVersion)}" cannot be handled as a ${def.kind} (expected kind "${def.kind}", apiVersion "${apiVersion}")`,
+    );
   }
   if (o.metadata !== undefined && !isMap(o.metadata)) throw badRequest(`${def.kind}.metadata must be an object`);
   o.kind = def.kind;

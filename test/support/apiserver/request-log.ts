@@ -41,13 +41,15 @@ function matchText(pattern: string | RegExp | undefined, value: string | undefin
 
 export function matchesRequest(filter: RequestFilter | ((r: RequestRecord) => boolean), r: RequestRecord): boolean {
   if (typeof filter === 'function') return filter(r);
-  return (filter.method === undefined || filter.method.toUpperCase() === r.method)
-    && matchText(filter.path, r.path)
-    && (filter.verb === undefined || filter.verb === r.verb)
-    && (filter.resource === undefined || filter.resource === r.resource)
-    && (filter.namespace === undefined || filter.namespace === r.namespace)
-    && (filter.name === undefined || filter.name === r.name)
-    && (filter.subresource === undefined || filter.subresource === (r.subresource ?? ''))
-    && matchText(filter.contentType, r.contentType)
-    && (filter.status === undefined || filter.status === r.status);
+  return (
+    (filter.method === undefined || filter.method.toUpperCase() === r.method) &&
+    matchText(filter.path, r.path) &&
+    (filter.verb === undefined || filter.verb === r.verb) &&
+    (filter.resource === undefined || filter.resource === r.resource) &&
+    (filter.namespace === undefined || filter.namespace === r.namespace) &&
+    (filter.name === undefined || filter.name === r.name) &&
+    (filter.subresource === undefined || filter.subresource === (r.subresource ?? '')) &&
+    matchText(filter.contentType, r.contentType) &&
+    (filter.status === undefined || filter.status === r.status)
+  );
 }

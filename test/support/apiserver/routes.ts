@@ -5,7 +5,10 @@ import { notFoundPath, type ApiError } from './errors.js';
 import type { ResourceCatalog, ResourceDef } from './resources.js';
 
 export type DiscoveryDoc =
-  | { doc: 'api' } | { doc: 'apis' } | { doc: 'version' } | { doc: 'health' }
+  | { doc: 'api' }
+  | { doc: 'apis' }
+  | { doc: 'version' }
+  | { doc: 'health' }
   | { doc: 'group'; group: string }
   | { doc: 'resources'; group: string; version: string };
 
@@ -23,7 +26,10 @@ export type Route = { kind: 'discovery'; target: DiscoveryDoc } | ({ kind: 'reso
 export type ApiVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
 export function parseRoute(pathname: string, catalog: ResourceCatalog): Route | ApiError {
-  const parts = pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const parts = pathname
+    .split('/')
+    .filter((p) => p !== '')
+    .map(decodeURIComponent);
   const missing = notFoundPath(pathname);
   const head = parts[0];
   if (parts.length === 1 && head === 'version') return { kind: 'discovery', target: { doc: 'version' } };
@@ -85,10 +91,15 @@ export function verbOf(method: string, route: ResourceRoute, query: URLSearchPar
     case 'GET':
       if (isWatchRequest(route, query)) return 'watch';
       return route.name === undefined ? 'list' : 'get';
-    case 'POST': return 'create';
-    case 'PUT': return 'update';
-    case 'PATCH': return 'patch';
-    case 'DELETE': return route.name === undefined ? 'deletecollection' : 'delete';
-    default: return undefined;
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return route.name === undefined ? 'deletecollection' : 'delete';
+    default:
+      return undefined;
   }
 }

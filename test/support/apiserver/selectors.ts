@@ -5,10 +5,18 @@ import { isLabelKey, isLabelValue } from './names.js';
 import type { ResourceDef } from './resources.js';
 
 export type LabelOperator = 'exists' | 'notexists' | '=' | '!=' | 'in' | 'notin' | 'gt' | 'lt';
-export interface LabelRequirement { key: string; op: LabelOperator; values: string[] }
+export interface LabelRequirement {
+  key: string;
+  op: LabelOperator;
+  values: string[];
+}
 export type LabelSelector = LabelRequirement[];
 
-export interface FieldRequirement { field: string; op: '=' | '!='; value: string }
+export interface FieldRequirement {
+  field: string;
+  op: '=' | '!=';
+  value: string;
+}
 export type FieldSelector = FieldRequirement[];
 
 type Token = { kind: 'id'; text: string } | { kind: 'op'; text: string };
@@ -18,10 +26,21 @@ function tokenize(input: string): Token[] {
   let i = 0;
   while (i < input.length) {
     const c = input[i]!;
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     const two = input.slice(i, i + 2);
-    if (two === '==' || two === '!=') { tokens.push({ kind: 'op', text: two }); i += 2; continue; }
-    if ('!=,()<>'.includes(c)) { tokens.push({ kind: 'op', text: c }); i++; continue; }
+    if (two === '==' || two === '!=') {
+      tokens.push({ kind: 'op', text: two });
+      i += 2;
+      continue;
+    }
+    if ('!=,()<>'.includes(c)) {
+      tokens.push({ kind: 'op', text: c });
+      i++;
+      continue;
+    }
     let j = i;
     while (j < input.length && !/[\s!=,()<>]/.test(input[j]!)) j++;
     tokens.push({ kind: 'id', text: input.slice(i, j) });
@@ -43,7 +62,10 @@ export function parseLabelSelector(input: string | null | undefined): LabelSelec
     let t = next();
     if (!t) throw fail('expected a requirement');
     let negated = false;
-    if (t.kind === 'op' && t.text === '!') { negated = true; t = next(); }
+    if (t.kind === 'op' && t.text === '!') {
+      negated = true;
+      t = next();
+    }
     if (t?.kind !== 'id') throw fail('expected a label key');
     const key = t.text;
     if (!isLabelKey(key)) throw fail(`invalid label key "${key}"`);
@@ -54,7 +76,10 @@ export function parseLabelSelector(input: string | null | undefined): LabelSelec
       pos++;
       const v = peek();
       let value = '';
-      if (v && v.kind === 'id') { value = v.text; pos++; }
+      if (v && v.kind === 'id') {
+        value = v.text;
+        pos++;
+      }
       if (!isLabelValue(value)) throw fail(`invalid label value "${value}"`);
       if (op.text === '<' || op.text === '>') {
         if (!/^-?\d+$/.test(value)) throw fail(`for '${op.text}' the value must be an integer, got "${value}"`);
@@ -93,14 +118,22 @@ export function matchesLabels(selector: LabelSelector, labels: Record<string, st
     const has = Object.hasOwn(l, r.key);
     const v = l[r.key];
     switch (r.op) {
-      case 'exists': return has;
-      case 'notexists': return !has;
-      case '=': return has && v === r.values[0];
-      case '!=': return !has || v !== r.values[0];
-      case 'in': return has && r.values.includes(v!);
-      case 'notin': return !has || !r.values.includes(v!);
-      case 'gt': return has && /^-?\d+$/.test(v!) && Number(v) > Number(r.values[0]);
-      case 'lt': return has && /^-?\d+$/.test(v!) && Number(v) < Number(r.values[0]);
+      case 'exists':
+        return has;
+      case 'notexists':
+        return !has;
+      case '=':
+        return has && v === r.values[0];
+      case '!=':
+        return !has || v !== r.values[0];
+      case 'in':
+        return has && r.values.includes(v!);
+      case 'notin':
+        return !has || !r.values.includes(v!);
+      case 'gt':
+        return has && /^-?\d+$/.test(v!) && Number(v) > Number(r.values[0]);
+      case 'lt':
+        return has && /^-?\d+$/.test(v!) && Number(v) < Number(r.values[0]);
     }
   });
 }
@@ -111,8 +144,16 @@ function splitTerms(input: string): string[] {
   let cur = '';
   for (let i = 0; i < input.length; i++) {
     const c = input[i]!;
-    if (c === '\\' && i + 1 < input.length) { cur += c + input[i + 1]; i++; continue; }
-    if (c === ',') { terms.push(cur); cur = ''; continue; }
+    if (c === '\\' && i + 1 < input.length) {
+      cur += c + input[i + 1];
+      i++;
+      continue;
+    }
+    if (c === ',') {
+      terms.push(cur);
+      cur = '';
+      continue;
+    }
     cur += c;
   }
   terms.push(cur);
@@ -160,7 +201,10 @@ export function matchesFields(selector: FieldSelector, obj: Record<string, unkno
 }
 
 /** Both selectors of one request, matched together. */
-export interface ObjectFilter { labels: LabelSelector; fields: FieldSelector }
+export interface ObjectFilter {
+  labels: LabelSelector;
+  fields: FieldSelector;
+}
 
 export function matchesFilter(filter: ObjectFilter, obj: Record<string, unknown>): boolean {
   const meta = (obj.metadata ?? {}) as { labels?: Record<string, string> };

@@ -220,7 +220,8 @@ export class TestApiServer {
   list<T = KubeObject>(resource: string, namespace?: string, selectors: ListSelectors = {}): T[] {
     const def = this.catalog.require(resource);
     const filter = { labels: parseLabelSelector(selectors.labelSelector), fields: parseFieldSelector(selectors.fieldSelector, def) };
-    return this.store.list(def.plural)
+    return this.store
+      .list(def.plural)
       .filter((o) => (namespace === undefined || !def.namespaced || o.metadata.namespace === namespace) && matchesFilter(filter, o))
       .map((o) => out<T>(o));
   }
@@ -240,7 +241,14 @@ export class TestApiServer {
   }
 
   /** PATCH (default: strategic merge) of the object or, with subresource 'status', of its status only. */
-  patch<T = KubeObject>(resource: string, namespace: string | undefined, name: string, patch: unknown, type: PatchType = 'strategic', options: { subresource?: 'status' } = {}): T {
+  patch<T = KubeObject>(
+    resource: string,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    type: PatchType = 'strategic',
+    options: { subresource?: 'status' } = {},
+  ): T {
     const def = this.catalog.require(resource);
     return out<T>(this.registry.patch(def, this.namespaceFor(def.namespaced, namespace), name, type, patch, options.subresource));
   }
@@ -260,13 +268,23 @@ export class TestApiServer {
    * Resolves with the object (undefined when absent) once `predicate` holds for it,
    * checking now and after every change to it; rejects after `timeoutMs`.
    */
-  waitFor<T = KubeObject>(resource: string, namespace: string | undefined, name: string, predicate: (obj: T | undefined) => boolean, timeoutMs = 10_000): Promise<T | undefined> {
+  waitFor<T = KubeObject>(
+    resource: string,
+    namespace: string | undefined,
+    name: string,
+    predicate: (obj: T | undefined) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<T | undefined> {
     const def = this.catalog.require(resource);
     const ns = this.namespaceFor(def.namespaced, namespace);
     return new Promise((resolve, reject) => {
       let off = (): void => {};
       let timer: NodeJS.Timeout | undefined;
-      const done = (fn: () => void) => { off(); clearTimeout(timer); fn(); };
+      const done = (fn: () => void) => {
+        off();
+        clearTimeout(timer);
+        fn();
+      };
       const check = (): boolean => {
         const o = this.find<T>(resource, ns, name);
         try {
@@ -282,16 +300,26 @@ export class TestApiServer {
       off = this.store.onChange((c) => {
         if (c.resource === def.plural && c.object.metadata.name === name && c.object.metadata.namespace === ns) check();
       });
-      timer = setTimeout(() => done(() => reject(new Error(
-        `waitFor ${resource} ${ns ? `${ns}/` : ''}${name}: not true within ${timeoutMs} ms; last state: ${JSON.stringify(this.find(resource, ns, name) ?? null)}`,
-      ))), timeoutMs);
+      timer = setTimeout(
+        () =>
+          done(() =>
+            reject(
+              new Error(
+                `waitFor ${resource} ${ns ? `${ns}/` : ''}${name}: not true within ${timeoutMs} ms; last state: ${JSON.stringify(this.find(resource, ns, name) ?? null)}`,
+              ),
+            ),
+          ),
+        timeoutMs,
+      );
     });
   }
 
   // ---- HTTP ------------------------------------------------------------------
 
   private async listen(port: number): Promise<void> {
-    const server = createServer((req, res) => { void this.handle(req, res); });
+    const server = createServer((req, res) => {
+      void this.handle(req, res);
+    });
     server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -300,7 +328,10 @@ export class TestApiServer {
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
-          server.listen(port, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+          server.listen(port, '127.0.0.1', () => {
+            server.off('error', reject);
+            resolve();
+          });
         });
         break;
       } catch (err) {

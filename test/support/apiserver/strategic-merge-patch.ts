@@ -94,9 +94,7 @@ function mergeList(original: unknown, patch: unknown[], path: string, schema: Me
       throw new MalformedPatchError(`an element of "${path}" does not contain the merge key "${key}"`);
     }
     const idx = out.findIndex((o) => isMap(o) && deepEqual(o[key], element[key]));
-    const merged = element.$patch === 'delete'
-      ? undefined
-      : mergeMap(idx >= 0 ? (out[idx] as JsonMap) : undefined, element, path, schema);
+    const merged = element.$patch === 'delete' ? undefined : mergeMap(idx >= 0 ? (out[idx] as JsonMap) : undefined, element, path, schema);
     if (merged === undefined) out = out.filter((o) => !(isMap(o) && deepEqual(o[key], element[key])));
     else if (idx >= 0) out[idx] = merged;
     else out.push(merged);

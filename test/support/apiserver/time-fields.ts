@@ -19,8 +19,11 @@ function containerStatusTimes(list: string): string[] {
 
 const TIME_FIELDS: Record<string, string[]> = {
   Pod: [
-    'status.startTime', 'status.conditions[].lastProbeTime', 'status.conditions[].lastTransitionTime',
-    ...containerStatusTimes('containerStatuses'), ...containerStatusTimes('initContainerStatuses'),
+    'status.startTime',
+    'status.conditions[].lastProbeTime',
+    'status.conditions[].lastTransitionTime',
+    ...containerStatusTimes('containerStatuses'),
+    ...containerStatusTimes('initContainerStatuses'),
     ...containerStatusTimes('ephemeralContainerStatuses'),
   ],
   Node: ['status.conditions[].lastHeartbeatTime', 'status.conditions[].lastTransitionTime'],
@@ -83,8 +86,7 @@ export function normalizeTimes(kind: string, apiVersion: string, obj: Record<str
       if (value === null) return;
       const m = typeof value === 'string' ? RFC3339_MICRO.exec(value) : null;
       if (!m || Number.isNaN(Date.parse(`${m[1]}${m[3]}`))) {
-        throw decodeError(kind, apiVersion, path, value, '2006-01-02T15:04:05.000000Z07:00',
-          'a MicroTime needs exactly six fractional digits');
+        throw decodeError(kind, apiVersion, path, value, '2006-01-02T15:04:05.000000Z07:00', 'a MicroTime needs exactly six fractional digits');
       }
       const utc = new Date(Date.parse(`${m[1]}${m[3]}`)).toISOString().replace(/\.\d{3}Z$/, '');
       holder[key] = `${utc}.${m[2]}Z`;

@@ -6,11 +6,17 @@ import { isMap, type JsonMap } from './json-value.js';
 import { isDnsLabel, isDnsSubdomain, isLabelKey, isLabelValue } from './names.js';
 import type { ResourceDef } from './resources.js';
 
-export interface FieldCause { reason: string; field: string; message: string }
+export interface FieldCause {
+  reason: string;
+  field: string;
+  message: string;
+}
 
 const required = (field: string, what = 'Required value'): FieldCause => ({ reason: 'FieldValueRequired', field, message: what });
 const badValue = (field: string, value: unknown, why: string): FieldCause => ({
-  reason: 'FieldValueInvalid', field, message: `Invalid value: ${JSON.stringify(value)}: ${why}`,
+  reason: 'FieldValueInvalid',
+  field,
+  message: `Invalid value: ${JSON.stringify(value)}: ${why}`,
 });
 
 function metaCauses(def: ResourceDef, meta: JsonMap): FieldCause[] {
@@ -19,9 +25,15 @@ function metaCauses(def: ResourceDef, meta: JsonMap): FieldCause[] {
   if (typeof name !== 'string' || name === '') {
     causes.push(required('metadata.name', 'Required value: name or generateName is required'));
   } else if (def.kind === 'Namespace' ? !isDnsLabel(name) : !isDnsSubdomain(name)) {
-    causes.push(badValue('metadata.name', name, def.kind === 'Namespace'
-      ? "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
-      : "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"));
+    causes.push(
+      badValue(
+        'metadata.name',
+        name,
+        def.kind === 'Namespace'
+          ? "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
+          : "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+      ),
+    );
   }
   const labels = meta.labels;
   if (labels !== undefined && labels !== null) {
@@ -29,7 +41,10 @@ function metaCauses(def: ResourceDef, meta: JsonMap): FieldCause[] {
     else {
       for (const [k, v] of Object.entries(labels)) {
         if (!isLabelKey(k)) causes.push(badValue('metadata.labels', k, 'a valid label key must be [prefix/]name'));
-        if (typeof v !== 'string' || !isLabelValue(v)) causes.push(badValue(`metadata.labels.${k}`, v, 'a valid label must be an empty string or consist of alphanumeric characters, \'-\', \'_\' or \'.\' (at most 63)'));
+        if (typeof v !== 'string' || !isLabelValue(v))
+          causes.push(
+            badValue(`metadata.labels.${k}`, v, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.' (at most 63)"),
+          );
       }
     }
   }
@@ -67,7 +82,11 @@ function podCauses(pod: JsonMap): FieldCause[] {
   }
   const policy = spec.restartPolicy;
   if (policy !== undefined && !['Always', 'OnFailure', 'Never'].includes(policy as string)) {
-    causes.push({ reason: 'FieldValueNotSupported', field: 'spec.restartPolicy', message: `Unsupported value: ${JSON.stringify(policy)}: supported values: "Always", "OnFailure", "Never"` });
+    causes.push({
+      reason: 'FieldValueNotSupported',
+      field: 'spec.restartPolicy',
+      message: `Unsupported value: ${JSON.stringify(policy)}: supported values: "Always", "OnFailure", "Never"`,
+    });
   }
   return causes;
 }
@@ -83,9 +102,7 @@ function eventCauses(event: JsonMap, namespace: string): FieldCause[] {
 function leaseCauses(lease: JsonMap): FieldCause[] {
   const spec = isMap(lease.spec) ? lease.spec : {};
   const d = spec.leaseDurationSeconds;
-  return d !== undefined && d !== null && (typeof d !== 'number' || d <= 0)
-    ? [badValue('spec.leaseDurationSeconds', d, 'must be greater than 0')]
-    : [];
+  return d !== undefined && d !== null && (typeof d !== 'number' || d <= 0) ? [badValue('spec.leaseDurationSeconds', d, 'must be greater than 0')] : [];
 }
 
 /** Throws a 422 Invalid naming every bad field of `obj` (already defaulted, with its final name). */

@@ -53,7 +53,10 @@ export class WatchHub {
   private compactedRv: number;
   private readonly watchers = new Set<Watcher>();
 
-  constructor(private readonly store: ObjectStore, private readonly options: WatchHubOptions) {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly options: WatchHubOptions,
+  ) {
     this.compactedRv = store.currentRv();
     store.onChange((c) => this.record(c));
   }
@@ -117,19 +120,30 @@ export class WatchHub {
       watcher.timers.push(setInterval(() => sink.send(this.bookmark(spec.def)), this.options.bookmarkIntervalMs));
     }
     if (spec.timeoutSeconds !== undefined && spec.timeoutSeconds > 0) {
-      watcher.timers.push(setTimeout(() => { close(); sink.end(); }, spec.timeoutSeconds * 1000));
+      watcher.timers.push(
+        setTimeout(() => {
+          close();
+          sink.end();
+        }, spec.timeoutSeconds * 1000),
+      );
     }
     return close;
   }
 
   /** Ends every watch normally, as an apiserver does when a watch times out. */
   endAll(): void {
-    for (const w of [...this.watchers]) { this.unregister(w); w.sink.end(); }
+    for (const w of [...this.watchers]) {
+      this.unregister(w);
+      w.sink.end();
+    }
   }
 
   /** Cuts every watch abruptly. */
   destroyAll(): void {
-    for (const w of [...this.watchers]) { this.unregister(w); w.sink.destroy(); }
+    for (const w of [...this.watchers]) {
+      this.unregister(w);
+      w.sink.destroy();
+    }
   }
 
   private bookmark(def: ResourceDef): WatchEvent {

@@ -1,7 +1,12 @@
 import { describe, it, expect } from 'vitest';
 import { expand, lookupIn } from '../../../agent/api/env-expansion.js';
 
-const vars = new Map([['A', 'alpha'], ['B', 'beta'], ['EMPTY', ''], ['REF', '$(A)']]);
+const vars = new Map([
+  ['A', 'alpha'],
+  ['B', 'beta'],
+  ['EMPTY', ''],
+  ['REF', '$(A)'],
+]);
 const x = (s: string) => expand(s, lookupIn(vars));
 
 describe('expand', () => {
@@ -53,7 +58,13 @@ describe('expand', () => {
 
 describe('lookupIn', () => {
   it('takes the first map that defines the name', () => {
-    const lookup = lookupIn(new Map([['X', '1']]), new Map([['X', '2'], ['Y', '3']]));
+    const lookup = lookupIn(
+      new Map([['X', '1']]),
+      new Map([
+        ['X', '2'],
+        ['Y', '3'],
+      ]),
+    );
     expect(lookup('X')).toBe('1');
     expect(lookup('Y')).toBe('3');
     expect(lookup('Z')).toBeUndefined();

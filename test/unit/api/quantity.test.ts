@@ -1,7 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import {
-  InvalidQuantityError, divideRoundUp, parseCPUToMilli, parseMemoryToBytes, parseQuantity,
-} from '../../../agent/api/quantity.js';
+import { InvalidQuantityError, divideRoundUp, parseCPUToMilli, parseMemoryToBytes, parseQuantity } from '../../../agent/api/quantity.js';
 
 describe('parseQuantity', () => {
   it.each([
@@ -56,12 +54,10 @@ describe('parseQuantity', () => {
     expect(parseQuantity(1e-7)).toBeCloseTo(1e-7, 15);
   });
 
-  it.each(['', 'abc', 'Mi', '1XB', '1 Mi', ' 1', '1Kib', '1K', '1e', '1e3.5', '1.2.3', 'e3', '--1', '1mi', '1e99999'])(
-    'rejects %j naming the value', (q) => {
-      expect(() => parseQuantity(q)).toThrow(InvalidQuantityError);
-      expect(() => parseQuantity(q)).toThrow(`"${q}"`);
-    },
-  );
+  it.each(['', 'abc', 'Mi', '1XB', '1 Mi', ' 1', '1Kib', '1K', '1e', '1e3.5', '1.2.3', 'e3', '--1', '1mi', '1e99999'])('rejects %j naming the value', (q) => {
+    expect(() => parseQuantity(q)).toThrow(InvalidQuantityError);
+    expect(() => parseQuantity(q)).toThrow(`"${q}"`);
+  });
 
   it('rejects non-finite numbers', () => {
     expect(() => parseQuantity(Number.NaN)).toThrow(/invalid quantity "NaN"/);

@@ -3,14 +3,22 @@ import { TestApiServer } from '../../support/apiserver/server.js';
 import { call } from './http-client.js';
 
 const pod = (name: string, extra: Record<string, unknown> = {}) => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: 'web' } },
-  spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] }, ...extra,
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, labels: { app: 'web' } },
+  spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] },
+  ...extra,
 });
 
 describe('TestApiServer CRUD', () => {
   let server: TestApiServer;
-  beforeEach(async () => { server = new TestApiServer(); await server.start(); });
-  afterEach(async () => { await server.stop(); });
+  beforeEach(async () => {
+    server = new TestApiServer();
+    await server.start();
+  });
+  afterEach(async () => {
+    await server.stop();
+  });
 
   it('creates with server-set metadata, defaults and a reset status', async () => {
     const r = await call(server, 'POST', '/api/v1/namespaces/default/pods', pod('p1', { status: { phase: 'Running' } }));
@@ -42,7 +50,9 @@ describe('TestApiServer CRUD', () => {
 
   it('generates names from generateName', async () => {
     const r = await call(server, 'POST', '/api/v1/namespaces/default/events', {
-      metadata: { generateName: 'ev-' }, involvedObject: { kind: 'Pod', namespace: 'default', name: 'p' }, reason: 'Started',
+      metadata: { generateName: 'ev-' },
+      involvedObject: { kind: 'Pod', namespace: 'default', name: 'p' },
+      reason: 'Started',
     });
     expect(r.status).toBe(201);
     expect(r.body.metadata.name).toMatch(/^ev-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
@@ -52,7 +62,14 @@ describe('TestApiServer CRUD', () => {
     await call(server, 'POST', '/api/v1/namespaces/default/pods', pod('p1'));
     const dup = await call(server, 'POST', '/api/v1/namespaces/default/pods', pod('p1'));
     expect(dup.status).toBe(409);
-    expect(dup.body).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'AlreadyExists', code: 409, details: { name: 'p1', kind: 'pods' } });
+    expect(dup.body).toMatchObject({
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      reason: 'AlreadyExists',
+      code: 409,
+      details: { name: 'p1', kind: 'pods' },
+    });
     const missing = await call(server, 'GET', '/api/v1/namespaces/default/pods/nope');
     expect(missing.status).toBe(404);
     expect(missing.body).toMatchObject({ kind: 'Status', reason: 'NotFound', code: 404, message: 'pods "nope" not found' });
@@ -112,11 +129,13 @@ describe('TestApiServer CRUD', () => {
     expect(badName.body.reason).toBe('Invalid');
     expect(badName.body.details.causes[0].field).toBe('metadata.name');
     const ev = await call(server, 'POST', '/api/v1/namespaces/default/events', {
-      metadata: { name: 'e1' }, involvedObject: { kind: 'Pod', namespace: 'kube-system', name: 'p' },
+      metadata: { name: 'e1' },
+      involvedObject: { kind: 'Pod', namespace: 'kube-system', name: 'p' },
     });
     expect(ev.status).toBe(422);
     const lease = (renewTime: string) => ({
-      metadata: { name: 'node-a' }, spec: { holderIdentity: 'node-a', leaseDurationSeconds: 40, renewTime },
+      metadata: { name: 'node-a' },
+      spec: { holderIdentity: 'node-a', leaseDurationSeconds: 40, renewTime },
     });
     const millis = await call(server, 'POST', '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', lease('2024-05-01T10:00:00.123Z'));
     expect(millis.status).toBe(400);
@@ -127,9 +146,17 @@ describe('TestApiServer CRUD', () => {
 
   it('stores metav1.Time to the second, as the real server does', async () => {
     await call(server, 'POST', '/api/v1/nodes', { metadata: { name: 'n1' } });
-    const r = await call(server, 'PATCH', '/api/v1/nodes/n1/status', {
-      status: { conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: '2024-05-01T10:00:00.987Z', lastTransitionTime: '2024-05-01T12:00:00+02:00' }] },
-    }, 'application/strategic-merge-patch+json');
+    const r = await call(
+      server,
+      'PATCH',
+      '/api/v1/nodes/n1/status',
+      {
+        status: {
+          conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: '2024-05-01T10:00:00.987Z', lastTransitionTime: '2024-05-01T12:00:00+02:00' }],
+        },
+      },
+      'application/strategic-merge-patch+json',
+    );
     expect(r.body.status.conditions[0].lastHeartbeatTime).toBe('2024-05-01T10:00:00Z');
     expect(r.body.status.conditions[0].lastTransitionTime).toBe('2024-05-01T10:00:00Z');
   });

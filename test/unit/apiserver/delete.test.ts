@@ -41,11 +41,15 @@ describe('DELETE over HTTP', () => {
     changes = [];
     server.onChange((c) => changes.push(c));
   });
-  afterEach(async () => { await server.stop(); });
-
-  const mkPod = (name: string, nodeName?: string) => server.create<any>('pods', 'default', {
-    metadata: { name }, spec: { ...(nodeName ? { nodeName } : {}), terminationGracePeriodSeconds: 20, containers: [{ name: 'c', image: 'i:1' }] },
+  afterEach(async () => {
+    await server.stop();
   });
+
+  const mkPod = (name: string, nodeName?: string) =>
+    server.create<any>('pods', 'default', {
+      metadata: { name },
+      spec: { ...(nodeName ? { nodeName } : {}), terminationGracePeriodSeconds: 20, containers: [{ name: 'c', image: 'i:1' }] },
+    });
   const del = (name: string, body?: unknown, query = '') => call(server, 'DELETE', `/api/v1/namespaces/default/pods/${name}${query}`, body);
 
   it('marks a bound pod, then the final delete with the uid precondition removes it', async () => {

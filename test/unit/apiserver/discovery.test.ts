@@ -8,7 +8,10 @@ import { call } from './http-client.js';
 
 describe('discovery', () => {
   let server: TestApiServer | undefined;
-  afterEach(async () => { await server?.stop(); server = undefined; });
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
 
   it('describes core, groups, resources with scope and status subresources, and the version', async () => {
     server = new TestApiServer();

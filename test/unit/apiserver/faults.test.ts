@@ -9,7 +9,9 @@ describe('fault injection and the request log', () => {
     await server.start();
     server.create('pods', 'default', { metadata: { name: 'p' }, spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'i:1' }] } });
   });
-  afterEach(async () => { await server.stop(); });
+  afterEach(async () => {
+    await server.stop();
+  });
 
   it('fails the next N matching requests with the given status, then serves again', async () => {
     server.failNext(2, { status: 503, verb: 'get' });
@@ -45,7 +47,8 @@ describe('fault injection and the request log', () => {
 
   it('logs requests with verb, resource and content type so tests can count status patches', async () => {
     server.clearRequests();
-    const patch = (body: unknown) => call(server, 'PATCH', '/api/v1/namespaces/default/pods/p/status', body, 'application/strategic-merge-patch+json; charset=utf-8');
+    const patch = (body: unknown) =>
+      call(server, 'PATCH', '/api/v1/namespaces/default/pods/p/status', body, 'application/strategic-merge-patch+json; charset=utf-8');
     await patch({ status: { phase: 'Running' } });
     await patch({ status: { podIP: '10.0.0.2' } });
     await call(server, 'GET', '/api/v1/pods?fieldSelector=spec.nodeName%3Dn1');
@@ -53,7 +56,13 @@ describe('fault injection and the request log', () => {
     expect(server.countRequests({ contentType: 'application/strategic-merge-patch+json' })).toBe(2);
     expect(server.countRequests({ verb: 'list' })).toBe(1);
     expect(server.countRequests((r) => r.query.fieldSelector === 'spec.nodeName=n1')).toBe(1);
-    expect(server.requests[0]).toMatchObject({ method: 'PATCH', path: '/api/v1/namespaces/default/pods/p/status', namespace: 'default', name: 'p', status: 200 });
+    expect(server.requests[0]).toMatchObject({
+      method: 'PATCH',
+      path: '/api/v1/namespaces/default/pods/p/status',
+      namespace: 'default',
+      name: 'p',
+      status: 200,
+    });
     expect(server.requests[0]!.time).toBeInstanceOf(Date);
   });
 });

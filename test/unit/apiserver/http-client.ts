@@ -2,20 +2,38 @@
 // watch stream reader that collects newline-delimited events.
 import type { TestApiServer } from '../../support/apiserver/server.js';
 
-export interface Reply<T = any> { status: number; body: T; headers: Headers }
+export interface Reply<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
 
-export async function call<T = any>(server: TestApiServer, method: string, path: string, body?: unknown, contentType = 'application/json', token?: string): Promise<Reply<T>> {
+export async function call<T = any>(
+  server: TestApiServer,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+  token?: string,
+): Promise<Reply<T>> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['Content-Type'] = contentType;
   if (token) headers.Authorization = `Bearer ${token}`;
   const res = await fetch(server.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   let parsed: unknown = text;
-  try { parsed = JSON.parse(text); } catch { /* plain text answers (healthz) */ }
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* plain text answers (healthz) */
+  }
   return { status: res.status, body: parsed as T, headers: res.headers };
 }
 
-export interface WatchEventJson { type: string; object: any }
+export interface WatchEventJson {
+  type: string;
+  object: any;
+}
 
 export class WatchStream {
   readonly events: WatchEventJson[] = [];
@@ -26,11 +44,16 @@ export class WatchStream {
 
   readonly headers: Headers;
 
-  private constructor(private readonly response: Response, private readonly abort: AbortController) {
+  private constructor(
+    private readonly response: Response,
+    private readonly abort: AbortController,
+  ) {
     this.headers = response.headers;
-    this.finished = this.pump().then(
-      (r) => { this.done = true; this.wake?.(); return r; },
-    );
+    this.finished = this.pump().then((r) => {
+      this.done = true;
+      this.wake?.();
+      return r;
+    });
   }
 
   static async open(server: TestApiServer, path: string): Promise<WatchStream> {
@@ -69,7 +92,10 @@ export class WatchStream {
     while (pick().length < count) {
       if (this.done) throw new Error(`watch ended with ${pick().length}/${count} events: ${JSON.stringify(this.events)}`);
       if (Date.now() > deadline) throw new Error(`timed out with ${pick().length}/${count} events: ${JSON.stringify(this.events)}`);
-      await new Promise<void>((resolve) => { this.wake = resolve; setTimeout(resolve, 50); });
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, 50);
+      });
     }
     return pick();
   }

@@ -11,7 +11,9 @@ describe('list pagination', () => {
       server.create('configmaps', 'default', { metadata: { name: `cm-${i}`, labels: { even: String(i % 2 === 0) } } });
     }
   });
-  afterEach(async () => { await server.stop(); });
+  afterEach(async () => {
+    await server.stop();
+  });
 
   const page = (query: string) => call(server, 'GET', `/api/v1/namespaces/default/configmaps?${query}`);
 

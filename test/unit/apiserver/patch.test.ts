@@ -24,13 +24,19 @@ describe('strategic merge patch', () => {
   };
 
   it('merges pod conditions by type and container statuses by name', () => {
-    const out = smp({ status }, {
-      status: {
-        phase: 'Running',
-        conditions: [{ type: 'Ready', status: 'True', reason: null }, { type: 'Initialized', status: 'True' }],
-        containerStatuses: [{ name: 'a', ready: true, state: { running: { startedAt: 't' }, waiting: null } }],
+    const out = smp(
+      { status },
+      {
+        status: {
+          phase: 'Running',
+          conditions: [
+            { type: 'Ready', status: 'True', reason: null },
+            { type: 'Initialized', status: 'True' },
+          ],
+          containerStatuses: [{ name: 'a', ready: true, state: { running: { startedAt: 't' }, waiting: null } }],
+        },
       },
-    });
+    );
     expect(out.status.phase).toBe('Running');
     expect(out.status.conditions).toEqual([
       { type: 'PodScheduled', status: 'True' },
@@ -46,9 +52,20 @@ describe('strategic merge patch', () => {
 
   it('merges podIPs by ip, node addresses by type, and replaces lists without a merge key', () => {
     expect(smp({ status }, { status: { podIPs: [{ ip: 'fd00::2' }] } }).status.podIPs).toEqual([{ ip: '10.0.0.2' }, { ip: 'fd00::2' }]);
-    const node = { status: { addresses: [{ type: 'InternalIP', address: '1.1.1.1' }, { type: 'Hostname', address: 'h' }] }, spec: { taints: [{ key: 'a' }] } };
+    const node = {
+      status: {
+        addresses: [
+          { type: 'InternalIP', address: '1.1.1.1' },
+          { type: 'Hostname', address: 'h' },
+        ],
+      },
+      spec: { taints: [{ key: 'a' }] },
+    };
     const out = smp(node, { status: { addresses: [{ type: 'InternalIP', address: '2.2.2.2' }] }, spec: { taints: [{ key: 'b' }] } }, 'Node');
-    expect(out.status.addresses).toEqual([{ type: 'InternalIP', address: '2.2.2.2' }, { type: 'Hostname', address: 'h' }]);
+    expect(out.status.addresses).toEqual([
+      { type: 'InternalIP', address: '2.2.2.2' },
+      { type: 'Hostname', address: 'h' },
+    ]);
     expect(out.spec.taints).toEqual([{ key: 'b' }]);
   });
 
@@ -63,7 +80,10 @@ describe('strategic merge patch', () => {
   });
 
   it('applies $setElementOrder and $deleteFromPrimitiveList', () => {
-    const out = smp({ status }, { status: { '$setElementOrder/conditions': [{ type: 'Ready' }, { type: 'PodScheduled' }], conditions: [{ type: 'Ready', status: 'True' }] } });
+    const out = smp(
+      { status },
+      { status: { '$setElementOrder/conditions': [{ type: 'Ready' }, { type: 'PodScheduled' }], conditions: [{ type: 'Ready', status: 'True' }] } },
+    );
     expect(out.status.conditions.map((c: any) => c.type)).toEqual(['Ready', 'PodScheduled']);
     expect(out.status['$setElementOrder/conditions']).toBeUndefined();
     const fin = smp({ metadata: { finalizers: ['a', 'b'] } }, { metadata: { '$deleteFromPrimitiveList/finalizers': ['a'], finalizers: ['c'] } });
@@ -103,11 +123,14 @@ describe('PATCH and the status subresource over HTTP', () => {
     server = new TestApiServer();
     await server.start();
     const p = server.create<any>('pods', 'default', {
-      metadata: { name: 'p', labels: { app: 'a' } }, spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'i:1' }] },
+      metadata: { name: 'p', labels: { app: 'a' } },
+      spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'i:1' }] },
     });
     uid = p.metadata.uid;
   });
-  afterEach(async () => { await server.stop(); });
+  afterEach(async () => {
+    await server.stop();
+  });
 
   const statusPatch = (body: unknown) => call(server, 'PATCH', '/api/v1/namespaces/default/pods/p/status', body, 'application/strategic-merge-patch+json');
 
@@ -126,7 +149,13 @@ describe('PATCH and the status subresource over HTTP', () => {
     const viaStatus = await statusPatch({ metadata: { labels: { app: 'changed' } }, spec: { nodeName: 'other' }, status: { phase: 'Running' } });
     expect(viaStatus.body.metadata.labels).toEqual({ app: 'a' });
     expect(viaStatus.body.spec.nodeName).toBe('n1');
-    const viaMain = await call(server, 'PATCH', '/api/v1/namespaces/default/pods/p', { metadata: { labels: { app: 'b' } }, status: { phase: 'Failed' } }, 'application/merge-patch+json');
+    const viaMain = await call(
+      server,
+      'PATCH',
+      '/api/v1/namespaces/default/pods/p',
+      { metadata: { labels: { app: 'b' } }, status: { phase: 'Failed' } },
+      'application/merge-patch+json',
+    );
     expect(viaMain.body.metadata.labels).toEqual({ app: 'b' });
     expect(viaMain.body.status.phase).toBe('Running');
   });
@@ -145,9 +174,21 @@ describe('PATCH and the status subresource over HTTP', () => {
   });
 
   it('supports JSON patch and refuses unknown patch types with 415', async () => {
-    const jp = await call(server, 'PATCH', '/api/v1/namespaces/default/pods/p', [{ op: 'add', path: '/metadata/labels/x', value: 'y' }], 'application/json-patch+json');
+    const jp = await call(
+      server,
+      'PATCH',
+      '/api/v1/namespaces/default/pods/p',
+      [{ op: 'add', path: '/metadata/labels/x', value: 'y' }],
+      'application/json-patch+json',
+    );
     expect(jp.body.metadata.labels).toEqual({ app: 'a', x: 'y' });
-    const failed = await call(server, 'PATCH', '/api/v1/namespaces/default/pods/p', [{ op: 'test', path: '/metadata/labels/x', value: 'z' }], 'application/json-patch+json');
+    const failed = await call(
+      server,
+      'PATCH',
+      '/api/v1/namespaces/default/pods/p',
+      [{ op: 'test', path: '/metadata/labels/x', value: 'z' }],
+      'application/json-patch+json',
+    );
     expect(failed.status).toBe(422);
     const unknown = await call(server, 'PATCH', '/api/v1/namespaces/default/pods/p', {}, 'application/apply-patch+yaml');
     expect(unknown.status).toBe(415);

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCES } from '../../support/apiserver/resources.js';
-import {
-  fieldValue, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector,
-} from '../../support/apiserver/selectors.js';
+import { fieldValue, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from '../../support/apiserver/selectors.js';
 import { ApiError } from '../../support/apiserver/errors.js';
 import { TestApiServer } from '../../support/apiserver/server.js';
 import { call } from './http-client.js';
@@ -39,7 +37,11 @@ describe('label selectors', () => {
     expect(match('app=', { app: '' })).toBe(true);
     for (const bad of ['app in web', 'a b', '=x', 'app in ()', 'bad key!=x', 'app=-x-']) {
       let err: unknown;
-      try { parseLabelSelector(bad); } catch (e) { err = e; }
+      try {
+        parseLabelSelector(bad);
+      } catch (e) {
+        err = e;
+      }
       expect(err, bad).toBeInstanceOf(ApiError);
       expect((err as ApiError).code).toBe(400);
     }
@@ -71,14 +73,18 @@ describe('selectors over HTTP', () => {
   const server = new TestApiServer();
   beforeAll(async () => {
     await server.start();
-    const mk = (name: string, node: string, labels: Record<string, string>) => server.create('pods', 'default', {
-      metadata: { name, labels }, spec: { nodeName: node, containers: [{ name: 'c', image: 'i:1' }] },
-    });
+    const mk = (name: string, node: string, labels: Record<string, string>) =>
+      server.create('pods', 'default', {
+        metadata: { name, labels },
+        spec: { nodeName: node, containers: [{ name: 'c', image: 'i:1' }] },
+      });
     mk('a', 'n1', { app: 'web' });
     mk('b', 'n1', { app: 'db' });
     mk('c', 'n2', { app: 'web' });
   });
-  afterAll(async () => { await server.stop(); });
+  afterAll(async () => {
+    await server.stop();
+  });
 
   const names = async (query: string) => {
     const r = await call(server, 'GET', `/api/v1/pods?${query}`);

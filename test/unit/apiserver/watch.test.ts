@@ -8,7 +8,11 @@ const rvOf = (e: { object: any }) => Number(e.object.metadata.resourceVersion);
 describe('watch', () => {
   let server: TestApiServer;
   const streams: WatchStream[] = [];
-  const watch = async (path: string) => { const s = await WatchStream.open(server, path); streams.push(s); return s; };
+  const watch = async (path: string) => {
+    const s = await WatchStream.open(server, path);
+    streams.push(s);
+    return s;
+  };
 
   beforeEach(async () => {
     server = new TestApiServer({ bookmarkIntervalMs: 50 });
@@ -25,7 +29,10 @@ describe('watch', () => {
     await s.waitForEvents(1);
     server.create('configmaps', 'default', cm('b'));
     const events = await s.waitForEvents(2);
-    expect(events.map((e) => [e.type, e.object.metadata.name])).toEqual([['ADDED', 'a'], ['ADDED', 'b']]);
+    expect(events.map((e) => [e.type, e.object.metadata.name])).toEqual([
+      ['ADDED', 'a'],
+      ['ADDED', 'b'],
+    ]);
     expect(events[0]!.object.kind).toBe('ConfigMap');
     expect(s.headers.get('transfer-encoding')).toBe('chunked');
     expect(s.headers.get('content-type')).toBe('application/json');
@@ -156,7 +163,10 @@ describe('watch', () => {
     await s.waitForEvents(1);
     await server.goDown();
     expect(await s.finished).toBe('error');
-    const refused = await fetch(`${url}/version`).then(() => 'connected', (e: any) => e.cause?.code ?? String(e));
+    const refused = await fetch(`${url}/version`).then(
+      () => 'connected',
+      (e: any) => e.cause?.code ?? String(e),
+    );
     expect(refused).toBe('ECONNREFUSED');
     server.create('configmaps', 'default', cm('while-down'));
     expect(await server.comeBack()).toBe(url);

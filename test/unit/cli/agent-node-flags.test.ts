@@ -11,7 +11,7 @@ describe('missingAgentNodeFlags', () => {
     expect(missingAgentNodeFlags([...AGENT_NODE_FLAGS])).toEqual([]);
   });
 
-  it('leaves an operator\'s own setting alone, on the command line or in NODE_OPTIONS, in either spelling', () => {
+  it("leaves an operator's own setting alone, on the command line or in NODE_OPTIONS, in either spelling", () => {
     expect(missingAgentNodeFlags(['--max-semi-space-size=16'])).toEqual([]);
     expect(missingAgentNodeFlags(['--max_semi_space_size=16'])).toEqual([]);
     expect(missingAgentNodeFlags([], '--max-old-space-size=256 --max-semi-space-size=8')).toEqual([]);

@@ -7,7 +7,11 @@ import { ApiError, ApiUnavailableError } from '../../../agent/kube/errors.js';
 import { silentLogger } from '../../../agent/log/logger.js';
 import { FakeClock } from '../../../agent/api/clock.js';
 
-interface Sent { method: 'POST' | 'PATCH'; path: string; body: Record<string, unknown> }
+interface Sent {
+  method: 'POST' | 'PATCH';
+  path: string;
+  body: Record<string, unknown>;
+}
 
 /** Events in memory; failures queued by the test. */
 class FakeEvents implements EventClient {
@@ -173,7 +177,7 @@ describe('ApiEventRecorder', () => {
     expect([...client.stored.values()][0]).toMatchObject({ count: 2 });
   });
 
-  it('names a static pod\'s mirror pod as the involved object', async () => {
+  it("names a static pod's mirror pod as the involved object", async () => {
     const staticPod = pod('etcd-node-a', 'static-hash');
     staticPod.metadata.annotations = { 'kubernetes.io/config.source': 'file', 'kubernetes.io/config.hash': 'static-hash' };
     const mirror: Pod = {
@@ -187,7 +191,11 @@ describe('ApiEventRecorder', () => {
   });
 
   it('never throws into the caller, even when the wrapped recorder does', () => {
-    const throwing: EventRecorder = { record: () => { throw new Error('boom'); } };
+    const throwing: EventRecorder = {
+      record: () => {
+        throw new Error('boom');
+      },
+    };
     recorder = new ApiEventRecorder({ client, nodeName: 'node-a', logger: silentLogger, clock, next: throwing });
     expect(() => recorder.record(pod(), 'Normal', 'Killing', 'Stopping container app')).not.toThrow();
   });

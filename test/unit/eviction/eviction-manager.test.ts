@@ -17,7 +17,14 @@ function pod(name: string, sizeLimit?: string): Pod {
 
 function worker(p: Pod, isTerminating = false): EvictablePod & { evicted: string[] } {
   const evicted: string[] = [];
-  return { currentPod: p, isTerminating, evicted, evict: (message) => { evicted.push(message); } };
+  return {
+    currentPod: p,
+    isTerminating,
+    evicted,
+    evict: (message) => {
+      evicted.push(message);
+    },
+  };
 }
 
 describe('EvictionManager', () => {
@@ -27,7 +34,10 @@ describe('EvictionManager', () => {
     const within = worker(pod('within', '1Mi'));
     const measured: string[] = [];
     const eviction = new EvictionManager({
-      pods: () => [over, within], clock, logger: silent, monitoringPeriodMs: 60_000,
+      pods: () => [over, within],
+      clock,
+      logger: silent,
+      monitoringPeriodMs: 60_000,
       emptyDirs: {
         async sizeLimitViolation(p) {
           measured.push(p.metadata.name ?? '');
@@ -54,8 +64,15 @@ describe('EvictionManager', () => {
     const measured: string[] = [];
     const eviction = new EvictionManager({
       pods: () => [worker(pod('unlimited')), worker(pod('leaving', '1Mi'), true)],
-      clock: new FakeClock(), logger: silent, monitoringPeriodMs: 1_000,
-      emptyDirs: { async sizeLimitViolation(p) { measured.push(p.metadata.name ?? ''); return 'over'; } },
+      clock: new FakeClock(),
+      logger: silent,
+      monitoringPeriodMs: 1_000,
+      emptyDirs: {
+        async sizeLimitViolation(p) {
+          measured.push(p.metadata.name ?? '');
+          return 'over';
+        },
+      },
     });
     await eviction.synchronize();
     expect(measured).toEqual([]);
@@ -65,7 +82,10 @@ describe('EvictionManager', () => {
     const a = worker(pod('a', '1Mi'));
     const b = worker(pod('b', '1Mi'));
     const eviction = new EvictionManager({
-      pods: () => [a, b], clock: new FakeClock(), logger: silent, monitoringPeriodMs: 1_000,
+      pods: () => [a, b],
+      clock: new FakeClock(),
+      logger: silent,
+      monitoringPeriodMs: 1_000,
       emptyDirs: {
         async sizeLimitViolation(p) {
           if (p.metadata.name === 'a') throw new Error('EACCES');

@@ -28,8 +28,10 @@ const pods = resourcePath({ version: 'v1', resource: 'pods', namespace: 'default
 describe('KubeClient requests', () => {
   it('sends JSON with the verb, content type and query, and parses the answer', async () => {
     server.handler = (req, res) => sendJson(res, req.method === 'POST' ? 201 : 200, { echo: req.method, body: req.body ? JSON.parse(req.body) : null });
-    expect(await client.create(pods, { metadata: { name: 'a' } }, { query: { fieldManager: 'nodelet' } }))
-      .toEqual({ echo: 'POST', body: { metadata: { name: 'a' } } });
+    expect(await client.create(pods, { metadata: { name: 'a' } }, { query: { fieldManager: 'nodelet' } })).toEqual({
+      echo: 'POST',
+      body: { metadata: { name: 'a' } },
+    });
     await client.update(`${pods}/a`, { metadata: { name: 'a', resourceVersion: '5' } });
     await client.patch(`${pods}/a/status`, { status: { phase: 'Running' } }, 'strategic');
     await client.patch(`${pods}/a`, { metadata: { labels: { x: 'y' } } }, 'merge');
@@ -76,8 +78,15 @@ describe('KubeClient requests', () => {
   });
 
   it('gives answers without a Status the reason of their code and the start of their text', async () => {
-    server.handler = (_req, res) => { res.writeHead(502, { 'Content-Type': 'text/plain' }); res.end('bad gateway from the proxy'); };
-    await expect(client.get(pods)).rejects.toMatchObject({ code: 502, reason: 'InternalError', message: expect.stringContaining('bad gateway from the proxy') });
+    server.handler = (_req, res) => {
+      res.writeHead(502, { 'Content-Type': 'text/plain' });
+      res.end('bad gateway from the proxy');
+    };
+    await expect(client.get(pods)).rejects.toMatchObject({
+      code: 502,
+      reason: 'InternalError',
+      message: expect.stringContaining('bad gateway from the proxy'),
+    });
   });
 
   it('retries a 429 after its Retry-After, then succeeds', async () => {
@@ -101,7 +110,11 @@ describe('KubeClient requests', () => {
     const refused: Credentials[] = [];
     const credentials: CredentialSource = {
       get: async () => ({ token }),
-      invalidate: (used) => { refused.push(used); token = 'new'; return true; },
+      invalidate: (used) => {
+        refused.push(used);
+        token = 'new';
+        return true;
+      },
     };
     const authed = new KubeClient({ cluster: { server: url, insecureSkipTlsVerify: false }, credentials });
     server.handler = (req, res) => {
@@ -134,14 +147,18 @@ describe('KubeClient requests', () => {
   });
 
   it('gives up on a server that does not answer within the timeout', async () => {
-    server.handler = () => { /* never answers */ };
+    server.handler = () => {
+      /* never answers */
+    };
     const err = await client.get(pods, { timeoutMs: 100 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiUnavailableError);
     expect((err as Error).message).toContain('no complete response within 100 ms');
   });
 
   it('rejects with the abort reason when the caller aborts', async () => {
-    server.handler = () => { /* never answers */ };
+    server.handler = () => {
+      /* never answers */
+    };
     const controller = new AbortController();
     const pending = client.get(pods, { signal: controller.signal });
     setTimeout(() => controller.abort(new Error('shutting down')), 20);
@@ -150,7 +167,10 @@ describe('KubeClient requests', () => {
 
   it('reuses one keep-alive connection for consecutive calls', async () => {
     const ports = new Set<number | undefined>();
-    server.handler = (_req: RecordedRequest, res: ServerResponse) => { ports.add(res.socket?.remotePort); sendJson(res, 200, {}); };
+    server.handler = (_req: RecordedRequest, res: ServerResponse) => {
+      ports.add(res.socket?.remotePort);
+      sendJson(res, 200, {});
+    };
     for (let i = 0; i < 5; i++) await client.get(pods);
     expect(ports.size).toBe(1);
   });
@@ -161,7 +181,10 @@ describe('KubeClient.list', () => {
     const coll = new FakeCollection();
     for (const n of ['a', 'b', 'c', 'd', 'e']) coll.create(n);
     server.handler = coll.handler;
-    const result = await client.list<{ kind?: string; apiVersion?: string; metadata: { name: string } }>('/api/v1/namespaces/default/configmaps', { limit: 2, labelSelector: 'app=x' });
+    const result = await client.list<{ kind?: string; apiVersion?: string; metadata: { name: string } }>('/api/v1/namespaces/default/configmaps', {
+      limit: 2,
+      labelSelector: 'app=x',
+    });
     expect(result.items.map((i) => i.metadata.name)).toEqual(['a', 'b', 'c', 'd', 'e']);
     // Items come without kind/apiVersion on the wire; the client fills them in from the list.
     expect(result.items.every((i) => i.kind === 'ConfigMap' && i.apiVersion === 'v1')).toBe(true);
@@ -276,7 +299,8 @@ describe('KubeClient.watch', () => {
 describe('KubeClient.hasResource', () => {
   it('answers from discovery, caches it, and treats a missing group as absent', async () => {
     server.handler = (req, res) => {
-      if (req.path === '/api/v1') sendJson(res, 200, { kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'pods' }, { name: 'pods/status' }, { name: 'nodes' }] });
+      if (req.path === '/api/v1')
+        sendJson(res, 200, { kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'pods' }, { name: 'pods/status' }, { name: 'nodes' }] });
       else sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
     };
     expect(await client.hasResource('v1', 'pods')).toBe(true);
@@ -289,7 +313,8 @@ describe('KubeClient.hasResource', () => {
 
   it('does not cache a failed discovery', async () => {
     let up = false;
-    server.handler = (_req, res) => (up ? sendJson(res, 200, { resources: [{ name: 'endpointslices' }] }) : sendStatus(res, 503, 'ServiceUnavailable', 'starting'));
+    server.handler = (_req, res) =>
+      up ? sendJson(res, 200, { resources: [{ name: 'endpointslices' }] }) : sendStatus(res, 503, 'ServiceUnavailable', 'starting');
     await expect(client.hasResource('discovery.k8s.io/v1', 'endpointslices')).rejects.toMatchObject({ code: 503 });
     up = true;
     expect(await client.hasResource('discovery.k8s.io/v1', 'endpointslices')).toBe(true);

@@ -87,8 +87,16 @@ export interface FakeObject {
   data?: Record<string, string>;
 }
 
-interface HistoryEntry { rv: number; type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: FakeObject }
-interface Watcher { res: ServerResponse; from: number; bookmarks: boolean }
+interface HistoryEntry {
+  rv: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: FakeObject;
+}
+interface Watcher {
+  res: ServerResponse;
+  from: number;
+  bookmarks: boolean;
+}
 
 /** One namespaced collection (`/api/v1/namespaces/ns/configmaps`) with apiserver watch semantics. */
 export class FakeCollection {
@@ -110,10 +118,17 @@ export class FakeCollection {
 
   constructor(readonly namespace = 'default') {}
 
-  get openWatches(): number { return this.watchers.size; }
+  get openWatches(): number {
+    return this.watchers.size;
+  }
 
   create(name: string, data: Record<string, string> = {}): FakeObject {
-    const object: FakeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: this.namespace, uid: `uid-${name}-${++this.uidSeq}` }, data };
+    const object: FakeObject = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: this.namespace, uid: `uid-${name}-${++this.uidSeq}` },
+      data,
+    };
     return this.record('ADDED', object);
   }
 
@@ -130,10 +145,14 @@ export class FakeCollection {
   }
 
   /** Other resources changed: the global version moves on without events here. */
-  advance(by = 1): void { this.rv += by; }
+  advance(by = 1): void {
+    this.rv += by;
+  }
 
   /** Forget history: watches from older versions now get 410. */
-  compact(): void { this.compactedRv = this.rv; }
+  compact(): void {
+    this.compactedRv = this.rv;
+  }
 
   bookmark(): void {
     for (const w of this.watchers) {

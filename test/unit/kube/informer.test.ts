@@ -5,7 +5,12 @@ import { Informer, type InformerOptions } from '../../../agent/kube/informer.js'
 import { FakeClock } from '../../../agent/api/clock.js';
 import { eventually, FakeCollection, FakeHttpServer, type FakeObject } from './fake-server.js';
 
-interface LogLine { level: number; msg: string; delayMs?: number; reason?: string }
+interface LogLine {
+  level: number;
+  msg: string;
+  delayMs?: number;
+  reason?: string;
+}
 
 let server: FakeHttpServer;
 let coll: FakeCollection;
@@ -16,8 +21,12 @@ let events: string[];
 
 const rv = (o: FakeObject) => o.metadata.resourceVersion;
 const handlers = {
-  onAdd: (o: FakeObject) => { events.push(`add ${o.metadata.name}@${rv(o)}`); },
-  onUpdate: (old: FakeObject, o: FakeObject) => { events.push(`update ${o.metadata.name} ${rv(old)}->${rv(o)}`); },
+  onAdd: (o: FakeObject) => {
+    events.push(`add ${o.metadata.name}@${rv(o)}`);
+  },
+  onUpdate: (old: FakeObject, o: FakeObject) => {
+    events.push(`update ${o.metadata.name} ${rv(old)}->${rv(o)}`);
+  },
   onDelete: (o: FakeObject, info: { finalStateUnknown: boolean }) => {
     events.push(`delete ${o.metadata.name}@${rv(o)}${info.finalStateUnknown ? ' (unknown)' : ''}`);
   },
@@ -27,7 +36,14 @@ const watches = () => server.requests.filter((r) => r.query.get('watch') === 'tr
 const lists = () => server.requests.filter((r) => r.query.get('watch') !== 'true');
 
 function makeInformer(options: Partial<InformerOptions<FakeObject>> = {}): Informer<FakeObject> {
-  const logger = pino({ level: 'debug' }, { write: (line: string) => { logs.push(JSON.parse(line) as LogLine); } });
+  const logger = pino(
+    { level: 'debug' },
+    {
+      write: (line: string) => {
+        logs.push(JSON.parse(line) as LogLine);
+      },
+    },
+  );
   informer = new Informer<FakeObject>({
     client,
     path: { version: 'v1', resource: 'configmaps', namespace: 'default' },
@@ -76,7 +92,12 @@ describe('Informer: list then watch', () => {
     coll.delete('b');
     await eventually('three more events', () => events.length === 5);
     expect(events.slice(2)).toEqual(['add c@103', 'update a 101->104', 'delete b@105']);
-    expect(inf.list().map((o) => o.metadata.name).sort()).toEqual(['a', 'c']);
+    expect(
+      inf
+        .list()
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['a', 'c']);
     expect(inf.get('default/a')?.data).toEqual({ k: 'v' });
     expect(inf.get('default/b')).toBeUndefined();
     expect(inf.resourceVersion).toBe('105');
@@ -131,7 +152,12 @@ describe('Informer: list then watch', () => {
       expect(lists()).toHaveLength(2);
       await eventually('watching again', () => coll.openWatches === 1);
       expect(watches().map((w) => w.query.get('resourceVersion'))).toEqual(['103', '103', '106']);
-      expect(inf.list().map((o) => o.metadata.name).sort()).toEqual(['a', 'b', 'd']);
+      expect(
+        inf
+          .list()
+          .map((o) => o.metadata.name)
+          .sort(),
+      ).toEqual(['a', 'b', 'd']);
       expect(logs.some((l) => l.msg === 'watch expired (410); re-listing')).toBe(true);
     });
   }
@@ -207,7 +233,11 @@ describe('Informer: handlers, resync, stop', () => {
   it('keeps delivering when a handler throws or rejects', async () => {
     coll.create('a');
     const inf = makeInformer();
-    inf.addHandlers({ onAdd: () => { throw new Error('boom'); } });
+    inf.addHandlers({
+      onAdd: () => {
+        throw new Error('boom');
+      },
+    });
     inf.addHandlers({ onAdd: () => Promise.reject(new Error('async boom')) });
     inf.start();
     await inf.waitForSync();
@@ -223,7 +253,11 @@ describe('Informer: handlers, resync, stop', () => {
     coll.create('b');
     const inf = await startSynced();
     const late: string[] = [];
-    const remove = inf.addHandlers({ onAdd: (o) => { late.push(o.metadata.name); } });
+    const remove = inf.addHandlers({
+      onAdd: (o) => {
+        late.push(o.metadata.name);
+      },
+    });
     expect(late.sort()).toEqual(['a', 'b']);
     remove();
     coll.create('c');

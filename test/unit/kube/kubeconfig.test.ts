@@ -53,7 +53,10 @@ async function writeKubeconfig(name: string, doc: Doc, extra: Record<string, unk
 }
 
 async function loadError(path: string, options = {}): Promise<KubeconfigError> {
-  const err = await loadKubeconfig(path, options).then(() => undefined, (e: unknown) => e);
+  const err = await loadKubeconfig(path, options).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(KubeconfigError);
   return err as KubeconfigError;
 }
@@ -88,14 +91,24 @@ describe('loadKubeconfig: inline data', () => {
   });
 
   it('uses the requested context instead of current-context', async () => {
-    const path = await writeKubeconfig('two-contexts.yaml', { user: { token: 't1' } }, {
-      clusters: [
-        { name: 'c1', cluster: { server: 'https://one:6443' } },
-        { name: 'c2', cluster: { server: 'https://two:6443', 'insecure-skip-tls-verify': true } },
-      ],
-      users: [{ name: 'u1', user: { token: 't1' } }, { name: 'u2', user: { username: 'admin', password: 'pw' } }],
-      contexts: [{ name: 'ctx1', context: { cluster: 'c1', user: 'u1' } }, { name: 'ctx2', context: { cluster: 'c2', user: 'u2' } }],
-    });
+    const path = await writeKubeconfig(
+      'two-contexts.yaml',
+      { user: { token: 't1' } },
+      {
+        clusters: [
+          { name: 'c1', cluster: { server: 'https://one:6443' } },
+          { name: 'c2', cluster: { server: 'https://two:6443', 'insecure-skip-tls-verify': true } },
+        ],
+        users: [
+          { name: 'u1', user: { token: 't1' } },
+          { name: 'u2', user: { username: 'admin', password: 'pw' } },
+        ],
+        contexts: [
+          { name: 'ctx1', context: { cluster: 'c1', user: 'u1' } },
+          { name: 'ctx2', context: { cluster: 'c2', user: 'u2' } },
+        ],
+      },
+    );
     const kc = await loadKubeconfig(path, { context: 'ctx2' });
     expect(kc.context).toBe('ctx2');
     expect(kc.cluster).toEqual({ server: 'https://two:6443', insecureSkipTlsVerify: true });
@@ -104,12 +117,26 @@ describe('loadKubeconfig: inline data', () => {
 
   it('reads YAML 1.1 booleans the way client-go does', async () => {
     const path = join(dir, 'yaml11.yaml');
-    await writeFile(path, [
-      'apiVersion: v1', 'kind: Config', 'current-context: ctx1',
-      'clusters:', '- name: c1', '  cluster:', '    server: https://h:6443', '    insecure-skip-tls-verify: yes',
-      'users:', '- name: u1', '  user: {}',
-      'contexts:', '- name: ctx1', '  context: {cluster: c1, user: u1}', '',
-    ].join('\n'));
+    await writeFile(
+      path,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'current-context: ctx1',
+        'clusters:',
+        '- name: c1',
+        '  cluster:',
+        '    server: https://h:6443',
+        '    insecure-skip-tls-verify: yes',
+        'users:',
+        '- name: u1',
+        '  user: {}',
+        'contexts:',
+        '- name: ctx1',
+        '  context: {cluster: c1, user: u1}',
+        '',
+      ].join('\n'),
+    );
     expect((await loadKubeconfig(path)).cluster.insecureSkipTlsVerify).toBe(true);
   });
 });
@@ -186,16 +213,19 @@ describe('loadKubeconfig: exec plugins', () => {
     const counter = join(dir, 'plugins', 'runs');
     const infoFile = join(dir, 'plugins', 'exec-info');
     await writeFile(counter, '');
-    await plugin('token-plugin', [
-      `echo run >> ${counter}`,
-      `printf '%s' "$KUBERNETES_EXEC_INFO" > ${infoFile}`,
-      'n=$(wc -l < ' + counter + ' | tr -d " ")',
-      'if [ "$n" = 1 ]; then expiry=2026-01-01T00:10:00Z; else expiry=2026-01-01T01:00:00Z; fi',
-      'cat <<EOF',
-      '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",',
-      ' "status":{"token":"tok-$1-$PLUGIN_REGION-$n","expirationTimestamp":"$expiry"}}',
-      'EOF',
-    ].join('\n'));
+    await plugin(
+      'token-plugin',
+      [
+        `echo run >> ${counter}`,
+        `printf '%s' "$KUBERNETES_EXEC_INFO" > ${infoFile}`,
+        'n=$(wc -l < ' + counter + ' | tr -d " ")',
+        'if [ "$n" = 1 ]; then expiry=2026-01-01T00:10:00Z; else expiry=2026-01-01T01:00:00Z; fi',
+        'cat <<EOF',
+        '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",',
+        ' "status":{"token":"tok-$1-$PLUGIN_REGION-$n","expirationTimestamp":"$expiry"}}',
+        'EOF',
+      ].join('\n'),
+    );
     // A command with a path separator is relative to the kubeconfig's directory.
     const path = await writeKubeconfig('exec.yaml', {
       cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority-data': b64(tls.ca) },
@@ -215,7 +245,10 @@ describe('loadKubeconfig: exec plugins', () => {
 
     const first = await kc.credentials.get();
     expect(first.token).toBe('tok-cluster-a-eu-1');
-    const info = JSON.parse(await readFile(infoFile, 'utf8')) as { kind: string; spec: { interactive: boolean; cluster: { server: string; 'certificate-authority-data': string } } };
+    const info = JSON.parse(await readFile(infoFile, 'utf8')) as {
+      kind: string;
+      spec: { interactive: boolean; cluster: { server: string; 'certificate-authority-data': string } };
+    };
     expect(info.kind).toBe('ExecCredential');
     expect(info.spec.interactive).toBe(false);
     expect(info.spec.cluster.server).toBe('https://127.0.0.1:6443');
@@ -239,11 +272,14 @@ describe('loadKubeconfig: exec plugins', () => {
   it('runs one plugin for concurrent requests', async () => {
     const counter = join(dir, 'plugins', 'concurrent-runs');
     await writeFile(counter, '');
-    const cmd = await plugin('slow-plugin', [
-      `echo run >> ${counter}`,
-      'sleep 0.2',
-      'echo \'{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"shared"}}\'',
-    ].join('\n'));
+    const cmd = await plugin(
+      'slow-plugin',
+      [
+        `echo run >> ${counter}`,
+        'sleep 0.2',
+        'echo \'{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"shared"}}\'',
+      ].join('\n'),
+    );
     const path = await writeKubeconfig('exec-concurrent.yaml', { user: { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: cmd } } });
     const kc = await loadKubeconfig(path);
     const all = await Promise.all([kc.credentials.get(), kc.credentials.get(), kc.credentials.get()]);
@@ -269,7 +305,10 @@ describe('loadKubeconfig: exec plugins', () => {
     const cmd = await plugin('failing-plugin', 'echo \'{"status":{"token":"leaked"}}\'\necho "login required" >&2\nexit 3');
     const path = await writeKubeconfig('exec-fail.yaml', { user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: cmd } } });
     const kc = await loadKubeconfig(path);
-    const err = await kc.credentials.get().then(() => undefined, (e: unknown) => e as Error);
+    const err = await kc.credentials.get().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(err).toBeInstanceOf(CredentialError);
     expect(err?.message).toContain('users["u1"].user.exec');
     expect(err?.message).toContain('code 3');
@@ -278,18 +317,29 @@ describe('loadKubeconfig: exec plugins', () => {
   });
 
   it('refuses a plugin answer with another apiVersion, without echoing the token', async () => {
-    const cmd = await plugin('wrong-version', 'echo \'{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"sekret"}}\'');
+    const cmd = await plugin(
+      'wrong-version',
+      'echo \'{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"sekret"}}\'',
+    );
     const path = await writeKubeconfig('exec-version.yaml', { user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: cmd } } });
-    const err = await (await loadKubeconfig(path)).credentials.get().then(() => undefined, (e: unknown) => e as Error);
+    const err = await (await loadKubeconfig(path)).credentials.get().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(err?.message).toContain('expects client.authentication.k8s.io/v1');
     expect(err?.message).not.toContain('sekret');
   });
 
   it('shows the install hint when the command does not exist', async () => {
     const path = await writeKubeconfig('exec-missing.yaml', {
-      user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'nodelet-no-such-plugin', installHint: 'install it with: apt install the-plugin' } },
+      user: {
+        exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'nodelet-no-such-plugin', installHint: 'install it with: apt install the-plugin' },
+      },
     });
-    const err = await (await loadKubeconfig(path)).credentials.get().then(() => undefined, (e: unknown) => e as Error);
+    const err = await (await loadKubeconfig(path)).credentials.get().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(err?.message).toContain('install it with: apt install the-plugin');
   });
 });
@@ -302,14 +352,30 @@ describe('loadKubeconfig: invalid files name the file and the field', () => {
     ['context naming an unknown user', { context: { cluster: 'c1', user: 'nobody' } }, 'contexts["ctx1"].context.user names "nobody", which is not in users'],
     ['cluster without server', { cluster: { 'insecure-skip-tls-verify': true } }, 'clusters["c1"].cluster.server is missing'],
     ['server that is not a URL', { cluster: { server: 'not a url' } }, 'clusters["c1"].cluster.server "not a url" is not a URL'],
-    ['CA both inline and as a file', { cluster: { server: 'https://h', 'certificate-authority': 'ca.pem', 'certificate-authority-data': b64('x') } }, 'sets both certificate-authority and certificate-authority-data'],
-    ['insecure together with a CA', { cluster: { server: 'https://h', 'insecure-skip-tls-verify': true, 'certificate-authority-data': b64('x') } }, 'insecure-skip-tls-verify together with a certificate authority'],
-    ['invalid base64', { user: { 'client-certificate-data': 'not base64!!', 'client-key-data': b64('k') } }, 'users["u1"].user.client-certificate-data is not valid base64'],
+    [
+      'CA both inline and as a file',
+      { cluster: { server: 'https://h', 'certificate-authority': 'ca.pem', 'certificate-authority-data': b64('x') } },
+      'sets both certificate-authority and certificate-authority-data',
+    ],
+    [
+      'insecure together with a CA',
+      { cluster: { server: 'https://h', 'insecure-skip-tls-verify': true, 'certificate-authority-data': b64('x') } },
+      'insecure-skip-tls-verify together with a certificate authority',
+    ],
+    [
+      'invalid base64',
+      { user: { 'client-certificate-data': 'not base64!!', 'client-key-data': b64('k') } },
+      'users["u1"].user.client-certificate-data is not valid base64',
+    ],
     ['certificate without key', { user: { 'client-certificate-data': b64('c') } }, 'users["u1"].user has a client certificate but no client-key'],
     ['token and basic auth', { user: { token: 't', username: 'u', password: 'p' } }, 'only one authentication method is allowed'],
     ['exec without apiVersion', { user: { exec: { command: 'x' } } }, 'users["u1"].user.exec.apiVersion is missing'],
     ['exec with an unknown apiVersion', { user: { exec: { command: 'x', apiVersion: 'client.authentication.k8s.io/v1alpha1' } } }, 'is not supported'],
-    ['exec env without name', { user: { exec: { command: 'x', apiVersion: 'client.authentication.k8s.io/v1', env: [{ value: 'v' }] } } }, 'users["u1"].user.exec.env[0].name is missing'],
+    [
+      'exec env without name',
+      { user: { exec: { command: 'x', apiVersion: 'client.authentication.k8s.io/v1', env: [{ value: 'v' }] } } },
+      'users["u1"].user.exec.env[0].name is missing',
+    ],
     ['non-boolean insecure flag', { cluster: { server: 'https://h', 'insecure-skip-tls-verify': 'maybe' } }, 'insecure-skip-tls-verify must be true or false'],
   ];
   for (const [name, doc, expected] of cases) {
@@ -362,7 +428,10 @@ describe('KubeClient over TLS from a kubeconfig', () => {
       }
 
       // Without the CA the server's certificate is not trusted.
-      const untrusted = await writeKubeconfig('tls-untrusted.yaml', { cluster: { server: `https://127.0.0.1:${port}` }, user: { 'client-certificate-data': b64(tls.clientCert), 'client-key-data': b64(tls.clientKey) } });
+      const untrusted = await writeKubeconfig('tls-untrusted.yaml', {
+        cluster: { server: `https://127.0.0.1:${port}` },
+        user: { 'client-certificate-data': b64(tls.clientCert), 'client-key-data': b64(tls.clientKey) },
+      });
       const client2 = await KubeClient.fromKubeconfig(untrusted);
       try {
         await expect(client2.get('/api')).rejects.toThrow(/certificate/i);

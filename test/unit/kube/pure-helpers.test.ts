@@ -8,16 +8,17 @@ import { LineSplitter } from '../../../agent/kube/watch-decoder.js';
 describe('resourcePath', () => {
   it('builds core and group paths with namespaces, names and subresources', () => {
     expect(resourcePath({ version: 'v1', resource: 'pods' })).toBe('/api/v1/pods');
-    expect(resourcePath({ version: 'v1', resource: 'pods', namespace: 'kube-system', name: 'dns', subresource: 'status' }))
-      .toBe('/api/v1/namespaces/kube-system/pods/dns/status');
-    expect(resourcePath({ group: 'coordination.k8s.io', version: 'v1', resource: 'leases', namespace: 'kube-node-lease', name: 'node-1' }))
-      .toBe('/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1');
+    expect(resourcePath({ version: 'v1', resource: 'pods', namespace: 'kube-system', name: 'dns', subresource: 'status' })).toBe(
+      '/api/v1/namespaces/kube-system/pods/dns/status',
+    );
+    expect(resourcePath({ group: 'coordination.k8s.io', version: 'v1', resource: 'leases', namespace: 'kube-node-lease', name: 'node-1' })).toBe(
+      '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1',
+    );
     expect(resourcePath({ group: '', version: 'v1', resource: 'nodes', name: 'n1' })).toBe('/api/v1/nodes/n1');
   });
 
   it('encodes every segment so a name cannot reach another resource', () => {
-    expect(resourcePath({ version: 'v1', resource: 'pods', namespace: 'a/b', name: '../x?y=1#z' }))
-      .toBe('/api/v1/namespaces/a%2Fb/pods/..%2Fx%3Fy%3D1%23z');
+    expect(resourcePath({ version: 'v1', resource: 'pods', namespace: 'a/b', name: '../x?y=1#z' })).toBe('/api/v1/namespaces/a%2Fb/pods/..%2Fx%3Fy%3D1%23z');
   });
 
   it('refuses a subresource without a name', () => {
@@ -25,7 +26,9 @@ describe('resourcePath', () => {
   });
 
   it('queryString drops undefined values and encodes the rest', () => {
-    expect(queryString({ fieldSelector: 'spec.nodeName=n 1', limit: 5, watch: true, continue: undefined })).toBe('?fieldSelector=spec.nodeName%3Dn+1&limit=5&watch=true');
+    expect(queryString({ fieldSelector: 'spec.nodeName=n 1', limit: 5, watch: true, continue: undefined })).toBe(
+      '?fieldSelector=spec.nodeName%3Dn+1&limit=5&watch=true',
+    );
     expect(queryString({ a: undefined })).toBe('');
     expect(queryString(undefined)).toBe('');
   });
@@ -70,7 +73,11 @@ describe('cache diff', () => {
   });
 
   it('a full list against the cache: deletes for vanished objects, then adds and updates in list order', () => {
-    const cache = new Map([['ns/a', obj('a', '1')], ['ns/b', obj('b', '2')], ['ns/c', obj('c', '3')]]);
+    const cache = new Map([
+      ['ns/a', obj('a', '1')],
+      ['ns/b', obj('b', '2')],
+      ['ns/c', obj('c', '3')],
+    ]);
     const changes = diffList(cache, [obj('d', '9'), obj('a', '1'), obj('b', '8')]);
     expect(changes).toEqual([
       { type: 'delete', old: obj('c', '3'), finalStateUnknown: true },
@@ -81,7 +88,8 @@ describe('cache diff', () => {
 });
 
 describe('error helpers', () => {
-  const err = (code: number, reason?: string) => new ApiError({ method: 'GET', path: '/x', code, ...(reason ? { status: { kind: 'Status', code, reason, message: 'm' } } : {}) });
+  const err = (code: number, reason?: string) =>
+    new ApiError({ method: 'GET', path: '/x', code, ...(reason ? { status: { kind: 'Status', code, reason, message: 'm' } } : {}) });
   it('classify by code and reason', () => {
     expect(isNotFound(err(404))).toBe(true);
     expect(isAlreadyExists(err(409, 'AlreadyExists'))).toBe(true);

@@ -13,7 +13,9 @@ describe('RateLimiter', () => {
     await limiter.acquire();
     await limiter.acquire();
     let granted = false;
-    const next = limiter.acquire().then(() => { granted = true; });
+    const next = limiter.acquire().then(() => {
+      granted = true;
+    });
     await flush();
     expect(granted).toBe(false);
     clock.advance(99);
@@ -39,7 +41,11 @@ describe('RateLimiter', () => {
     const limiter = new RateLimiter({ qps: 1, burst: 1, clock });
     await limiter.acquire();
     const order: number[] = [];
-    const waits = [1, 2, 3].map((n) => limiter.acquire().then(() => { order.push(n); }));
+    const waits = [1, 2, 3].map((n) =>
+      limiter.acquire().then(() => {
+        order.push(n);
+      }),
+    );
     // A newcomer that could take a token right away must queue behind them.
     expect(limiter.tryAcquire()).toBe(false);
     clock.advance(1000);
@@ -66,7 +72,9 @@ describe('RateLimiter', () => {
     const controller = new AbortController();
     const aborted = limiter.acquire(controller.signal);
     let secondGranted = false;
-    const second = limiter.acquire().then(() => { secondGranted = true; });
+    const second = limiter.acquire().then(() => {
+      secondGranted = true;
+    });
     controller.abort(new Error('caller gave up'));
     await expect(aborted).rejects.toThrow('caller gave up');
     clock.advance(1000);

@@ -46,7 +46,9 @@ describe('layering rules', () => {
   });
 
   it('count an engine folder and its subfolders as one unit', () => {
-    expect(checkLayering([edge('agent/runtime/docker/a.ts', 'agent/runtime/docker/exec/b.ts'), edge('agent/runtime/docker/exec/c.ts', 'agent/runtime/docker/d.ts')])).toEqual([]);
+    expect(
+      checkLayering([edge('agent/runtime/docker/a.ts', 'agent/runtime/docker/exec/b.ts'), edge('agent/runtime/docker/exec/c.ts', 'agent/runtime/docker/d.ts')]),
+    ).toEqual([]);
   });
 });
 

@@ -14,28 +14,20 @@ const LOCAL = [
 const base = { podIP: '10.88.0.5', hostname: 'web', namespace: 'shop', clusterDomain: 'cluster.local' };
 
 describe('buildHostsFile', () => {
-  it('writes the localhost entries and the pod\'s hostname', () => {
+  it("writes the localhost entries and the pod's hostname", () => {
     expect(buildHostsFile(base)).toBe(`${LOCAL}\n10.88.0.5\tweb\n`);
   });
 
   it('names the pod by its FQDN when it has a subdomain', () => {
-    expect(buildHostsFile({ ...base, subdomain: 'db' }))
-      .toBe(`${LOCAL}\n10.88.0.5\tweb.db.shop.svc.cluster.local\tweb\n`);
+    expect(buildHostsFile({ ...base, subdomain: 'db' })).toBe(`${LOCAL}\n10.88.0.5\tweb.db.shop.svc.cluster.local\tweb\n`);
   });
 
   it('appends hostAliases, one line per hostname', () => {
     const text = buildHostsFile({
       ...base,
-      hostAliases: [
-        { ip: '127.0.0.1', hostnames: ['foo.local', 'bar.local'] },
-        { ip: '10.1.2.3', hostnames: ['foo.remote'] },
-        { ip: '10.1.2.4' },
-      ],
+      hostAliases: [{ ip: '127.0.0.1', hostnames: ['foo.local', 'bar.local'] }, { ip: '10.1.2.3', hostnames: ['foo.remote'] }, { ip: '10.1.2.4' }],
     });
-    expect(text).toBe(
-      `${LOCAL}\n10.88.0.5\tweb\n\n# Entries added by HostAliases.\n` +
-      '127.0.0.1\tfoo.local\n127.0.0.1\tbar.local\n10.1.2.3\tfoo.remote\n',
-    );
+    expect(text).toBe(`${LOCAL}\n10.88.0.5\tweb\n\n# Entries added by HostAliases.\n` + '127.0.0.1\tfoo.local\n127.0.0.1\tbar.local\n10.1.2.3\tfoo.remote\n');
   });
 
   it('writes no alias section for an empty list', () => {
@@ -68,7 +60,7 @@ describe('truncateHostname', () => {
 describe('buildHostNetworkHostsFile', () => {
   const node = '127.0.0.1 localhost\n192.168.1.10 node-1\n';
 
-  it('copies the node\'s hosts file under its own header', () => {
+  it("copies the node's hosts file under its own header", () => {
     expect(buildHostNetworkHostsFile(node)).toBe(`# Kubernetes-managed hosts file (host network).\n${node}`);
   });
 

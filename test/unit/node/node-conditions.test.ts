@@ -14,11 +14,19 @@ function byType(conditions: NodeCondition[], type: string): NodeCondition {
 
 describe('nodeConditions', () => {
   it('reports a healthy node as kubelet does', () => {
-    const c = nodeConditions({ memoryAvailableBytes: 4 * GiB, rootFsAvailableBytes: 50 * GiB, rootFsTotalBytes: 100 * GiB, processCount: 300, pidMax: 32768 }, undefined, T0);
+    const c = nodeConditions(
+      { memoryAvailableBytes: 4 * GiB, rootFsAvailableBytes: 50 * GiB, rootFsTotalBytes: 100 * GiB, processCount: 300, pidMax: 32768 },
+      undefined,
+      T0,
+    );
     expect(c.map((x) => x.type)).toEqual(['MemoryPressure', 'DiskPressure', 'PIDPressure', 'Ready']);
     expect(byType(c, 'Ready')).toEqual({
-      type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status',
-      lastHeartbeatTime: '2026-01-01T00:00:00Z', lastTransitionTime: '2026-01-01T00:00:00Z',
+      type: 'Ready',
+      status: 'True',
+      reason: 'KubeletReady',
+      message: 'kubelet is posting ready status',
+      lastHeartbeatTime: '2026-01-01T00:00:00Z',
+      lastTransitionTime: '2026-01-01T00:00:00Z',
     });
     expect(byType(c, 'MemoryPressure')).toMatchObject({ status: 'False', reason: 'KubeletHasSufficientMemory' });
     expect(byType(c, 'DiskPressure')).toMatchObject({ status: 'False', reason: 'KubeletHasNoDiskPressure' });
@@ -31,7 +39,10 @@ describe('nodeConditions', () => {
   });
 
   it('names every failed health check, aggregated as Kubernetes prints errors', () => {
-    const ready = byType(nodeConditions({ runtimeError: 'timeout', failedChecks: [{ name: 'PLEG', error: 'pleg was last seen active 3m0s ago' }] }, undefined, T0), 'Ready');
+    const ready = byType(
+      nodeConditions({ runtimeError: 'timeout', failedChecks: [{ name: 'PLEG', error: 'pleg was last seen active 3m0s ago' }] }, undefined, T0),
+      'Ready',
+    );
     expect(ready.message).toBe('[container runtime is down: timeout, PLEG is not healthy: pleg was last seen active 3m0s ago]');
     const one = byType(nodeConditions({ failedChecks: [{ name: 'PLEG', error: 'pleg has yet to be successful' }] }, undefined, T0), 'Ready');
     expect(one.message).toBe('PLEG is not healthy: pleg has yet to be successful');
@@ -45,14 +56,18 @@ describe('nodeConditions', () => {
   });
 
   it('reports disk pressure under 10% free on the root dir filesystem', () => {
-    expect(byType(nodeConditions({ rootFsAvailableBytes: 9 * GiB, rootFsTotalBytes: 100 * GiB }, undefined, T0), 'DiskPressure'))
-      .toMatchObject({ status: 'True', reason: 'KubeletHasDiskPressure' });
+    expect(byType(nodeConditions({ rootFsAvailableBytes: 9 * GiB, rootFsTotalBytes: 100 * GiB }, undefined, T0), 'DiskPressure')).toMatchObject({
+      status: 'True',
+      reason: 'KubeletHasDiskPressure',
+    });
     expect(byType(nodeConditions({ rootFsAvailableBytes: 10 * GiB, rootFsTotalBytes: 100 * GiB }, undefined, T0), 'DiskPressure').status).toBe('False');
   });
 
   it('reports PID pressure above 90% of pid_max', () => {
-    expect(byType(nodeConditions({ processCount: 29_500, pidMax: 32_768 }, undefined, T0), 'PIDPressure'))
-      .toMatchObject({ status: 'True', reason: 'KubeletHasInsufficientPID' });
+    expect(byType(nodeConditions({ processCount: 29_500, pidMax: 32_768 }, undefined, T0), 'PIDPressure')).toMatchObject({
+      status: 'True',
+      reason: 'KubeletHasInsufficientPID',
+    });
     expect(byType(nodeConditions({ processCount: 29_000, pidMax: 32_768 }, undefined, T0), 'PIDPressure').status).toBe('False');
   });
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { collectNodeFacts, goArchitecture, prettyName } from '../../../agent/node/node-facts.js';
 import {
-  InvalidNodeRegistrationError, defaultNodeRegistrationOptions, validateNodeRegistrationOptions,
+  InvalidNodeRegistrationError,
+  defaultNodeRegistrationOptions,
+  validateNodeRegistrationOptions,
 } from '../../../agent/node/node-registration-options.js';
 import { parseMemAvailable, parseTaskCount } from '../../../agent/node/node-usage.js';
 

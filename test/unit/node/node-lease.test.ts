@@ -10,7 +10,8 @@ describe('newNodeLease', () => {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: {
-        name: 'n1', namespace: 'kube-node-lease',
+        name: 'n1',
+        namespace: 'kube-node-lease',
         ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: 'n1', uid: 'uid-1' }],
       },
       spec: { holderIdentity: 'n1', leaseDurationSeconds: 40, renewTime: '2026-01-01T00:00:00.123000Z' },
@@ -26,8 +27,13 @@ describe('renewedNodeLease', () => {
   it('moves renewTime, keeps the resourceVersion and replaces a stale Node owner', () => {
     const existing = {
       metadata: {
-        name: 'n1', namespace: 'kube-node-lease', resourceVersion: '7',
-        ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: 'n1', uid: 'old' }, { apiVersion: 'x/v1', kind: 'Other', name: 'o', uid: 'u' }],
+        name: 'n1',
+        namespace: 'kube-node-lease',
+        resourceVersion: '7',
+        ownerReferences: [
+          { apiVersion: 'v1', kind: 'Node', name: 'n1', uid: 'old' },
+          { apiVersion: 'x/v1', kind: 'Other', name: 'o', uid: 'u' },
+        ],
       },
       spec: { holderIdentity: 'someone', leaseDurationSeconds: 15, renewTime: '2025-01-01T00:00:00.000000Z', leaseTransitions: 2 },
     };

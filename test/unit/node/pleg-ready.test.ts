@@ -27,7 +27,10 @@ function setUp() {
     options: defaultNodeRegistrationOptions(),
     facts: FACTS,
     probe: new NodeHealthProbe({
-      runtime, rootDir: '/var/lib/nodelet', runtimeTimeoutMs: 1_000, clock,
+      runtime,
+      rootDir: '/var/lib/nodelet',
+      runtimeTimeoutMs: 1_000,
+      clock,
       healthChecks: [plegHealthCheck(pleg)],
       measureUsage: async () => ({}),
     }),
@@ -44,7 +47,9 @@ describe('PLEG health in the Ready condition', () => {
   it('is NotReady before the first relist and Ready after it', async () => {
     const { pleg, reporter } = setUp();
     expect(ready(await reporter.nodeToRegister())).toMatchObject({
-      status: 'False', reason: 'KubeletNotReady', message: 'PLEG is not healthy: pleg has yet to be successful',
+      status: 'False',
+      reason: 'KubeletNotReady',
+      message: 'PLEG is not healthy: pleg has yet to be successful',
     });
     await pleg.relist();
     expect(ready(await reporter.nodeToRegister())).toMatchObject({ status: 'True', reason: 'KubeletReady' });

@@ -23,8 +23,14 @@ function podLabels(uid: string, node = NODE): Record<string, string> {
 async function runPod(runtime: FakeRuntime, uid: string, node = NODE): Promise<string> {
   const labels = podLabels(uid, node);
   const sandbox = await runtime.runPodSandbox({
-    metadata: { name: `pod-${uid}`, namespace: 'default', uid, attempt: 0 }, hostname: uid, portMappings: [], labels,
-    annotations: {}, networkName: 'n', namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, image: 'pause',
+    metadata: { name: `pod-${uid}`, namespace: 'default', uid, attempt: 0 },
+    hostname: uid,
+    portMappings: [],
+    labels,
+    annotations: {},
+    networkName: 'n',
+    namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' },
+    image: 'pause',
   });
   const config = { metadata: { name: 'main', attempt: 0 }, image: 'busybox', labels, annotations: {}, mounts: [] } as unknown as ContainerConfig;
   const id = await runtime.createContainer(sandbox, config);
@@ -47,13 +53,19 @@ describe('GenericPLEG', () => {
   });
   afterEach(() => pleg.stop());
 
-  const changed = () => events.filter((e) => e.type === 'PodChanged').map((e) => (e as { uid: string }).uid).sort();
+  const changed = () =>
+    events
+      .filter((e) => e.type === 'PodChanged')
+      .map((e) => (e as { uid: string }).uid)
+      .sort();
   const relisted = () => events.filter((e): e is Extract<PodLifecycleEvent, { type: 'Relisted' }> => e.type === 'Relisted');
 
   /** Moves the fake clock and lets the relist it started finish. */
   async function tick(ms: number): Promise<void> {
     clock.advance(ms);
-    await vi.waitFor(async () => { await pleg.relist(); });
+    await vi.waitFor(async () => {
+      await pleg.relist();
+    });
   }
 
   it('sends PodChanged for every pod of this node on the first relist, then Relisted with them', async () => {
@@ -92,7 +104,10 @@ describe('GenericPLEG', () => {
   it('runs one relist at a time: a call during one runs one more after it', async () => {
     let lists = 0;
     const list = runtime.listContainers.bind(runtime);
-    vi.spyOn(runtime, 'listContainers').mockImplementation(async (f) => { lists++; return list(f); });
+    vi.spyOn(runtime, 'listContainers').mockImplementation(async (f) => {
+      lists++;
+      return list(f);
+    });
     await Promise.all([pleg.relist(), pleg.relist(), pleg.relist()]);
     expect(lists).toBe(2);
   });
@@ -171,7 +186,9 @@ describe('GenericPLEG', () => {
 
   it('keeps sending to other listeners when one throws, and stops sending to one that unsubscribed', async () => {
     const seen: string[] = [];
-    pleg.watch(() => { throw new Error('broken listener'); });
+    pleg.watch(() => {
+      throw new Error('broken listener');
+    });
     const unwatch = pleg.watch((e) => seen.push(e.type));
     await pleg.relist();
     expect(relisted()).toHaveLength(1);
@@ -207,7 +224,12 @@ describe('GenericPLEG', () => {
     it('counts a relist from when it started, so one that hangs makes the node unhealthy', async () => {
       await pleg.relist();
       let release!: () => void;
-      const list = vi.spyOn(runtime, 'listContainers').mockImplementation(() => new Promise((resolve) => { release = () => resolve([]); }));
+      const list = vi.spyOn(runtime, 'listContainers').mockImplementation(
+        () =>
+          new Promise((resolve) => {
+            release = () => resolve([]);
+          }),
+      );
       const hung = pleg.relist();
       clock.advance(200_000);
       expect(pleg.healthy()).toMatchObject({ healthy: false, message: 'pleg was last seen active 3m20s ago; threshold is 3m0s' });

@@ -33,7 +33,7 @@ describe('admitPod: resources', () => {
     expect(admitPod(pod([requests('500m', '1Gi')]), ctx())).toEqual({ admit: true });
   });
 
-  it('refuses the pod beyond maxPods with OutOfpods and kubelet\'s message', () => {
+  it("refuses the pod beyond maxPods with OutOfpods and kubelet's message", () => {
     const admitted = Array.from({ length: 110 }, () => pod());
     expect(admitPod(pod(), ctx({ admittedPods: admitted }))).toEqual({
       admit: false,
@@ -48,8 +48,7 @@ describe('admitPod: resources', () => {
     const failed = pod();
     failed.status = { phase: 'Failed' };
     const self = pod();
-    expect(admitPod(self, ctx({ allocatable: { cpuMilli: 1000, memoryBytes: 1e9, pods: 1 }, admittedPods: [done, failed, self] })))
-      .toEqual({ admit: true });
+    expect(admitPod(self, ctx({ allocatable: { cpuMilli: 1000, memoryBytes: 1e9, pods: 1 }, admittedPods: [done, failed, self] }))).toEqual({ admit: true });
   });
 
   it('refuses requests beyond what is left of allocatable CPU with OutOfcpu (millicores)', () => {
@@ -88,7 +87,7 @@ describe('admitPod: resources', () => {
   });
 });
 
-describe('podRequests: kubelet\'s effective request', () => {
+describe("podRequests: kubelet's effective request", () => {
   it('is the larger of the sum of app containers and the largest init container', () => {
     const p = pod([requests('200m', '100Mi'), requests('300m', '100Mi')], {
       initContainers: [{ name: 'i1', image: 'busybox', ...requests('1', '50Mi') }],
@@ -116,14 +115,18 @@ describe('podRequests: kubelet\'s effective request', () => {
 describe('admitPod: node name and node affinity', () => {
   it('refuses a pod bound to another node with NodeName', () => {
     expect(admitPod(pod([{}], { nodeName: 'node-b' }), ctx())).toEqual({
-      admit: false, reason: 'NodeName', message: "Predicate NodeName failed: node(s) didn't match the requested node name",
+      admit: false,
+      reason: 'NodeName',
+      message: "Predicate NodeName failed: node(s) didn't match the requested node name",
     });
     expect(admitPod(pod([{}], { nodeName: 'node-a' }), ctx())).toEqual({ admit: true });
   });
 
   it('refuses a nodeSelector the node labels do not satisfy with NodeAffinity', () => {
     expect(admitPod(pod([{}], { nodeSelector: { disk: 'hdd' } }), ctx())).toEqual({
-      admit: false, reason: 'NodeAffinity', message: "Predicate NodeAffinity failed: node(s) didn't match Pod's node affinity/selector",
+      admit: false,
+      reason: 'NodeAffinity',
+      message: "Predicate NodeAffinity failed: node(s) didn't match Pod's node affinity/selector",
     });
     expect(admitPod(pod([{}], { nodeSelector: { disk: 'ssd' } }), ctx())).toEqual({ admit: true });
   });
@@ -150,7 +153,12 @@ describe('admitPod: node name and node affinity', () => {
   });
 
   it('ORs the terms and ANDs the requirements of a term; matchFields names the node', () => {
-    const both = { matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }, { key: 'zone', operator: 'In', values: ['b'] }] };
+    const both = {
+      matchExpressions: [
+        { key: 'disk', operator: 'In', values: ['ssd'] },
+        { key: 'zone', operator: 'In', values: ['b'] },
+      ],
+    };
     expect(matchesNodeAffinity(withTerms(both), 'node-a', labels)).toBe(false);
     expect(matchesNodeAffinity(withTerms(both, expr('zone', 'In', ['a'])), 'node-a', labels)).toBe(true);
     const byName = { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-a'] }] };
@@ -174,7 +182,10 @@ describe('admitPod: host ports and taints', () => {
   });
 
   it('refuses untolerated NoExecute taints, except for static pods', () => {
-    const taints = [{ key: 'dedicated', value: 'db', effect: 'NoExecute' as const }, { key: 'x', effect: 'NoSchedule' as const }];
+    const taints = [
+      { key: 'dedicated', value: 'db', effect: 'NoExecute' as const },
+      { key: 'x', effect: 'NoSchedule' as const },
+    ];
     expect(admitPod(pod(), ctx({ taints }))).toMatchObject({ admit: false, reason: 'TaintToleration' });
     const tolerating = pod([{}], { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoExecute' }] });
     expect(admitPod(tolerating, ctx({ taints }))).toEqual({ admit: true });

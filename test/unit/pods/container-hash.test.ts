@@ -7,7 +7,10 @@ const base: Container = {
   image: 'nginx:1.27',
   command: ['nginx'],
   args: ['-g', 'daemon off;'],
-  env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }],
+  env: [
+    { name: 'A', value: '1' },
+    { name: 'B', value: '2' },
+  ],
   ports: [{ containerPort: 80, protocol: 'TCP' }],
   resources: { limits: { cpu: '500m', memory: '128Mi' } },
 };
@@ -29,7 +32,10 @@ describe('hashContainer', () => {
     const reordered: Container = {
       resources: { limits: { memory: '128Mi', cpu: '500m' } },
       ports: [{ protocol: 'TCP', containerPort: 80 }],
-      env: [{ value: '1', name: 'A' }, { value: '2', name: 'B' }],
+      env: [
+        { value: '1', name: 'A' },
+        { value: '2', name: 'B' },
+      ],
       args: ['-g', 'daemon off;'],
       command: ['nginx'],
       image: 'nginx:1.27',
@@ -47,7 +53,13 @@ describe('hashContainer', () => {
       { ...base, name: 'web2' },
       { ...base, image: 'nginx:1.28' },
       { ...base, args: ['daemon off;', '-g'] },
-      { ...base, env: [{ name: 'A', value: '1' }, { name: 'B', value: '3' }] },
+      {
+        ...base,
+        env: [
+          { name: 'A', value: '1' },
+          { name: 'B', value: '3' },
+        ],
+      },
       { ...base, resources: { limits: { cpu: '501m', memory: '128Mi' } } },
       { ...base, ports: [{ containerPort: 81, protocol: 'TCP' }] },
       { ...base, tty: false },

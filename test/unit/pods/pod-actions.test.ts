@@ -20,27 +20,49 @@ function pod(spec: Partial<PodSpec> = {}, names: string[] = ['app']): Pod {
 function fakeSandbox(over: Partial<PodSandboxStatus> & { attempt?: number } = {}): PodSandboxStatus {
   const { attempt = 0, ...rest } = over;
   return {
-    id: 'sb1', metadata: { name: 'web', namespace: 'default', uid: 'uid-web', attempt }, state: 'ready',
-    createdAt: new Date(T0), ip: '10.0.0.2', labels: {}, annotations: {}, hostNetwork: false, ...rest,
+    id: 'sb1',
+    metadata: { name: 'web', namespace: 'default', uid: 'uid-web', attempt },
+    state: 'ready',
+    createdAt: new Date(T0),
+    ip: '10.0.0.2',
+    labels: {},
+    annotations: {},
+    hostNetwork: false,
+    ...rest,
   };
 }
 
 let seq = 0;
 /** One runtime instance of `spec`, labelled the way container-config labels it. */
-function fakeContainerStatus(spec: Container, over: {
-  state?: ContainerState; exitCode?: number; sandbox?: string; restartCount?: number; hash?: string; id?: string; reason?: string;
-} = {}): ContainerStatus {
+function fakeContainerStatus(
+  spec: Container,
+  over: {
+    state?: ContainerState;
+    exitCode?: number;
+    sandbox?: string;
+    restartCount?: number;
+    hash?: string;
+    id?: string;
+    reason?: string;
+  } = {},
+): ContainerStatus {
   const { state = 'running', sandbox = 'sb1', restartCount = 0 } = over;
   const id = over.id ?? `c${++seq}`;
   return {
-    id, podSandboxId: sandbox, metadata: { name: spec.name, attempt: restartCount }, image: spec.image ?? '', imageRef: `sha256:${spec.name}`,
-    state, createdAt: new Date(T0 + seq * 1000),
+    id,
+    podSandboxId: sandbox,
+    metadata: { name: spec.name, attempt: restartCount },
+    image: spec.image ?? '',
+    imageRef: `sha256:${spec.name}`,
+    state,
+    createdAt: new Date(T0 + seq * 1000),
     labels: {
       [LABEL_CONTAINER_NAME]: spec.name,
       [LABEL_CONTAINER_HASH]: over.hash ?? hashContainer(spec),
       [LABEL_RESTART_COUNT]: String(restartCount),
     },
-    annotations: {}, mounts: [],
+    annotations: {},
+    mounts: [],
     ...(state === 'exited' ? { exitCode: over.exitCode ?? 0, finishedAt: new Date(T0 + seq * 1000 + 500) } : {}),
     ...(over.reason ? { reason: over.reason } : {}),
   };
@@ -55,7 +77,15 @@ const kills = (a: PodActions) => a.containersToKill.map((k) => `${k.name}:${k.id
 
 describe('computePodActions: the sandbox', () => {
   it('creates a sandbox for a new pod and starts the first init container only', () => {
-    const p = pod({ initContainers: [{ name: 'i1', image: IMAGE }, { name: 'i2', image: IMAGE }] }, ['a', 'b']);
+    const p = pod(
+      {
+        initContainers: [
+          { name: 'i1', image: IMAGE },
+          { name: 'i2', image: IMAGE },
+        ],
+      },
+      ['a', 'b'],
+    );
     const a = computePodActions(p, runtime([], []));
     expect(a).toMatchObject({ createSandbox: true, killPod: false, sandboxAttempt: 0, initFailed: false });
     expect(a.sandboxId).toBeUndefined();
@@ -128,7 +158,15 @@ describe('computePodActions: the sandbox', () => {
 });
 
 describe('computePodActions: init containers', () => {
-  const p = pod({ initContainers: [{ name: 'i1', image: IMAGE }, { name: 'i2', image: IMAGE }] }, ['a', 'b']);
+  const p = pod(
+    {
+      initContainers: [
+        { name: 'i1', image: IMAGE },
+        { name: 'i2', image: IMAGE },
+      ],
+    },
+    ['a', 'b'],
+  );
   const [i1, i2] = p.spec.initContainers!;
   const sb = [fakeSandbox()];
 
@@ -143,10 +181,10 @@ describe('computePodActions: init containers', () => {
   });
 
   it('starts the app containers once the last init container succeeded', () => {
-    const a = computePodActions(p, runtime(sb, [
-      fakeContainerStatus(i2!, { state: 'exited', exitCode: 0 }),
-      fakeContainerStatus(i1!, { state: 'exited', exitCode: 0 }),
-    ]));
+    const a = computePodActions(
+      p,
+      runtime(sb, [fakeContainerStatus(i2!, { state: 'exited', exitCode: 0 }), fakeContainerStatus(i1!, { state: 'exited', exitCode: 0 })]),
+    );
     expect(starts(a)).toEqual(['regular:a#0', 'regular:b#0']);
   });
 
@@ -175,9 +213,7 @@ describe('computePodActions: init containers', () => {
   });
 
   it('does not re-run init containers once app containers exist in the sandbox', () => {
-    const a = computePodActions(p, runtime(sb, [
-      fakeContainerStatus(p.spec.containers[0]!), fakeContainerStatus(p.spec.containers[1]!),
-    ]));
+    const a = computePodActions(p, runtime(sb, [fakeContainerStatus(p.spec.containers[0]!), fakeContainerStatus(p.spec.containers[1]!)]));
     expect(a.containersToStart).toEqual([]);
   });
 });
@@ -194,19 +230,25 @@ describe('computePodActions: sidecars (init containers with restartPolicy Always
   });
 
   it('restarts an exited sidecar whatever the pod restart policy', () => {
-    const a = computePodActions(p, runtime(sb, [
-      fakeContainerStatus(p.spec.containers[0]!),
-      fakeContainerStatus(p.spec.initContainers![1]!, { state: 'exited', exitCode: 0 }),
-      fakeContainerStatus(sidecar, { state: 'exited', exitCode: 1 }),
-    ]));
+    const a = computePodActions(
+      p,
+      runtime(sb, [
+        fakeContainerStatus(p.spec.containers[0]!),
+        fakeContainerStatus(p.spec.initContainers![1]!, { state: 'exited', exitCode: 0 }),
+        fakeContainerStatus(sidecar, { state: 'exited', exitCode: 1 }),
+      ]),
+    );
     expect(starts(a)).toEqual(['init:proxy#1']);
   });
 
   it('does not restart a sidecar once every app container is done for good', () => {
-    const a = computePodActions(p, runtime(sb, [
-      fakeContainerStatus(p.spec.containers[0]!, { state: 'exited', exitCode: 0 }),
-      fakeContainerStatus(sidecar, { state: 'exited', exitCode: 1 }),
-    ]));
+    const a = computePodActions(
+      p,
+      runtime(sb, [
+        fakeContainerStatus(p.spec.containers[0]!, { state: 'exited', exitCode: 0 }),
+        fakeContainerStatus(sidecar, { state: 'exited', exitCode: 1 }),
+      ]),
+    );
     expect(a.containersToStart).toEqual([]);
   });
 
@@ -231,9 +273,12 @@ describe('computePodActions: app containers', () => {
   const sb = [fakeSandbox()];
 
   it.each([
-    ['Always', 0, ['regular:app#1']], ['Always', 1, ['regular:app#1']],
-    ['OnFailure', 0, []], ['OnFailure', 1, ['regular:app#1']],
-    ['Never', 0, []], ['Never', 1, []],
+    ['Always', 0, ['regular:app#1']],
+    ['Always', 1, ['regular:app#1']],
+    ['OnFailure', 0, []],
+    ['OnFailure', 1, ['regular:app#1']],
+    ['Never', 0, []],
+    ['Never', 1, []],
   ] as const)('restartPolicy %s after exit %i starts %j', (policy, exitCode, expected) => {
     const p = pod({ restartPolicy: policy as RestartPolicy });
     const a = computePodActions(p, runtime(sb, [fakeContainerStatus(p.spec.containers[0]!, { state: 'exited', exitCode })]));
@@ -243,7 +288,13 @@ describe('computePodActions: app containers', () => {
 
   it('keeps running containers whose spec is unchanged', () => {
     const p = pod({}, ['a', 'b']);
-    const a = computePodActions(p, runtime(sb, p.spec.containers.map((c) => fakeContainerStatus(c))));
+    const a = computePodActions(
+      p,
+      runtime(
+        sb,
+        p.spec.containers.map((c) => fakeContainerStatus(c)),
+      ),
+    );
     expect(a).toMatchObject({ containersToKill: [], containersToStart: [], killPod: false, createSandbox: false });
   });
 
@@ -341,9 +392,12 @@ describe('shouldContainerBeRestarted', () => {
   const c = { name: 'c', image: 'busybox' };
 
   it.each([
-    ['Always', 0, true], ['Always', 1, true],
-    ['OnFailure', 0, false], ['OnFailure', 2, true],
-    ['Never', 0, false], ['Never', 1, false],
+    ['Always', 0, true],
+    ['Always', 1, true],
+    ['OnFailure', 0, false],
+    ['OnFailure', 2, true],
+    ['Never', 0, false],
+    ['Never', 1, false],
   ] as const)('restartPolicy %s, exit %i → %s', (policy, code, expected) => {
     expect(shouldContainerBeRestarted(c, podWith(policy), code)).toBe(expected);
   });

@@ -17,8 +17,12 @@ describe('containerFromLabels', () => {
   it('rebuilds the preStop hook and ports an orphan needs to stop', () => {
     const preStop = { exec: { command: ['sh', '-c', 'sleep 1'] } };
     const ports = [{ containerPort: 8080 }];
-    expect(containerFromLabels('main', { [LABEL_PRESTOP_HANDLER]: JSON.stringify(preStop), [LABEL_CONTAINER_PORTS]: JSON.stringify(ports) }))
-      .toEqual({ name: 'main', image: '', lifecycle: { preStop }, ports });
+    expect(containerFromLabels('main', { [LABEL_PRESTOP_HANDLER]: JSON.stringify(preStop), [LABEL_CONTAINER_PORTS]: JSON.stringify(ports) })).toEqual({
+      name: 'main',
+      image: '',
+      lifecycle: { preStop },
+      ports,
+    });
   });
 
   it('gives nothing without a hook, or with a label edited into bad JSON', () => {

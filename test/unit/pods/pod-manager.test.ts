@@ -25,8 +25,12 @@ function pod(name: string): Pod {
   return {
     metadata: { name, namespace: 'default', uid: `uid-${name}` },
     spec: {
-      restartPolicy: 'Always', terminationGracePeriodSeconds: 30, dnsPolicy: 'ClusterFirst',
-      containers: [{ name: 'main', image: IMAGE, imagePullPolicy: 'IfNotPresent', terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' }],
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 30,
+      dnsPolicy: 'ClusterFirst',
+      containers: [
+        { name: 'main', image: IMAGE, imagePullPolicy: 'IfNotPresent', terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' },
+      ],
     },
   };
 }
@@ -56,7 +60,12 @@ describe('PodManager with the PLEG', () => {
     const config = { ...defaultConfig(), nodeName: NODE, rootDir: root };
     const events = new LoggingEventRecorder(silent);
     manager = new PodManager({
-      runtime, pleg, events, clock, config, logger: silent,
+      runtime,
+      pleg,
+      events,
+      clock,
+      config,
+      logger: silent,
       images: new ImageManager(runtime, events, clock),
       store: new PodStateStore(root),
       networkName: `nodelet-${NODE}`,
@@ -99,8 +108,14 @@ describe('PodManager with the PLEG', () => {
   it('removes the containers of a pod in the runtime that no source wants, after the first snapshot', async () => {
     const labels = { ...nodeSelectorLabels(NODE), [LABEL_POD_UID]: 'uid-gone', [LABEL_POD_NAME]: 'gone', [LABEL_POD_NAMESPACE]: 'default' };
     await runtime.runPodSandbox({
-      metadata: { name: 'gone', namespace: 'default', uid: 'uid-gone', attempt: 0 }, hostname: 'gone', portMappings: [], labels,
-      annotations: {}, networkName: 'n', namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, image: 'nodelet/pause:0.1.0',
+      metadata: { name: 'gone', namespace: 'default', uid: 'uid-gone', attempt: 0 },
+      hostname: 'gone',
+      portMappings: [],
+      labels,
+      annotations: {},
+      networkName: 'n',
+      namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' },
+      image: 'nodelet/pause:0.1.0',
     });
     const m = newManager();
     await pleg.relist();
@@ -110,7 +125,7 @@ describe('PodManager with the PLEG', () => {
   });
 
   it('never refuses a pod already running here, and keeps refused pods without a worker', async () => {
-    const admit = vi.fn(() => ({ admit: false as const, reason: 'OutOfpods', message: 'Node didn\'t have enough resource: pods' }));
+    const admit = vi.fn(() => ({ admit: false as const, reason: 'OutOfpods', message: "Node didn't have enough resource: pods" }));
     const first = newManager();
     await pleg.relist();
     first.update({ pods: [pod('adopted')], rejected: [] });

@@ -13,8 +13,7 @@ const exited = (exitCode: number): ContainerState => ({ terminated: { exitCode }
 function st(name: string, state: ContainerState, extra: Partial<ContainerStatus> = {}): ContainerStatus {
   return { name, state, lastState: {}, ready: false, restartCount: 0, image: 'img', imageID: '', started: state.running !== undefined, ...extra };
 }
-const crashLooping = (name: string, exitCode: number) =>
-  st(name, { waiting: { reason: 'CrashLoopBackOff' } }, { lastState: { terminated: { exitCode } } });
+const crashLooping = (name: string, exitCode: number) => st(name, { waiting: { reason: 'CrashLoopBackOff' } }, { lastState: { terminated: { exitCode } } });
 
 describe('computePodPhase: app containers (kubelet getPhase)', () => {
   const cases: Array<[string, RestartPolicy, ContainerStatus[], PodPhase]> = [
@@ -37,7 +36,14 @@ describe('computePodPhase: app containers (kubelet getPhase)', () => {
 });
 
 describe('computePodPhase: init containers', () => {
-  const withInit = (restartPolicy: RestartPolicy) => pod({ restartPolicy, initContainers: [{ name: 'i1', image: 'img' }, { name: 'i2', image: 'img' }] });
+  const withInit = (restartPolicy: RestartPolicy) =>
+    pod({
+      restartPolicy,
+      initContainers: [
+        { name: 'i1', image: 'img' },
+        { name: 'i2', image: 'img' },
+      ],
+    });
   const appWaiting = [st('a', { waiting: { reason: 'PodInitializing' } })];
 
   it('fails the pod when an init container failed under Never', () => {
@@ -64,8 +70,7 @@ describe('computePodPhase: init containers', () => {
 });
 
 describe('computePodPhase: sidecars', () => {
-  const withSidecar = (restartPolicy: RestartPolicy) =>
-    pod({ restartPolicy, initContainers: [{ name: 'proxy', image: 'img', restartPolicy: 'Always' }] });
+  const withSidecar = (restartPolicy: RestartPolicy) => pod({ restartPolicy, initContainers: [{ name: 'proxy', image: 'img', restartPolicy: 'Always' }] });
 
   it('counts a sidecar as initialized once started, not merely running', () => {
     const app = [st('a', { waiting: { reason: 'PodInitializing' } })];

@@ -21,23 +21,45 @@ function pod(spec: Partial<PodSpec> = {}, names: string[] = ['app']): Pod {
 
 function fakeSandbox(over: Partial<PodSandboxStatus> = {}): PodSandboxStatus {
   return {
-    id: 'sb1', metadata: { name: 'web', namespace: 'default', uid: 'uid-web', attempt: 0 }, state: 'ready',
-    createdAt: at(0), ip: '10.0.0.2', labels: {}, annotations: {}, hostNetwork: false, ...over,
+    id: 'sb1',
+    metadata: { name: 'web', namespace: 'default', uid: 'uid-web', attempt: 0 },
+    state: 'ready',
+    createdAt: at(0),
+    ip: '10.0.0.2',
+    labels: {},
+    annotations: {},
+    hostNetwork: false,
+    ...over,
   };
 }
 
 let seq = 0;
-function fakeContainerStatus(spec: Container, over: {
-  state?: ContainerState; exitCode?: number; restartCount?: number; startedAt?: number; finishedAt?: number;
-  reason?: string; message?: string; sandbox?: string;
-} = {}): ContainerStatus {
+function fakeContainerStatus(
+  spec: Container,
+  over: {
+    state?: ContainerState;
+    exitCode?: number;
+    restartCount?: number;
+    startedAt?: number;
+    finishedAt?: number;
+    reason?: string;
+    message?: string;
+    sandbox?: string;
+  } = {},
+): ContainerStatus {
   const { state = 'running', restartCount = 0, sandbox = 'sb1' } = over;
   seq++;
   return {
-    id: `cid${seq}`, podSandboxId: sandbox, metadata: { name: spec.name, attempt: restartCount },
-    image: spec.image ?? '', imageRef: `sha256:${spec.name}`, state, createdAt: at(seq),
+    id: `cid${seq}`,
+    podSandboxId: sandbox,
+    metadata: { name: spec.name, attempt: restartCount },
+    image: spec.image ?? '',
+    imageRef: `sha256:${spec.name}`,
+    state,
+    createdAt: at(seq),
     labels: { [LABEL_CONTAINER_NAME]: spec.name, [LABEL_CONTAINER_HASH]: hashContainer(spec), [LABEL_RESTART_COUNT]: String(restartCount) },
-    annotations: {}, mounts: [],
+    annotations: {},
+    mounts: [],
     ...(state !== 'created' ? { startedAt: at(over.startedAt ?? seq) } : {}),
     ...(state === 'exited' ? { exitCode: over.exitCode ?? 0, finishedAt: at(over.finishedAt ?? seq + 1) } : {}),
     ...(over.reason ? { reason: over.reason } : {}),
@@ -51,18 +73,26 @@ function input(p: Pod, containers: ContainerStatus[], over: Partial<PodStatusInp
 }
 
 const cond = (s: PodStatus, type: string): PodCondition | undefined => s.conditions?.find((c) => c.type === type);
-const byName = (s: PodStatus, name: string) =>
-  [...(s.initContainerStatuses ?? []), ...(s.containerStatuses ?? [])].find((c) => c.name === name)!;
+const byName = (s: PodStatus, name: string) => [...(s.initContainerStatuses ?? []), ...(s.containerStatuses ?? [])].find((c) => c.name === name)!;
 
 describe('computePodStatus: container statuses', () => {
   it('reports a running container with its ID, image, start time and readiness', () => {
     const p = pod();
     const c = fakeContainerStatus(p.spec.containers[0]!, { startedAt: 5 });
     const s = computePodStatus(input(p, [c]));
-    expect(s.containerStatuses).toEqual([{
-      name: 'app', image: IMAGE, imageID: 'sha256:app', containerID: `docker://${c.id}`,
-      state: { running: { startedAt: iso(5) } }, lastState: {}, ready: true, started: true, restartCount: 0,
-    }]);
+    expect(s.containerStatuses).toEqual([
+      {
+        name: 'app',
+        image: IMAGE,
+        imageID: 'sha256:app',
+        containerID: `docker://${c.id}`,
+        state: { running: { startedAt: iso(5) } },
+        lastState: {},
+        ready: true,
+        started: true,
+        restartCount: 0,
+      },
+    ]);
     expect(s.initContainerStatuses).toBeUndefined();
     expect(s.phase).toBe('Running');
   });
@@ -70,13 +100,22 @@ describe('computePodStatus: container statuses', () => {
   it('waits with ContainerCreating before a container exists, PodInitializing while init containers run', () => {
     expect(byName(computePodStatus(input(pod(), [])), 'app').state).toEqual({ waiting: { reason: 'ContainerCreating' } });
 
-    const p = pod({ initContainers: [{ name: 'i1', image: IMAGE }, { name: 'i2', image: IMAGE }] });
+    const p = pod({
+      initContainers: [
+        { name: 'i1', image: IMAGE },
+        { name: 'i2', image: IMAGE },
+      ],
+    });
     const s = computePodStatus(input(p, [fakeContainerStatus(p.spec.initContainers![0]!)]));
     expect(byName(s, 'i1').state.running).toBeDefined();
     expect(byName(s, 'i2').state).toEqual({ waiting: { reason: 'PodInitializing' } });
     expect(byName(s, 'app').state).toEqual({ waiting: { reason: 'PodInitializing' } });
     expect(s.phase).toBe('Pending');
-    expect(cond(s, 'Initialized')).toMatchObject({ status: 'False', reason: 'ContainersNotInitialized', message: 'containers with incomplete status: [i1 i2]' });
+    expect(cond(s, 'Initialized')).toMatchObject({
+      status: 'False',
+      reason: 'ContainersNotInitialized',
+      message: 'containers with incomplete status: [i1 i2]',
+    });
   });
 
   it('switches app containers to ContainerCreating once init containers completed, and marks them ready', () => {
@@ -92,7 +131,12 @@ describe('computePodStatus: container statuses', () => {
     const c = fakeContainerStatus(p.spec.containers[0]!, { state: 'exited', exitCode: 3, startedAt: 10, finishedAt: 20 });
     const s = computePodStatus(input(p, [c], { terminationMessages: new Map([[c.id, 'disk full']]) }));
     expect(byName(s, 'app').state.terminated).toEqual({
-      exitCode: 3, reason: 'Error', message: 'disk full', startedAt: iso(10), finishedAt: iso(20), containerID: `docker://${c.id}`,
+      exitCode: 3,
+      reason: 'Error',
+      message: 'disk full',
+      startedAt: iso(10),
+      finishedAt: iso(20),
+      containerID: `docker://${c.id}`,
     });
     expect(byName(s, 'app').ready).toBe(false);
     expect(s.phase).toBe('Failed');
@@ -111,7 +155,8 @@ describe('computePodStatus: container statuses', () => {
     const second = fakeContainerStatus(p.spec.containers[0]!, { restartCount: 3 });
     const s = computePodStatus(input(p, [second, first]));
     expect(byName(s, 'app')).toMatchObject({
-      restartCount: 3, containerID: `docker://${second.id}`,
+      restartCount: 3,
+      containerID: `docker://${second.id}`,
       lastState: { terminated: { exitCode: 1, reason: 'Error', containerID: `docker://${first.id}` } },
     });
   });
@@ -180,7 +225,11 @@ describe('computePodStatus: conditions', () => {
     const p = pod();
     const s = computePodStatus(input(p, [fakeContainerStatus(p.spec.containers[0]!)]));
     expect(s.conditions?.map((c) => `${c.type}=${c.status}`)).toEqual([
-      'PodReadyToStartContainers=True', 'Initialized=True', 'Ready=True', 'ContainersReady=True', 'PodScheduled=True',
+      'PodReadyToStartContainers=True',
+      'Initialized=True',
+      'Ready=True',
+      'ContainersReady=True',
+      'PodScheduled=True',
     ]);
     expect(s.conditions?.every((c) => c.lastTransitionTime === iso(100))).toBe(true);
   });
@@ -220,7 +269,9 @@ describe('computePodStatus: conditions', () => {
     const running = fakeContainerStatus(p.spec.containers[0]!);
     const missing = computePodStatus(input(p, [running]));
     expect(cond(missing, 'Ready')).toMatchObject({
-      status: 'False', reason: 'ReadinessGatesNotReady', message: 'corresponding condition of pod readiness gate "example.com/lb" does not exist.',
+      status: 'False',
+      reason: 'ReadinessGatesNotReady',
+      message: 'corresponding condition of pod readiness gate "example.com/lb" does not exist.',
     });
     expect(cond(missing, 'ContainersReady')?.status).toBe('True');
 
@@ -245,9 +296,11 @@ describe('computePodStatus: phase, addresses, start time', () => {
   it('reports host and pod IPs from the newest ready sandbox, and the host IP for host-network pods', () => {
     const s = computePodStatus(input(pod(), []));
     expect(s).toMatchObject({ hostIP: '192.0.2.10', hostIPs: [{ ip: '192.0.2.10' }], podIP: '10.0.0.2', podIPs: [{ ip: '10.0.0.2' }] });
-    const host = computePodStatus(input(pod({ hostNetwork: true }), [], {
-      runtime: { uid: 'uid-web', sandboxes: [fakeSandbox({ hostNetwork: true, ip: '' })], containers: [] },
-    }));
+    const host = computePodStatus(
+      input(pod({ hostNetwork: true }), [], {
+        runtime: { uid: 'uid-web', sandboxes: [fakeSandbox({ hostNetwork: true, ip: '' })], containers: [] },
+      }),
+    );
     expect(host.podIP).toBe('192.0.2.10');
   });
 
@@ -269,10 +322,11 @@ describe('computeQOSClass', () => {
 
   it('is Guaranteed when every container limits cpu and memory and requests equal limits', () => {
     expect(computeQOSClass(withResources({ limits: { cpu: '500m', memory: '128Mi' } }))).toBe('Guaranteed');
-    expect(computeQOSClass(withResources(
-      { limits: { cpu: '1', memory: '1Gi' }, requests: { cpu: '1000m', memory: '1024Mi' } },
-      { limits: { cpu: '0.5', memory: '64Mi' } },
-    ))).toBe('Guaranteed');
+    expect(
+      computeQOSClass(
+        withResources({ limits: { cpu: '1', memory: '1Gi' }, requests: { cpu: '1000m', memory: '1024Mi' } }, { limits: { cpu: '0.5', memory: '64Mi' } }),
+      ),
+    ).toBe('Guaranteed');
   });
 
   it('is Burstable otherwise', () => {

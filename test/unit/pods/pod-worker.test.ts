@@ -22,8 +22,12 @@ function pod(name: string, spec: Partial<Pod['spec']> = {}): Pod {
   return {
     metadata: { name, namespace: 'default', uid: `uid-${name}` },
     spec: {
-      restartPolicy: 'Always', terminationGracePeriodSeconds: 30, dnsPolicy: 'ClusterFirst',
-      containers: [{ name: 'main', image: IMAGE, imagePullPolicy: 'IfNotPresent', terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' }],
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 30,
+      dnsPolicy: 'ClusterFirst',
+      containers: [
+        { name: 'main', image: IMAGE, imagePullPolicy: 'IfNotPresent', terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' },
+      ],
       ...spec,
     },
   };
@@ -42,13 +46,19 @@ describe('PodWorker', () => {
     runtime.now = () => new Date(clock.now());
     statuses = [];
   });
-  afterEach(async () => { await rm(root, { recursive: true, force: true }); });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
 
   function worker(p: Pod): PodWorker {
     const config = { ...defaultConfig(), nodeName: 'node-a', rootDir: root };
     const events = new LoggingEventRecorder(silent);
     return new PodWorker(p, {
-      runtime, events, clock, config, logger: silent,
+      runtime,
+      events,
+      clock,
+      config,
+      logger: silent,
       images: new ImageManager(runtime, events, clock),
       store: new PodStateStore(root),
       networkName: 'nodelet-node-a',

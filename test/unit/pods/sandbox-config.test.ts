@@ -2,7 +2,13 @@ import { describe, it, expect } from 'vitest';
 import type { Pod, PodSpec } from '../../../agent/api/types.js';
 import { generateSandboxConfig, podHostname, sysctlToDots } from '../../../agent/pods/sandbox-config.js';
 import {
-  LABEL_MANAGED, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_SOURCE, LABEL_POD_UID, LABEL_TERMINATION_GRACE,
+  LABEL_MANAGED,
+  LABEL_NODE,
+  LABEL_POD_NAME,
+  LABEL_POD_NAMESPACE,
+  LABEL_POD_SOURCE,
+  LABEL_POD_UID,
+  LABEL_TERMINATION_GRACE,
 } from '../../../agent/runtime/labels.js';
 
 function pod(spec: Partial<PodSpec> = {}, meta: Partial<Pod['metadata']> = {}): Pod {
@@ -40,11 +46,16 @@ describe('generateSandboxConfig', () => {
     expect(gen(pod({ terminationGracePeriodSeconds: 5 })).labels[LABEL_TERMINATION_GRACE]).toBe('5');
   });
 
-  it('copies the pod\'s labels and annotations, never letting a pod label override ours', () => {
-    const cfg = gen(pod({}, {
-      labels: { app: 'web', [LABEL_NODE]: 'other-node', [LABEL_POD_UID]: 'fake' },
-      annotations: { 'example.com/note': 'hi' },
-    }));
+  it("copies the pod's labels and annotations, never letting a pod label override ours", () => {
+    const cfg = gen(
+      pod(
+        {},
+        {
+          labels: { app: 'web', [LABEL_NODE]: 'other-node', [LABEL_POD_UID]: 'fake' },
+          annotations: { 'example.com/note': 'hi' },
+        },
+      ),
+    );
     expect(cfg.labels.app).toBe('web');
     expect(cfg.labels[LABEL_NODE]).toBe('node-1');
     expect(cfg.labels[LABEL_POD_UID]).toBe('uid-1');
@@ -75,20 +86,22 @@ describe('generateSandboxConfig', () => {
       expect(podHostname(pod({}, { name: 'x'.repeat(100) }))).toBe('x'.repeat(63));
     });
 
-    it('is empty for a host-network pod, which keeps the node\'s hostname', () => {
+    it("is empty for a host-network pod, which keeps the node's hostname", () => {
       expect(gen(pod({ hostNetwork: true, hostname: 'ignored' })).hostname).toBe('');
     });
   });
 
   describe('port mappings', () => {
     it('publishes every regular container port with a hostPort, defaulting to TCP', () => {
-      const cfg = gen(pod({
-        containers: [
-          { name: 'a', ports: [{ containerPort: 80, hostPort: 8080 }, { containerPort: 81 }, { containerPort: 82, hostPort: 0 }] },
-          { name: 'b', ports: [{ containerPort: 53, hostPort: 5353, protocol: 'UDP', hostIP: '127.0.0.1' }] },
-        ],
-        initContainers: [{ name: 'init', ports: [{ containerPort: 9000, hostPort: 9000 }] }],
-      }));
+      const cfg = gen(
+        pod({
+          containers: [
+            { name: 'a', ports: [{ containerPort: 80, hostPort: 8080 }, { containerPort: 81 }, { containerPort: 82, hostPort: 0 }] },
+            { name: 'b', ports: [{ containerPort: 53, hostPort: 5353, protocol: 'UDP', hostIP: '127.0.0.1' }] },
+          ],
+          initContainers: [{ name: 'init', ports: [{ containerPort: 9000, hostPort: 9000 }] }],
+        }),
+      );
       expect(cfg.portMappings).toEqual([
         { protocol: 'TCP', containerPort: 80, hostPort: 8080 },
         { protocol: 'UDP', containerPort: 53, hostPort: 5353, hostIp: '127.0.0.1' },
@@ -105,22 +118,27 @@ describe('generateSandboxConfig', () => {
       expect(gen(pod({ shareProcessNamespace: true })).namespaces.pid).toBe('POD');
     });
 
-    it('uses the node\'s namespaces for hostNetwork, hostPID and hostIPC', () => {
-      expect(gen(pod({ hostNetwork: true, hostPID: true, hostIPC: true, shareProcessNamespace: true })).namespaces)
-        .toEqual({ network: 'NODE', pid: 'NODE', ipc: 'NODE' });
+    it("uses the node's namespaces for hostNetwork, hostPID and hostIPC", () => {
+      expect(gen(pod({ hostNetwork: true, hostPID: true, hostIPC: true, shareProcessNamespace: true })).namespaces).toEqual({
+        network: 'NODE',
+        pid: 'NODE',
+        ipc: 'NODE',
+      });
     });
   });
 
   describe('sysctls', () => {
     it('come from the pod security context, slash names in dotted form', () => {
-      const cfg = gen(pod({
-        securityContext: {
-          sysctls: [
-            { name: 'net.ipv4.ip_unprivileged_port_start', value: '0' },
-            { name: 'net/ipv4/conf/eth0.100/rp_filter', value: '1' },
-          ],
-        },
-      }));
+      const cfg = gen(
+        pod({
+          securityContext: {
+            sysctls: [
+              { name: 'net.ipv4.ip_unprivileged_port_start', value: '0' },
+              { name: 'net/ipv4/conf/eth0.100/rp_filter', value: '1' },
+            ],
+          },
+        }),
+      );
       expect(cfg.sysctls).toEqual({ 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.conf.eth0/100.rp_filter': '1' });
     });
 

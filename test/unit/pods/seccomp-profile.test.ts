@@ -21,9 +21,17 @@ function pod(podProfile?: object, containerProfile?: object): Pod {
 
 function seccompOf(p: Pod) {
   return generateContainerConfig({
-    pod: p, container: p.spec.containers[0]!, kind: 'regular', attempt: 0, podSource: 'file',
-    config: { containerLogMaxSize: '10m', containerLogMaxFiles: 5 }, imageRef: 'sha256:abc', hostsFilePath: '/h',
-    podIP: '10.0.0.2', hostIP: '10.0.0.1', nodeName: 'n',
+    pod: p,
+    container: p.spec.containers[0]!,
+    kind: 'regular',
+    attempt: 0,
+    podSource: 'file',
+    config: { containerLogMaxSize: '10m', containerLogMaxFiles: 5 },
+    imageRef: 'sha256:abc',
+    hostsFilePath: '/h',
+    podIP: '10.0.0.2',
+    hostIP: '10.0.0.1',
+    nodeName: 'n',
   }).securityContext.seccomp;
 }
 
@@ -39,7 +47,9 @@ describe('seccompProfile', () => {
     expect(seccompSecurityOpt(undefined)).toBe('seccomp=unconfined');
     expect(seccompSecurityOpt({ type: 'Unconfined' })).toBe('seccomp=unconfined');
     expect(seccompSecurityOpt({ type: 'RuntimeDefault' })).toBeUndefined();
-    expect(seccompSecurityOpt({ type: 'Localhost', localhostProfile: 'a.json' }, '{"defaultAction":"SCMP_ACT_ALLOW"}')).toBe('seccomp={"defaultAction":"SCMP_ACT_ALLOW"}');
+    expect(seccompSecurityOpt({ type: 'Localhost', localhostProfile: 'a.json' }, '{"defaultAction":"SCMP_ACT_ALLOW"}')).toBe(
+      'seccomp={"defaultAction":"SCMP_ACT_ALLOW"}',
+    );
     expect(() => seccompSecurityOpt({ type: 'Localhost', localhostProfile: 'a.json' })).toThrow(/not read/);
   });
 
@@ -47,7 +57,8 @@ describe('seccompProfile', () => {
     const base = { metadata: { name: 'app', attempt: 0 }, image: 'x', envs: [], mounts: [], labels: {}, annotations: {}, resources: {} };
     const sandbox = { metadata: { name: 'web', namespace: 'default', uid: 'u', attempt: 0 } } as unknown as PodSandboxConfig;
     const ns = { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } as const;
-    const opts = (sc: object) => containerCreateOptions('sb', { ...base, securityContext: { namespaces: ns, ...sc } } as never, sandbox).HostConfig?.SecurityOpt;
+    const opts = (sc: object) =>
+      containerCreateOptions('sb', { ...base, securityContext: { namespaces: ns, ...sc } } as never, sandbox).HostConfig?.SecurityOpt;
     expect(opts({ privileged: true })).toBeUndefined();
     expect(opts({ noNewPrivs: true })).toEqual(['no-new-privileges', 'seccomp=unconfined']);
     expect(opts({ seccomp: { type: 'RuntimeDefault' } })).toBeUndefined();
@@ -56,7 +67,9 @@ describe('seccompProfile', () => {
   it('refuses an unknown type, a Localhost profile without a path or leaving the profile root, and a path on another type', () => {
     const errors = (p: Pod) => validatePod(applyPodDefaults(p)).map((e) => `${e.field}: ${e.message || e.type}`);
     expect(errors(pod({ type: 'Strict' }))).toEqual([expect.stringMatching(/^spec\.securityContext\.seccompProfile\.type: /)]);
-    expect(errors(pod(undefined, { type: 'Localhost' }))).toEqual([expect.stringMatching(/containers\[0\]\.securityContext\.seccompProfile\.localhostProfile/)]);
+    expect(errors(pod(undefined, { type: 'Localhost' }))).toEqual([
+      expect.stringMatching(/containers\[0\]\.securityContext\.seccompProfile\.localhostProfile/),
+    ]);
     expect(errors(pod(undefined, { type: 'Localhost', localhostProfile: '../etc/x.json' }))[0]).toMatch(/without "\.\."/);
     expect(errors(pod({ type: 'RuntimeDefault', localhostProfile: 'a.json' }))[0]).toMatch(/only be set for type Localhost/);
     expect(errors(pod({ type: 'RuntimeDefault' }, { type: 'Localhost', localhostProfile: 'profiles/a.json' }))).toEqual([]);

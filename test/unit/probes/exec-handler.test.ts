@@ -4,7 +4,9 @@ import { ProbeError } from '../../../agent/probes/probe-outcome.js';
 import { RuntimeUnavailableError } from '../../../agent/runtime/errors.js';
 import type { ExecOptions, ExecResult, Runtime } from '../../../agent/runtime/runtime.js';
 
-function runtimeAnswering(answer: (cmd: string[], options?: ExecOptions) => Promise<ExecResult>): Runtime & { calls: Array<{ id: string; cmd: string[]; options?: ExecOptions }> } {
+function runtimeAnswering(
+  answer: (cmd: string[], options?: ExecOptions) => Promise<ExecResult>,
+): Runtime & { calls: Array<{ id: string; cmd: string[]; options?: ExecOptions }> } {
   const calls: Array<{ id: string; cmd: string[]; options?: ExecOptions }> = [];
   return {
     calls,
@@ -15,8 +17,12 @@ function runtimeAnswering(answer: (cmd: string[], options?: ExecOptions) => Prom
   } as unknown as Runtime & { calls: typeof calls };
 }
 
-const result = (exitCode: number, stdout = '', stderr = '', timedOut = false): ExecResult =>
-  ({ exitCode, stdout: Buffer.from(stdout), stderr: Buffer.from(stderr), timedOut });
+const result = (exitCode: number, stdout = '', stderr = '', timedOut = false): ExecResult => ({
+  exitCode,
+  stdout: Buffer.from(stdout),
+  stderr: Buffer.from(stderr),
+  timedOut,
+});
 
 describe('execProbe', () => {
   it('succeeds on exit 0 and asks the runtime for the timeout and output cap', async () => {
@@ -28,7 +34,8 @@ describe('execProbe', () => {
   it('fails on a non-zero exit with the output as the message', async () => {
     const runtime = runtimeAnswering(async () => result(1, '', "cat: can't open '/tmp/healthy': No such file or directory\n"));
     expect(await execProbe(runtime, 'c1', ['cat', '/tmp/healthy'], 1000)).toMatchObject({
-      result: 'failure', message: "cat: can't open '/tmp/healthy': No such file or directory\n",
+      result: 'failure',
+      message: "cat: can't open '/tmp/healthy': No such file or directory\n",
     });
   });
 
@@ -37,7 +44,7 @@ describe('execProbe', () => {
     expect(await execProbe(runtime, 'c1', ['false'], 1000)).toMatchObject({ result: 'failure', message: 'command "false" exited with code 3' });
   });
 
-  it('fails with kubelet\'s message on a timeout', async () => {
+  it("fails with kubelet's message on a timeout", async () => {
     const runtime = runtimeAnswering(async () => result(-1, 'partial', '', true));
     expect(await execProbe(runtime, 'c1', ['sleep', '10'], 1000)).toMatchObject({ result: 'failure', message: 'command "sleep 10" timed out' });
   });
@@ -50,7 +57,9 @@ describe('execProbe', () => {
   });
 
   it('throws ProbeError when the runtime cannot run the command', async () => {
-    const runtime = runtimeAnswering(async () => { throw new RuntimeUnavailableError('docker is down'); });
+    const runtime = runtimeAnswering(async () => {
+      throw new RuntimeUnavailableError('docker is down');
+    });
     const err = await execProbe(runtime, 'c1234567890123456', ['true'], 1000).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProbeError);
     expect((err as Error).message).toBe('exec ["true"] in container c12345678901 could not run: docker is down');

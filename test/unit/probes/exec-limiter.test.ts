@@ -3,7 +3,9 @@ import { ExecLimiter } from '../../../agent/probes/exec-limiter.js';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
-  const promise = new Promise<void>((r) => { resolve = r; });
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 }
 
@@ -14,7 +16,13 @@ describe('ExecLimiter', () => {
     const limiter = new ExecLimiter(2);
     const gates = [deferred(), deferred(), deferred(), deferred()];
     const started: number[] = [];
-    const runs = gates.map((g, i) => limiter.run(async () => { started.push(i); await g.promise; return i; }));
+    const runs = gates.map((g, i) =>
+      limiter.run(async () => {
+        started.push(i);
+        await g.promise;
+        return i;
+      }),
+    );
     await flush();
     expect(started).toEqual([0, 1]);
     expect([limiter.active, limiter.waiting]).toEqual([2, 2]);
@@ -30,7 +38,11 @@ describe('ExecLimiter', () => {
 
   it('gives the slot back when a task throws', async () => {
     const limiter = new ExecLimiter(1);
-    await expect(limiter.run(async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    await expect(
+      limiter.run(async () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(await limiter.run(async () => 'next')).toBe('next');
     expect(limiter.active).toBe(0);
   });

@@ -3,7 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcProbe, HEALTH_CHECK_PATH } from '../../../agent/probes/grpc-handler.js';
 import {
-  decodeHealthCheckResponse, decodeVarint, encodeHealthCheckRequest, encodeVarint, frameMessage, unframeMessages,
+  decodeHealthCheckResponse,
+  decodeVarint,
+  encodeHealthCheckRequest,
+  encodeVarint,
+  frameMessage,
+  unframeMessages,
 } from '../../../agent/probes/grpc-health-codec.js';
 
 /** A decoder for the request, written independently of the agent's encoder. */
@@ -33,7 +38,10 @@ beforeAll(async () => {
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () => {
       const service = serviceOf(Buffer.concat(chunks));
-      if (service === 'hang') { hanging.add(stream); return; }
+      if (service === 'hang') {
+        hanging.add(stream);
+        return;
+      }
       if (service === 'unknown-service') {
         stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '5', 'grpc-message': 'unknown%20service' }, { endStream: true });
         return;
@@ -60,14 +68,23 @@ describe('grpcProbe', () => {
     const outcome = await grpcProbe({ port }, target, 1000);
     expect(outcome).toMatchObject({ result: 'success', message: 'service healthy' });
     expect(seenHeaders.at(-1)).toMatchObject({
-      ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc', te: 'trailers',
+      ':method': 'POST',
+      ':path': '/grpc.health.v1.Health/Check',
+      'content-type': 'application/grpc',
+      te: 'trailers',
       'user-agent': expect.stringMatching(/^kube-probe\//),
     });
   });
 
   it('fails with the status name when the service is NOT_SERVING or SERVICE_UNKNOWN', async () => {
-    expect(await grpcProbe({ port, service: 'down' }, target, 1000)).toMatchObject({ result: 'failure', message: 'service unhealthy (responded with "NOT_SERVING")' });
-    expect(await grpcProbe({ port, service: 'odd' }, target, 1000)).toMatchObject({ result: 'failure', message: 'service unhealthy (responded with "SERVICE_UNKNOWN")' });
+    expect(await grpcProbe({ port, service: 'down' }, target, 1000)).toMatchObject({
+      result: 'failure',
+      message: 'service unhealthy (responded with "NOT_SERVING")',
+    });
+    expect(await grpcProbe({ port, service: 'odd' }, target, 1000)).toMatchObject({
+      result: 'failure',
+      message: 'service unhealthy (responded with "SERVICE_UNKNOWN")',
+    });
   });
 
   it('fails with grpc-message when grpc-status is not OK', async () => {

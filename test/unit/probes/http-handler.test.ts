@@ -9,7 +9,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildProbeUrl, httpProbe, MAX_HTTP_BODY_BYTES, resolvePort } from '../../../agent/probes/http-handler.js';
 import { ProbeError } from '../../../agent/probes/probe-outcome.js';
 
-interface Seen { path: string; headers: http.IncomingHttpHeaders }
+interface Seen {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+}
 
 const container = { name: 'app', ports: [{ name: 'web', containerPort: 0 }] };
 let server: http.Server;
@@ -27,15 +30,38 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://x');
   seen.push({ path: `${url.pathname}${url.search}`, headers: req.headers });
   switch (url.pathname) {
-    case '/ok': res.end('fine'); return;
-    case '/missing': res.statusCode = 404; res.end('no'); return;
-    case '/broken': res.statusCode = 500; res.end('boom'); return;
-    case '/moved': res.writeHead(302, { location: '/ok' }); res.end(); return;
-    case '/elsewhere': res.writeHead(301, { location: `http://localhost:${otherPort}/ok` }); res.end('gone away'); return;
-    case '/loop': res.writeHead(307, { location: `/loop?n=${Number(url.searchParams.get('n') ?? 0) + 1}` }); res.end(); return;
-    case '/big': res.end(Buffer.alloc(1024 * 1024, 'a')); return;
-    case '/hang': hanging.add(res); return; // never answers
-    default: res.statusCode = 418; res.end();
+    case '/ok':
+      res.end('fine');
+      return;
+    case '/missing':
+      res.statusCode = 404;
+      res.end('no');
+      return;
+    case '/broken':
+      res.statusCode = 500;
+      res.end('boom');
+      return;
+    case '/moved':
+      res.writeHead(302, { location: '/ok' });
+      res.end();
+      return;
+    case '/elsewhere':
+      res.writeHead(301, { location: `http://localhost:${otherPort}/ok` });
+      res.end('gone away');
+      return;
+    case '/loop':
+      res.writeHead(307, { location: `/loop?n=${Number(url.searchParams.get('n') ?? 0) + 1}` });
+      res.end();
+      return;
+    case '/big':
+      res.end(Buffer.alloc(1024 * 1024, 'a'));
+      return;
+    case '/hang':
+      hanging.add(res);
+      return; // never answers
+    default:
+      res.statusCode = 418;
+      res.end();
   }
 }
 
@@ -53,10 +79,25 @@ beforeAll(async () => {
   });
   otherPort = await listen(other);
   certDir = mkdtempSync(join(tmpdir(), 'probe-cert-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=probe.test',
-    '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem'),
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=probe.test',
+      '-keyout',
+      join(certDir, 'key.pem'),
+      '-out',
+      join(certDir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   secure = https.createServer({ key: readFileSync(join(certDir, 'key.pem')), cert: readFileSync(join(certDir, 'cert.pem')) }, handler);
   securePort = await listen(secure);
 });
@@ -78,24 +119,46 @@ beforeEach(() => {
 const target = { podIP: '127.0.0.1', container };
 
 describe('httpProbe', () => {
-  it('succeeds on 200 and sends kubelet\'s default headers to the pod IP', async () => {
+  it("succeeds on 200 and sends kubelet's default headers to the pod IP", async () => {
     const outcome = await httpProbe({ port, path: '/ok' }, target, 1000);
     expect(outcome).toMatchObject({ result: 'success', statusCode: 200, message: 'fine' });
     expect(outcome.latencyMs).toBeGreaterThanOrEqual(0);
     expect(seen).toHaveLength(1);
-    expect(seen[0]!.headers).toMatchObject({ 'user-agent': expect.stringMatching(/^kube-probe\/1\.\d+$/), accept: '*/*', host: `127.0.0.1:${port}`, connection: 'close' });
+    expect(seen[0]!.headers).toMatchObject({
+      'user-agent': expect.stringMatching(/^kube-probe\/1\.\d+$/),
+      accept: '*/*',
+      host: `127.0.0.1:${port}`,
+      connection: 'close',
+    });
   });
 
-  it('fails on 404 and 500 with kubelet\'s message', async () => {
-    expect(await httpProbe({ port, path: '/missing' }, target, 1000)).toMatchObject({ result: 'failure', statusCode: 404, message: 'HTTP probe failed with statuscode: 404' });
-    expect(await httpProbe({ port, path: '/broken' }, target, 1000)).toMatchObject({ result: 'failure', statusCode: 500, message: 'HTTP probe failed with statuscode: 500' });
+  it("fails on 404 and 500 with kubelet's message", async () => {
+    expect(await httpProbe({ port, path: '/missing' }, target, 1000)).toMatchObject({
+      result: 'failure',
+      statusCode: 404,
+      message: 'HTTP probe failed with statuscode: 404',
+    });
+    expect(await httpProbe({ port, path: '/broken' }, target, 1000)).toMatchObject({
+      result: 'failure',
+      statusCode: 500,
+      message: 'HTTP probe failed with statuscode: 500',
+    });
   });
 
-  it('sends the probe\'s headers, which override the defaults', async () => {
-    await httpProbe({
-      port, path: '/ok?x=1',
-      httpHeaders: [{ name: 'X-Custom', value: 'a' }, { name: 'User-Agent', value: 'mine' }, { name: 'Host', value: 'app.example' }],
-    }, target, 1000);
+  it("sends the probe's headers, which override the defaults", async () => {
+    await httpProbe(
+      {
+        port,
+        path: '/ok?x=1',
+        httpHeaders: [
+          { name: 'X-Custom', value: 'a' },
+          { name: 'User-Agent', value: 'mine' },
+          { name: 'Host', value: 'app.example' },
+        ],
+      },
+      target,
+      1000,
+    );
     expect(seen[0]).toMatchObject({ path: '/ok?x=1', headers: { 'x-custom': 'a', 'user-agent': 'mine', host: 'app.example' } });
   });
 
@@ -141,7 +204,7 @@ describe('httpProbe', () => {
     expect(outcome.message).toHaveLength(MAX_HTTP_BODY_BYTES);
   });
 
-  it('resolves a named port and prefers the action\'s host over the pod IP', async () => {
+  it("resolves a named port and prefers the action's host over the pod IP", async () => {
     const outcome = await httpProbe({ port: 'web', path: '/ok', host: '127.0.0.1' }, { podIP: '192.0.2.1', container }, 1000);
     expect(outcome.result).toBe('success');
   });

@@ -5,7 +5,11 @@ import type { Container, LifecycleHandler, Pod } from '../../../agent/api/types.
 import type { EventRecorder, EventType } from '../../../agent/events/event-recorder.js';
 import { silentLogger } from '../../../agent/log/logger.js';
 import {
-  LIFECYCLE_USER_AGENT, LifecycleHookRunner, MINIMUM_GRACE_SECONDS, formatPodForHook, remainingGraceSeconds,
+  LIFECYCLE_USER_AGENT,
+  LifecycleHookRunner,
+  MINIMUM_GRACE_SECONDS,
+  formatPodForHook,
+  remainingGraceSeconds,
 } from '../../../agent/probes/lifecycle-hooks.js';
 import { MAX_EXEC_OUTPUT_BYTES } from '../../../agent/probes/exec-handler.js';
 import { NotFoundError } from '../../../agent/runtime/errors.js';
@@ -36,8 +40,12 @@ function fakeRuntime(answer: (call: ExecCall) => Promise<ExecResult>): FakeRunti
   };
 }
 
-const execResult = (exitCode: number, stdout = '', stderr = '', timedOut = false): ExecResult =>
-  ({ exitCode, stdout: Buffer.from(stdout), stderr: Buffer.from(stderr), timedOut });
+const execResult = (exitCode: number, stdout = '', stderr = '', timedOut = false): ExecResult => ({
+  exitCode,
+  stdout: Buffer.from(stdout),
+  stderr: Buffer.from(stderr),
+  timedOut,
+});
 
 function podWith(lifecycle: Container['lifecycle'], extra: Partial<Container> = {}, grace?: number): { pod: Pod; container: Container } {
   const container: Container = { name: 'app', image: 'busybox', lifecycle, ...extra };
@@ -77,7 +85,7 @@ describe('remainingGraceSeconds', () => {
 });
 
 describe('formatPodForHook', () => {
-  it('reads like kubelet\'s format.Pod', () => {
+  it("reads like kubelet's format.Pod", () => {
     expect(formatPodForHook(podWith(undefined).pod)).toBe('web_shop(u-1)');
   });
 });
@@ -91,7 +99,7 @@ describe('LifecycleHookRunner.runPostStart with exec', () => {
     expect(events.list).toEqual([]);
   });
 
-  it('runs the command in the container, bounded by the pod\'s grace period', async () => {
+  it("runs the command in the container, bounded by the pod's grace period", async () => {
     const { runner, runtime, events } = setup(async () => execResult(0, 'done\n'));
     const { pod, container } = podWith(postStart({ exec: { command: ['sh', '-c', 'touch /ready'] } }), {}, 45);
     expect(await runner.runPostStart(pod, container, 'c1', '10.0.0.5')).toEqual({ ok: true });
@@ -106,15 +114,16 @@ describe('LifecycleHookRunner.runPostStart with exec', () => {
     expect(runtime.calls[0]?.options?.timeoutMs).toBe(30_000);
   });
 
-  it('fails with kubelet\'s message and a FailedPostStartHook event that leaves the output out', async () => {
+  it("fails with kubelet's message and a FailedPostStartHook event that leaves the output out", async () => {
     const { runner, events } = setup(async () => execResult(2, 'starting\n', 'secret=hunter2: no such file\n'));
     const { pod, container } = podWith(postStart({ exec: { command: ['sh', '-c', 'exit 2'] } }));
     const result = await runner.runPostStart(pod, container, 'c1', '');
     expect(result).toEqual({
       ok: false,
-      message: 'Exec lifecycle hook ([sh -c exit 2]) for Container "app" in Pod "web_shop(u-1)" failed - error: '
-        + "command 'sh -c exit 2' exited with 2: secret=hunter2: no such file\n"
-        + ', message: "starting\\nsecret=hunter2: no such file\\n"',
+      message:
+        'Exec lifecycle hook ([sh -c exit 2]) for Container "app" in Pod "web_shop(u-1)" failed - error: ' +
+        "command 'sh -c exit 2' exited with 2: secret=hunter2: no such file\n" +
+        ', message: "starting\\nsecret=hunter2: no such file\\n"',
     });
     expect(events.list).toEqual([{ type: 'Warning', reason: 'FailedPostStartHook', message: 'PostStartHook failed' }]);
   });
@@ -125,7 +134,8 @@ describe('LifecycleHookRunner.runPostStart with exec', () => {
     const result = await runner.runPostStart(pod, container, 'c1', '');
     expect(result).toEqual({
       ok: false,
-      message: 'Exec lifecycle hook ([sleep 600]) for Container "app" in Pod "web_shop(u-1)" failed - error: command "sleep 600" timed out after 5s, message: "half"',
+      message:
+        'Exec lifecycle hook ([sleep 600]) for Container "app" in Pod "web_shop(u-1)" failed - error: command "sleep 600" timed out after 5s, message: "half"',
     });
     expect(events.list.map((e) => e.reason)).toEqual(['FailedPostStartHook']);
   });
@@ -134,7 +144,9 @@ describe('LifecycleHookRunner.runPostStart with exec', () => {
     const { runner, events, clock } = setup(() => new Promise<ExecResult>(() => {}));
     const { pod, container } = podWith(postStart({ exec: { command: ['hang'] } }), {}, 10);
     let result: unknown;
-    void runner.runPostStart(pod, container, 'c1', '').then((r) => { result = r; });
+    void runner.runPostStart(pod, container, 'c1', '').then((r) => {
+      result = r;
+    });
     await flush();
     clock.advance(9_999);
     await flush();
@@ -143,8 +155,9 @@ describe('LifecycleHookRunner.runPostStart with exec', () => {
     await flush();
     expect(result).toEqual({
       ok: false,
-      message: 'Exec lifecycle hook ([hang]) for Container "app" in Pod "web_shop(u-1)" failed - error: '
-        + 'did not complete within 10s (the pod\'s terminationGracePeriodSeconds bounds postStart), message: ""',
+      message:
+        'Exec lifecycle hook ([hang]) for Container "app" in Pod "web_shop(u-1)" failed - error: ' +
+        'did not complete within 10s (the pod\'s terminationGracePeriodSeconds bounds postStart), message: ""',
     });
     expect(events.list.map((e) => e.reason)).toEqual(['FailedPostStartHook']);
   });
@@ -157,7 +170,9 @@ describe('LifecycleHookRunner.runPostStart with exec', () => {
   });
 
   it('fails when the runtime cannot run the command', async () => {
-    const { runner } = setup(async () => { throw new NotFoundError('container c1 not found'); });
+    const { runner } = setup(async () => {
+      throw new NotFoundError('container c1 not found');
+    });
     const { pod, container } = podWith(postStart({ exec: { command: ['true'] } }));
     const result = await runner.runPostStart(pod, container, 'c1', '');
     expect(result).toMatchObject({ ok: false, message: expect.stringContaining('failed - error: container c1 not found, message: ""') });
@@ -176,7 +191,9 @@ describe('LifecycleHookRunner.runPostStart with sleep and unsupported handlers',
     const { runner, clock } = setup();
     const { pod, container } = podWith(postStart({ sleep: { seconds: 5 } }));
     let result: unknown;
-    void runner.runPostStart(pod, container, 'c1', '').then((r) => { result = r; });
+    void runner.runPostStart(pod, container, 'c1', '').then((r) => {
+      result = r;
+    });
     await flush();
     clock.advance(4_999);
     await flush();
@@ -190,7 +207,8 @@ describe('LifecycleHookRunner.runPostStart with sleep and unsupported handlers',
     const { runner, events } = setup();
     const { pod, container } = podWith(postStart({ tcpSocket: { port: 80 } }));
     expect(await runner.runPostStart(pod, container, 'c1', '10.0.0.5')).toEqual({
-      ok: false, message: 'Cannot run handler: invalid handler: tcpSocket (port 80) is not supported as a lifecycle handler',
+      ok: false,
+      message: 'Cannot run handler: invalid handler: tcpSocket (port 80) is not supported as a lifecycle handler',
     });
     expect(events.list.map((e) => e.reason)).toEqual(['FailedPostStartHook']);
   });
@@ -225,14 +243,15 @@ describe('LifecycleHookRunner with httpGet', () => {
   afterAll(async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  beforeEach(() => { seen = []; });
+  beforeEach(() => {
+    seen = [];
+  });
 
-  it('GETs the path on the pod IP by port name, with the hook\'s headers and kubelet\'s User-Agent', async () => {
+  it("GETs the path on the pod IP by port name, with the hook's headers and kubelet's User-Agent", async () => {
     const { runner, events } = setup();
-    const { pod, container } = podWith(
-      postStart({ httpGet: { path: '/started?x=1', port: 'web', httpHeaders: [{ name: 'X-Hook', value: 'post' }] } }),
-      { ports: [{ name: 'web', containerPort: port }] },
-    );
+    const { pod, container } = podWith(postStart({ httpGet: { path: '/started?x=1', port: 'web', httpHeaders: [{ name: 'X-Hook', value: 'post' }] } }), {
+      ports: [{ name: 'web', containerPort: port }],
+    });
     expect(await runner.runPostStart(pod, container, 'c1', '127.0.0.1')).toEqual({ ok: true });
     expect(seen).toHaveLength(1);
     expect(seen[0]?.path).toBe('/started?x=1');
@@ -242,7 +261,7 @@ describe('LifecycleHookRunner with httpGet', () => {
     expect(events.list).toEqual([]);
   });
 
-  it('uses the hook\'s host over the pod IP', async () => {
+  it("uses the hook's host over the pod IP", async () => {
     const { runner } = setup();
     const { pod, container } = podWith(postStart({ httpGet: { path: '/h', port, host: '127.0.0.1' } }));
     expect(await runner.runPostStart(pod, container, 'c1', '192.0.2.1')).toEqual({ ok: true });
@@ -257,13 +276,15 @@ describe('LifecycleHookRunner with httpGet', () => {
     expect(events.list).toEqual([]);
   });
 
-  it('fails when nothing answers, with kubelet\'s message', async () => {
+  it("fails when nothing answers, with kubelet's message", async () => {
     const { runner, events } = setup();
     const { pod, container } = podWith(postStart({ httpGet: { path: '/started', port: closedPort } }));
     const result = await runner.runPostStart(pod, container, 'c1', '127.0.0.1');
     expect(result.ok).toBe(false);
     expect(!result.ok && result.message).toMatch(
-      new RegExp(`^HTTP lifecycle hook \\(/started\\) for Container "app" in Pod "web_shop\\(u-1\\)" failed - error: Get "http://127\\.0\\.0\\.1:${closedPort}/started": .*ECONNREFUSED`),
+      new RegExp(
+        `^HTTP lifecycle hook \\(/started\\) for Container "app" in Pod "web_shop\\(u-1\\)" failed - error: Get "http://127\\.0\\.0\\.1:${closedPort}/started": .*ECONNREFUSED`,
+      ),
     );
     expect(events.list).toEqual([{ type: 'Warning', reason: 'FailedPostStartHook', message: 'PostStartHook failed' }]);
   });
@@ -278,17 +299,31 @@ describe('LifecycleHookRunner with httpGet', () => {
 
   it('retries an HTTPS hook over HTTP, without Authorization, when the server speaks plain HTTP', async () => {
     const { runner, events } = setup();
-    const { pod, container } = podWith(postStart({
-      httpGet: { path: '/tls', port, scheme: 'HTTPS', httpHeaders: [{ name: 'Authorization', value: 'Bearer t' }, { name: 'X-Keep', value: '1' }] },
-    }));
+    const { pod, container } = podWith(
+      postStart({
+        httpGet: {
+          path: '/tls',
+          port,
+          scheme: 'HTTPS',
+          httpHeaders: [
+            { name: 'Authorization', value: 'Bearer t' },
+            { name: 'X-Keep', value: '1' },
+          ],
+        },
+      }),
+    );
     expect(await runner.runPostStart(pod, container, 'c1', '127.0.0.1')).toEqual({ ok: true });
     const plain = seen.filter((s) => s.path === '/tls');
     expect(plain).toHaveLength(1);
     expect(plain[0]?.headers.authorization).toBeUndefined();
     expect(plain[0]?.headers['x-keep']).toBe('1');
-    expect(events.list).toEqual([{
-      type: 'Warning', reason: 'LifecycleHTTPFallback', message: `request to HTTPS lifecycle hook 127.0.0.1:${port} got HTTP response, retry with HTTP succeeded`,
-    }]);
+    expect(events.list).toEqual([
+      {
+        type: 'Warning',
+        reason: 'LifecycleHTTPFallback',
+        message: `request to HTTPS lifecycle hook 127.0.0.1:${port} got HTTP response, retry with HTTP succeeded`,
+      },
+    ]);
   });
 
   it('runs an httpGet preStop and keeps the whole grace period when it answers at once', async () => {
@@ -314,7 +349,7 @@ describe('LifecycleHookRunner.runPreStop', () => {
     expect(runtime.calls).toEqual([]);
   });
 
-  it('takes the hook\'s time out of the grace period and bounds the exec by it', async () => {
+  it("takes the hook's time out of the grace period and bounds the exec by it", async () => {
     const { runner, runtime, clock, events } = setup(async () => {
       clock.advance(4_500);
       return execResult(0);
@@ -325,11 +360,13 @@ describe('LifecycleHookRunner.runPreStop', () => {
     expect(events.list).toEqual([]);
   });
 
-  it('takes a sleep hook\'s time out of the grace period', async () => {
+  it("takes a sleep hook's time out of the grace period", async () => {
     const { runner, clock } = setup();
     const { pod, container } = podWith(preStop({ sleep: { seconds: 3 } }));
     let left: number | undefined;
-    void runner.runPreStop(pod, container, 'c1', '', 30).then((n) => { left = n; });
+    void runner.runPreStop(pod, container, 'c1', '', 30).then((n) => {
+      left = n;
+    });
     await flush();
     clock.advance(3_000);
     await flush();
@@ -340,7 +377,9 @@ describe('LifecycleHookRunner.runPreStop', () => {
     const { runner, clock } = setup();
     const { pod, container } = podWith(preStop({ sleep: { seconds: 29 } }));
     let left: number | undefined;
-    void runner.runPreStop(pod, container, 'c1', '', 30).then((n) => { left = n; });
+    void runner.runPreStop(pod, container, 'c1', '', 30).then((n) => {
+      left = n;
+    });
     await flush();
     clock.advance(29_000);
     await flush();
@@ -351,7 +390,9 @@ describe('LifecycleHookRunner.runPreStop', () => {
     const { runner, clock, events } = setup();
     const { pod, container } = podWith(preStop({ sleep: { seconds: 60 } }));
     let left: number | undefined;
-    void runner.runPreStop(pod, container, 'c1', '', 10).then((n) => { left = n; });
+    void runner.runPreStop(pod, container, 'c1', '', 10).then((n) => {
+      left = n;
+    });
     await flush();
     clock.advance(9_999);
     await flush();
@@ -371,10 +412,17 @@ describe('LifecycleHookRunner.runPreStop', () => {
 
   it('abandons a hung exec at the grace period, and records its failure when it finally ends', async () => {
     let finish: (r: ExecResult) => void = () => {};
-    const { runner, clock, events } = setup(() => new Promise<ExecResult>((resolve) => { finish = resolve; }));
+    const { runner, clock, events } = setup(
+      () =>
+        new Promise<ExecResult>((resolve) => {
+          finish = resolve;
+        }),
+    );
     const { pod, container } = podWith(preStop({ exec: { command: ['drain'] } }));
     let left: number | undefined;
-    void runner.runPreStop(pod, container, 'c1', '', 5).then((n) => { left = n; });
+    void runner.runPreStop(pod, container, 'c1', '', 5).then((n) => {
+      left = n;
+    });
     await flush();
     clock.advance(5_000);
     await flush();

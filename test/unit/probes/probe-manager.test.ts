@@ -16,7 +16,9 @@ class CheckRuntime {
   maxInFlight = 0;
   hold?: Promise<void>;
 
-  set(id: string, ...checks: string[]): void { this.healthy.set(id, new Set(checks)); }
+  set(id: string, ...checks: string[]): void {
+    this.healthy.set(id, new Set(checks));
+  }
 
   async exec(id: string, cmd: string[], _options?: ExecOptions): Promise<ExecResult> {
     const check = cmd[1] ?? '';
@@ -35,7 +37,9 @@ class CheckRuntime {
 
 class Events implements EventRecorder {
   readonly list: Array<{ type: EventType; reason: string; message: string }> = [];
-  record(_pod: Pod, type: EventType, reason: string, message: string): void { this.list.push({ type, reason, message }); }
+  record(_pod: Pod, type: EventType, reason: string, message: string): void {
+    this.list.push({ type, reason, message });
+  }
 }
 
 const check = (name: string, extra: Record<string, number> = {}) => ({ exec: { command: ['check', name] }, periodSeconds: 1, ...extra });
@@ -50,21 +54,33 @@ function setup(options: { execConcurrency?: number } = {}) {
   const events = new Events();
   const changed: string[] = [];
   const manager = new ProbeManager({
-    runtime: runtime as unknown as Runtime, clock, logger: silentLogger, events, random: () => 0,
-    onChange: (uid) => changed.push(uid), ...options,
+    runtime: runtime as unknown as Runtime,
+    clock,
+    logger: silentLogger,
+    events,
+    random: () => 0,
+    onChange: (uid) => changed.push(uid),
+    ...options,
   });
   const step = async (ms: number) => {
     for (let left = ms; left > 0; left -= Math.min(left, 1_000)) {
       clock.advance(Math.min(left, 1_000));
       await flush();
     }
-    if (ms === 0) { clock.advance(0); await flush(); }
+    if (ms === 0) {
+      clock.advance(0);
+      await flush();
+    }
   };
   return { clock, runtime, events, changed, manager, step };
 }
 
-const running = (containerId: string, name = 'app', startedAt = new Date(0)): ProbePodStatus['containers'][number] =>
-  ({ name, containerId, running: true, startedAt });
+const running = (containerId: string, name = 'app', startedAt = new Date(0)): ProbePodStatus['containers'][number] => ({
+  name,
+  containerId,
+  running: true,
+  startedAt,
+});
 
 describe('ProbeManager', () => {
   it('reports readiness per container: not ready until the probe succeeds, and follows it both ways', async () => {
@@ -91,7 +107,9 @@ describe('ProbeManager', () => {
 
   it('holds liveness and readiness back until the startup probe succeeds', async () => {
     const t = setup();
-    const pod = podWith([{ name: 'app', startupProbe: check('started'), livenessProbe: check('alive'), readinessProbe: check('ready', { periodSeconds: 10 }) }]);
+    const pod = podWith([
+      { name: 'app', startupProbe: check('started'), livenessProbe: check('alive'), readinessProbe: check('ready', { periodSeconds: 10 }) },
+    ]);
     t.runtime.set('c1', 'alive', 'ready');
     t.manager.syncPod(pod, { podIP: '10.0.0.2', containers: [running('c1')] });
     await t.step(2_000);
@@ -208,8 +226,13 @@ describe('ProbeManager', () => {
     await t.step(0);
     const results = t.manager.results('uid-1');
     expect(results.app?.liveness).toMatchObject({
-      containerId: 'c1', result: 'success', lastResult: 'failure', consecutiveSuccesses: 0, consecutiveFailures: 1,
-      lastError: 'alive is down', lastProbeTime: '1970-01-01T00:00:00.000Z',
+      containerId: 'c1',
+      result: 'success',
+      lastResult: 'failure',
+      consecutiveSuccesses: 0,
+      consecutiveFailures: 1,
+      lastError: 'alive is down',
+      lastProbeTime: '1970-01-01T00:00:00.000Z',
     });
     expect(results.app?.readiness?.lastLatencyMs).toBeGreaterThanOrEqual(0);
     expect(t.manager.latencies('readiness')).toHaveLength(1);
@@ -222,7 +245,9 @@ describe('ProbeManager', () => {
   it('bounds exec probes running at once across pods', async () => {
     const t = setup({ execConcurrency: 2 });
     let release!: () => void;
-    t.runtime.hold = new Promise((r) => { release = r; });
+    t.runtime.hold = new Promise((r) => {
+      release = r;
+    });
     for (let i = 0; i < 5; i++) {
       t.manager.syncPod(podWith([{ name: 'app', readinessProbe: check('ready') }], `uid-${i}`), { podIP: '10.0.0.2', containers: [running(`c${i}`)] });
     }

@@ -2,8 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { Container, Pod } from '../../../agent/api/types.js';
 import { probeKillGraceSeconds, probeSettings, probedContainers } from '../../../agent/probes/probe-settings.js';
 import {
-  decide, initialProbeState, observeContainer, podTerminating, recordError, recordOutcome,
-  type ProbeContext, type ProbeState,
+  decide,
+  initialProbeState,
+  observeContainer,
+  podTerminating,
+  recordError,
+  recordOutcome,
+  type ProbeContext,
+  type ProbeState,
 } from '../../../agent/probes/probe-state.js';
 import type { ProbeSettings, ProbeType } from '../../../agent/probes/probe-settings.js';
 import { FakeClock } from '../../../agent/api/clock.js';
@@ -18,18 +24,32 @@ function run(state: ProbeState, type: ProbeType, settings: ProbeSettings, outcom
 describe('probeSettings', () => {
   it('applies the Kubernetes defaults', () => {
     expect(probeSettings({ exec: { command: ['true'] } }, 'readiness')).toEqual({
-      initialDelayMs: 0, periodMs: 10_000, timeoutMs: 1_000, successThreshold: 1, failureThreshold: 3,
+      initialDelayMs: 0,
+      periodMs: 10_000,
+      timeoutMs: 1_000,
+      successThreshold: 1,
+      failureThreshold: 3,
     });
   });
 
   it('treats zero as unset, as the apiserver defaults it', () => {
-    expect(probeSettings({ periodSeconds: 0, timeoutSeconds: 0, failureThreshold: 0, successThreshold: 0 }, 'readiness'))
-      .toEqual({ initialDelayMs: 0, periodMs: 10_000, timeoutMs: 1_000, successThreshold: 1, failureThreshold: 3 });
+    expect(probeSettings({ periodSeconds: 0, timeoutSeconds: 0, failureThreshold: 0, successThreshold: 0 }, 'readiness')).toEqual({
+      initialDelayMs: 0,
+      periodMs: 10_000,
+      timeoutMs: 1_000,
+      successThreshold: 1,
+      failureThreshold: 3,
+    });
   });
 
   it('takes the fields given, in milliseconds', () => {
-    expect(probeSettings({ initialDelaySeconds: 5, periodSeconds: 2, timeoutSeconds: 3, successThreshold: 2, failureThreshold: 4 }, 'readiness'))
-      .toEqual({ initialDelayMs: 5_000, periodMs: 2_000, timeoutMs: 3_000, successThreshold: 2, failureThreshold: 4 });
+    expect(probeSettings({ initialDelaySeconds: 5, periodSeconds: 2, timeoutSeconds: 3, successThreshold: 2, failureThreshold: 4 }, 'readiness')).toEqual({
+      initialDelayMs: 5_000,
+      periodMs: 2_000,
+      timeoutMs: 3_000,
+      successThreshold: 2,
+      failureThreshold: 4,
+    });
   });
 
   it('keeps successThreshold at 1 for liveness and startup', () => {
@@ -119,7 +139,7 @@ describe('probe state: thresholds', () => {
   });
 
   it('throws away a run that errored but keeps its message', () => {
-    const s = recordError(run(initialProbeState('readiness', 'c1'), 'readiness', settings, [ok]), 'couldn\'t find port: web', 99);
+    const s = recordError(run(initialProbeState('readiness', 'c1'), 'readiness', settings, [ok]), "couldn't find port: web", 99);
     expect(s).toMatchObject({ result: 'failure', consecutiveSuccesses: 1, consecutiveFailures: 0, lastError: "couldn't find port: web", lastProbeTime: 99 });
   });
 });
@@ -153,12 +173,17 @@ describe('probe state: when to probe', () => {
     const stopped = { ...container, running: false };
     const after = observeContainer(ready, 'readiness', stopped);
     expect(after.result).toBe('failure');
-    expect(decide(after, 'readiness', settings, { now: 20_000, container: stopped, started: true, terminating: false })).toEqual({ kind: 'idle', why: 'not-running' });
+    expect(decide(after, 'readiness', settings, { now: 20_000, container: stopped, started: true, terminating: false })).toEqual({
+      kind: 'idle',
+      why: 'not-running',
+    });
     expect(decide(after, 'readiness', settings, { now: 20_000, started: true, terminating: false })).toEqual({ kind: 'idle', why: 'no-container' });
   });
 
   it('quiets liveness and startup of a pod being deleted, but keeps readiness probing', () => {
-    const live = run(observeContainer(initialProbeState('liveness'), 'liveness', container), 'liveness', probeSettings({ failureThreshold: 1 }, 'liveness'), [bad]);
+    const live = run(observeContainer(initialProbeState('liveness'), 'liveness', container), 'liveness', probeSettings({ failureThreshold: 1 }, 'liveness'), [
+      bad,
+    ]);
     expect(live.result).toBe('failure');
     expect(podTerminating(live, 'liveness')).toMatchObject({ result: 'success', onHold: true });
     const startup = observeContainer(initialProbeState('startup'), 'startup', container);

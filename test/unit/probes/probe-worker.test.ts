@@ -18,7 +18,9 @@ function setup(type: ProbeType, probe: Probe, opts: { random?: number; started?:
   const ctx = { started: opts.started ?? true, terminating: opts.terminating ?? false };
   let answer: (containerId: string) => Promise<ProbeOutcome> = async () => success;
   const worker = new ProbeWorker({
-    type, probe, clock,
+    type,
+    probe,
+    clock,
     random: () => opts.random ?? 0,
     execute: (containerId, timeoutMs) => {
       calls.push({ at: clock.now(), containerId, timeoutMs });
@@ -34,9 +36,23 @@ function setup(type: ProbeType, probe: Probe, opts: { random?: number; started?:
       clock.advance(Math.min(left, 1_000));
       await flush();
     }
-    if (ms === 0) { clock.advance(0); await flush(); }
+    if (ms === 0) {
+      clock.advance(0);
+      await flush();
+    }
   };
-  return { clock, worker, calls, changes, runs, ctx, step, answer: (fn: typeof answer) => { answer = fn; } };
+  return {
+    clock,
+    worker,
+    calls,
+    changes,
+    runs,
+    ctx,
+    step,
+    answer: (fn: typeof answer) => {
+      answer = fn;
+    },
+  };
 }
 
 describe('ProbeWorker', () => {
@@ -58,7 +74,12 @@ describe('ProbeWorker', () => {
   it('never runs twice at once: ticks during a slow run are skipped', async () => {
     const t = setup('liveness', { periodSeconds: 1 });
     let release!: () => void;
-    t.answer(() => new Promise((r) => { release = () => r(success); }));
+    t.answer(
+      () =>
+        new Promise((r) => {
+          release = () => r(success);
+        }),
+    );
     t.worker.setContainer({ containerId: 'c1', running: true, startedAt: 0 });
     t.worker.start();
     await t.step(0);
@@ -83,7 +104,10 @@ describe('ProbeWorker', () => {
     await t.step(1_000);
     expect(t.changes).toHaveLength(1);
     await t.step(1_000);
-    expect(t.changes).toEqual([{ from: 'failure', to: 'success' }, { from: 'success', to: 'failure' }]);
+    expect(t.changes).toEqual([
+      { from: 'failure', to: 'success' },
+      { from: 'success', to: 'failure' },
+    ]);
     expect(t.runs).toHaveLength(5);
     expect(t.runs.at(-1)).toMatchObject({ type: 'readiness', containerId: 'c1', outcome: failure });
   });
@@ -136,7 +160,10 @@ describe('ProbeWorker', () => {
     t.answer(async () => success);
     t.worker.setContainer({ containerId: 'c2', running: true, startedAt: 5_000 });
     expect(t.worker.state).toMatchObject({ containerId: 'c2', result: 'success', consecutiveFailures: 0 });
-    expect(t.changes).toEqual([{ from: 'success', to: 'failure' }, { from: 'failure', to: 'success' }]);
+    expect(t.changes).toEqual([
+      { from: 'success', to: 'failure' },
+      { from: 'failure', to: 'success' },
+    ]);
     await t.step(1_000);
     expect(t.calls.at(-1)).toMatchObject({ containerId: 'c2', at: 6_000 });
   });
@@ -144,7 +171,12 @@ describe('ProbeWorker', () => {
   it('drops the answer of a run whose container was replaced meanwhile', async () => {
     const t = setup('readiness', { periodSeconds: 10 });
     let release!: () => void;
-    t.answer(() => new Promise((r) => { release = () => r(success); }));
+    t.answer(
+      () =>
+        new Promise((r) => {
+          release = () => r(success);
+        }),
+    );
     t.worker.setContainer({ containerId: 'c1', running: true, startedAt: 0 });
     t.worker.setContainer({ containerId: 'c2', running: true, startedAt: 0 });
     release();
@@ -155,7 +187,9 @@ describe('ProbeWorker', () => {
 
   it('throws away a run that errored', async () => {
     const t = setup('readiness', { periodSeconds: 1 });
-    t.answer(async () => { throw new ProbeError("couldn't find port: web"); });
+    t.answer(async () => {
+      throw new ProbeError("couldn't find port: web");
+    });
     t.worker.setContainer({ containerId: 'c1', running: true, startedAt: 0 });
     await flush();
     expect(t.worker.state).toMatchObject({ result: 'failure', consecutiveFailures: 0, lastError: "couldn't find port: web" });

@@ -32,7 +32,11 @@ describe('tcpProbe', () => {
   });
 
   it('resolves a named port against the pod IP', async () => {
-    const outcome = await tcpProbe({ port: 'redis' }, { podIP: '127.0.0.1', container: { name: 'app', ports: [{ name: 'redis', containerPort: port }] } }, 1000);
+    const outcome = await tcpProbe(
+      { port: 'redis' },
+      { podIP: '127.0.0.1', container: { name: 'app', ports: [{ name: 'redis', containerPort: port }] } },
+      1000,
+    );
     expect(outcome.result).toBe('success');
   });
 

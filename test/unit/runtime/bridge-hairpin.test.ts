@@ -6,11 +6,16 @@ import { enableHairpinOnBridgePorts } from '../../../agent/runtime/docker/bridge
 
 describe('enableHairpinOnBridgePorts', () => {
   let root: string | undefined;
-  afterEach(async () => { if (root) await rm(root, { recursive: true, force: true }); });
+  afterEach(async () => {
+    if (root) await rm(root, { recursive: true, force: true });
+  });
 
   it('turns hairpin on for the ports that have it off and reports them', async () => {
     root = await mkdtemp(path.join(tmpdir(), 'hairpin-'));
-    for (const [port, mode] of [['veth1', '0'], ['veth2', '1']] as const) {
+    for (const [port, mode] of [
+      ['veth1', '0'],
+      ['veth2', '1'],
+    ] as const) {
       await mkdir(path.join(root, 'nlt0', 'brif', port), { recursive: true });
       await writeFile(path.join(root, 'nlt0', 'brif', port, 'hairpin_mode'), `${mode}\n`);
     }

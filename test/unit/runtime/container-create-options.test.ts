@@ -41,12 +41,21 @@ describe('dockerBind', () => {
 
 describe('containerCreateOptions', () => {
   it('joins the sandbox network and IPC namespaces, with restart, health and logs handled by nodelet', () => {
-    const o = containerCreateOptions(SANDBOX, containerConfig({
-      command: ['sh', '-c'], args: ['echo hi'], workingDir: '/w',
-      envs: [{ key: 'A', value: '1' }, { key: 'B', value: 'x=y' }],
-      log: { maxSize: '10Mi', maxFiles: 5 },
-      annotations: { note: 'n' },
-    }), sandboxConfig());
+    const o = containerCreateOptions(
+      SANDBOX,
+      containerConfig({
+        command: ['sh', '-c'],
+        args: ['echo hi'],
+        workingDir: '/w',
+        envs: [
+          { key: 'A', value: '1' },
+          { key: 'B', value: 'x=y' },
+        ],
+        log: { maxSize: '10Mi', maxFiles: 5 },
+        annotations: { note: 'n' },
+      }),
+      sandboxConfig(),
+    );
     expect(o.name).toBe('k8s_app_web_default_uid-1_1');
     expect(o.Image).toBe('sha256:abc');
     expect(o.Entrypoint).toEqual(['sh', '-c']);
@@ -81,9 +90,17 @@ describe('containerCreateOptions', () => {
   });
 
   it('shares the sandbox PID namespace for shareProcessNamespace and the host one for hostPID', () => {
-    const pod = containerCreateOptions(SANDBOX, containerConfig({ securityContext: { namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' } } }), sandboxConfig());
+    const pod = containerCreateOptions(
+      SANDBOX,
+      containerConfig({ securityContext: { namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' } } }),
+      sandboxConfig(),
+    );
     expect(pod.HostConfig?.PidMode).toBe(`container:${SANDBOX}`);
-    const node = containerCreateOptions(SANDBOX, containerConfig({ securityContext: { namespaces: { network: 'NODE', pid: 'NODE', ipc: 'NODE' } } }), sandboxConfig());
+    const node = containerCreateOptions(
+      SANDBOX,
+      containerConfig({ securityContext: { namespaces: { network: 'NODE', pid: 'NODE', ipc: 'NODE' } } }),
+      sandboxConfig(),
+    );
     expect(node.HostConfig?.PidMode).toBe('host');
     expect(node.HostConfig?.NetworkMode).toBe('host');
     expect(node.HostConfig?.IpcMode).toBe('host');
@@ -91,14 +108,18 @@ describe('containerCreateOptions', () => {
   });
 
   it('maps mounts to binds with read-only and propagation', () => {
-    const o = containerCreateOptions(SANDBOX, containerConfig({
-      mounts: [
-        { hostPath: '/var/lib/nodelet/pods/u/volumes/data', containerPath: '/data', readonly: false },
-        { hostPath: '/etc/nodelet/hosts', containerPath: '/etc/hosts', readonly: true },
-        { hostPath: '/mnt/shared', containerPath: '/shared', readonly: false, propagation: 'rshared' },
-        { hostPath: '/mnt/slave', containerPath: '/slave', readonly: true, propagation: 'rslave' },
-      ],
-    }), sandboxConfig());
+    const o = containerCreateOptions(
+      SANDBOX,
+      containerConfig({
+        mounts: [
+          { hostPath: '/var/lib/nodelet/pods/u/volumes/data', containerPath: '/data', readonly: false },
+          { hostPath: '/etc/nodelet/hosts', containerPath: '/etc/hosts', readonly: true },
+          { hostPath: '/mnt/shared', containerPath: '/shared', readonly: false, propagation: 'rshared' },
+          { hostPath: '/mnt/slave', containerPath: '/slave', readonly: true, propagation: 'rslave' },
+        ],
+      }),
+      sandboxConfig(),
+    );
     expect(o.HostConfig?.Binds).toEqual([
       '/var/lib/nodelet/pods/u/volumes/data:/data',
       '/etc/nodelet/hosts:/etc/hosts:ro',
@@ -108,9 +129,13 @@ describe('containerCreateOptions', () => {
   });
 
   it('maps resources to cgroup settings, with swap equal to the memory limit', () => {
-    const o = containerCreateOptions(SANDBOX, containerConfig({
-      resources: { memoryLimitInBytes: 64 * 1024 * 1024, cpuQuota: 50_000, cpuPeriod: 100_000, cpuShares: 512 },
-    }), sandboxConfig());
+    const o = containerCreateOptions(
+      SANDBOX,
+      containerConfig({
+        resources: { memoryLimitInBytes: 64 * 1024 * 1024, cpuQuota: 50_000, cpuPeriod: 100_000, cpuShares: 512 },
+      }),
+      sandboxConfig(),
+    );
     expect(o.HostConfig).toMatchObject({ Memory: 67_108_864, MemorySwap: 67_108_864, CpuQuota: 50_000, CpuPeriod: 100_000, CpuShares: 512 });
     const none = containerCreateOptions(SANDBOX, containerConfig(), sandboxConfig()).HostConfig;
     expect(none?.Memory).toBeUndefined();
@@ -118,29 +143,57 @@ describe('containerCreateOptions', () => {
   });
 
   it('maps the security context', () => {
-    const o = containerCreateOptions(SANDBOX, containerConfig({
-      securityContext: {
-        namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' },
-        runAsUser: 1000, runAsGroup: 3000, privileged: true, readonlyRootfs: true,
-        capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] }, noNewPrivs: true, supplementalGroups: [4000, 5000],
-      },
-      stopSignal: 'SIGQUIT',
-      tty: true, stdin: true, stdinOnce: true,
-    }), sandboxConfig());
+    const o = containerCreateOptions(
+      SANDBOX,
+      containerConfig({
+        securityContext: {
+          namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' },
+          runAsUser: 1000,
+          runAsGroup: 3000,
+          privileged: true,
+          readonlyRootfs: true,
+          capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] },
+          noNewPrivs: true,
+          supplementalGroups: [4000, 5000],
+        },
+        stopSignal: 'SIGQUIT',
+        tty: true,
+        stdin: true,
+        stdinOnce: true,
+      }),
+      sandboxConfig(),
+    );
     expect(o.User).toBe('1000:3000');
     expect(o.HostConfig).toMatchObject({
-      Privileged: true, ReadonlyRootfs: true, CapAdd: ['NET_ADMIN'], CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], GroupAdd: ['4000', '5000'],
+      Privileged: true,
+      ReadonlyRootfs: true,
+      CapAdd: ['NET_ADMIN'],
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      GroupAdd: ['4000', '5000'],
     });
     expect(o.StopSignal).toBe('SIGQUIT');
     expect(o).toMatchObject({ Tty: true, OpenStdin: true, StdinOnce: true });
-    expect(containerCreateOptions(SANDBOX, containerConfig({
-      securityContext: { namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, runAsUser: 0 },
-    }), sandboxConfig()).User).toBe('0');
+    expect(
+      containerCreateOptions(
+        SANDBOX,
+        containerConfig({
+          securityContext: { namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, runAsUser: 0 },
+        }),
+        sandboxConfig(),
+      ).User,
+    ).toBe('0');
   });
 
   it('refuses runAsGroup without runAsUser with an error naming the container', () => {
-    expect(() => containerCreateOptions(SANDBOX, containerConfig({
-      securityContext: { namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, runAsGroup: 10 },
-    }), sandboxConfig())).toThrow(/container "app": securityContext.runAsGroup/);
+    expect(() =>
+      containerCreateOptions(
+        SANDBOX,
+        containerConfig({
+          securityContext: { namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, runAsGroup: 10 },
+        }),
+        sandboxConfig(),
+      ),
+    ).toThrow(/container "app": securityContext.runAsGroup/);
   });
 });

@@ -14,13 +14,13 @@ describe('toRuntimeError', () => {
     expect(err.message).toContain('unix:///var/run/docker.sock');
   });
 
-  it('maps 404 to NotFoundError with Docker\'s message', () => {
+  it("maps 404 to NotFoundError with Docker's message", () => {
     const err = toRuntimeError(httpError(404, 'No such container: abc'), 'inspect container abc', 'e');
     expect(err).toBeInstanceOf(NotFoundError);
     expect(err.message).toBe('inspect container abc: No such container: abc');
   });
 
-  it('uses the operation\'s error class for other refusals', () => {
+  it("uses the operation's error class for other refusals", () => {
     const err = toRuntimeError(httpError(500, 'OCI runtime create failed'), 'start container abc', 'e', StartContainerError);
     expect(err).toBeInstanceOf(StartContainerError);
     expect(err.code).toBe('StartContainerFailed');

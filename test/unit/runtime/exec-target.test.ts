@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
-  DOCKER_DEFAULT_PATH, cgroupBelongsTo, execEnvironment, isSameProcess, numericUser, parseCredentials, parseStartTime, planExec,
-  type InspectFacts, type ProcFacts,
+  DOCKER_DEFAULT_PATH,
+  cgroupBelongsTo,
+  execEnvironment,
+  isSameProcess,
+  numericUser,
+  parseCredentials,
+  parseStartTime,
+  planExec,
+  type InspectFacts,
+  type ProcFacts,
 } from '../../../agent/runtime/docker/exec/exec-target.js';
 
 const ID = 'a'.repeat(64);
@@ -74,7 +82,11 @@ describe('numericUser and execEnvironment', () => {
 
   it("builds Docker's exec environment: PATH and HOSTNAME first, the container's Env over them, HOME last", () => {
     expect(execEnvironment(['A=1', 'HOSTNAME=mine', 'B=x=y', 'BARE'], 'web-1', '/root')).toEqual([
-      `PATH=${DOCKER_DEFAULT_PATH}`, 'HOSTNAME=mine', 'A=1', 'B=x=y', 'HOME=/root',
+      `PATH=${DOCKER_DEFAULT_PATH}`,
+      'HOSTNAME=mine',
+      'A=1',
+      'B=x=y',
+      'HOME=/root',
     ]);
     expect(execEnvironment(['HOME=/home/app', 'PATH=/bin'], 'h', '/root')).toEqual(['PATH=/bin', 'HOSTNAME=h', 'HOME=/home/app']);
   });
@@ -86,7 +98,11 @@ describe('planExec', () => {
     expect(route).toEqual({
       handler: 'native',
       target: {
-        containerId: ID, pid: 4242, startTime: 777, workingDir: '/srv', credentials: { uid: 0, gid: 0, groups: [0] },
+        containerId: ID,
+        pid: 4242,
+        startTime: 777,
+        workingDir: '/srv',
+        credentials: { uid: 0, gid: 0, groups: [0] },
         env: ['PATH=/usr/bin:/bin', 'HOSTNAME=web-1', 'GREETING=hi', 'HOME=/root'],
       },
     });

@@ -27,7 +27,7 @@ describe('isStaticElf', () => {
     expect(isStaticElf(Buffer.from('#!/bin/sh\necho hi\n'.padEnd(80, ' ')))).toBe(false);
   });
 
-  it('tells the host\'s dynamic node binary apart', () => {
+  it("tells the host's dynamic node binary apart", () => {
     // /proc/self/exe is this Node, dynamically linked on Debian.
     expect(isStaticElf(readFileSync('/proc/self/exe'))).toBe(false);
   });

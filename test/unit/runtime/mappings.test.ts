@@ -9,14 +9,22 @@ import { logQuery } from '../../../agent/runtime/docker/log-stream.js';
 
 describe('runtimeEventFromDocker', () => {
   const base = {
-    Type: 'container', Action: 'die', time: 1_715_116_176, timeNano: 1_715_116_176_123_456_789,
-    Actor: { ID: 'abc', Attributes: { 'io.kubernetes.docker.type': 'container', 'io.kubernetes.pod.uid': 'u1', image: 'busybox', name: 'k8s_x', exitCode: '1' } },
+    Type: 'container',
+    Action: 'die',
+    time: 1_715_116_176,
+    timeNano: 1_715_116_176_123_456_789,
+    Actor: {
+      ID: 'abc',
+      Attributes: { 'io.kubernetes.docker.type': 'container', 'io.kubernetes.pod.uid': 'u1', image: 'busybox', name: 'k8s_x', exitCode: '1' },
+    },
   };
 
   it('maps a container event with its labels and time', () => {
     const e = runtimeEventFromDocker(base);
     expect(e).toEqual({
-      kind: 'container', id: 'abc', action: 'die',
+      kind: 'container',
+      id: 'abc',
+      action: 'die',
       labels: { 'io.kubernetes.docker.type': 'container', 'io.kubernetes.pod.uid': 'u1' },
       time: new Date(1_715_116_176_123),
     });
@@ -59,7 +67,10 @@ describe('stats mapping', () => {
       memory_stats: { usage: 10_000, stats: { total_inactive_file: 4_000 } },
     } as unknown as Docker.ContainerStats;
     expect(containerStatsFromDocker(raw, now)).toEqual({
-      timestamp: new Date('2024-05-07T21:09:36.500Z'), cpuUsageCoreNanoSeconds: 123_456_789, memoryWorkingSetBytes: 6_000, memoryUsageBytes: 10_000,
+      timestamp: new Date('2024-05-07T21:09:36.500Z'),
+      cpuUsageCoreNanoSeconds: 123_456_789,
+      memoryWorkingSetBytes: 6_000,
+      memoryUsageBytes: 10_000,
     });
     const stopped = { read: '0001-01-01T00:00:00Z', cpu_stats: {}, memory_stats: {} } as unknown as Docker.ContainerStats;
     expect(containerStatsFromDocker(stopped, now)).toEqual({ timestamp: now, cpuUsageCoreNanoSeconds: 0, memoryWorkingSetBytes: 0, memoryUsageBytes: 0 });
@@ -68,19 +79,26 @@ describe('stats mapping', () => {
 
 describe('resolvConfContent', () => {
   it('writes nameserver lines, one search line and one options line', () => {
-    expect(resolvConfContent({ servers: ['10.96.0.10', '8.8.8.8'], searches: ['default.svc.cluster.local', 'svc.cluster.local'], options: ['ndots:5', 'edns0'] }))
-      .toBe('nameserver 10.96.0.10\nnameserver 8.8.8.8\nsearch default.svc.cluster.local svc.cluster.local\noptions ndots:5 edns0\n');
+    expect(
+      resolvConfContent({ servers: ['10.96.0.10', '8.8.8.8'], searches: ['default.svc.cluster.local', 'svc.cluster.local'], options: ['ndots:5', 'edns0'] }),
+    ).toBe('nameserver 10.96.0.10\nnameserver 8.8.8.8\nsearch default.svc.cluster.local svc.cluster.local\noptions ndots:5 edns0\n');
     expect(resolvConfContent({ servers: ['1.1.1.1'], searches: [], options: [] })).toBe('nameserver 1.1.1.1\n');
     expect(resolvConfContent({ servers: [], searches: [], options: [] })).toBe('');
   });
 });
 
 describe('normalizeSignal', () => {
-  it.each([['SIGTERM', 'SIGTERM'], ['term', 'SIGTERM'], ['15', 'SIGTERM'], ['9', 'SIGKILL'], [' SIGQUIT ', 'SIGQUIT'], ['', undefined], [undefined, undefined]])(
-    '%j → %j', (input, expected) => {
-      expect(normalizeSignal(input)).toBe(expected);
-    },
-  );
+  it.each([
+    ['SIGTERM', 'SIGTERM'],
+    ['term', 'SIGTERM'],
+    ['15', 'SIGTERM'],
+    ['9', 'SIGKILL'],
+    [' SIGQUIT ', 'SIGQUIT'],
+    ['', undefined],
+    [undefined, undefined],
+  ])('%j → %j', (input, expected) => {
+    expect(normalizeSignal(input)).toBe(expected);
+  });
 });
 
 describe('annotation labels', () => {
@@ -96,7 +114,12 @@ describe('logQuery', () => {
   it('asks for both streams, all lines by default, and turns sinceSeconds into a Unix time', () => {
     expect(logQuery({}, 1_700_000_000_000)).toEqual({ stdout: true, stderr: true, follow: false, timestamps: false, tail: 'all' });
     expect(logQuery({ follow: true, timestamps: true, tailLines: 10, sinceSeconds: 60 }, 1_700_000_000_000)).toEqual({
-      stdout: true, stderr: true, follow: true, timestamps: true, tail: 10, since: 1_699_999_940,
+      stdout: true,
+      stderr: true,
+      follow: true,
+      timestamps: true,
+      tail: 10,
+      since: 1_699_999_940,
     });
     expect(logQuery({ tailLines: 0 }, 0).tail).toBe(0);
   });

@@ -14,10 +14,15 @@ describe('container names', () => {
 
   it('parses both back, with or without the leading slash Docker adds', () => {
     expect(parseContainerName(`/${sandboxContainerName(sandbox)}`)).toEqual({
-      kind: 'sandbox', pod: { name: 'web-0', namespace: 'default', uid: sandbox.uid }, attempt: 2,
+      kind: 'sandbox',
+      pod: { name: 'web-0', namespace: 'default', uid: sandbox.uid },
+      attempt: 2,
     });
     expect(parseContainerName(containerName({ name: 'nginx', attempt: 5 }, sandbox))).toEqual({
-      kind: 'container', pod: { name: 'web-0', namespace: 'default', uid: sandbox.uid }, containerName: 'nginx', attempt: 5,
+      kind: 'container',
+      pod: { name: 'web-0', namespace: 'default', uid: sandbox.uid },
+      containerName: 'nginx',
+      attempt: 5,
     });
   });
 

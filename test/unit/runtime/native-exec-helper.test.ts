@@ -23,7 +23,16 @@ function fakeHelper(name: string, firstOutput: string): string {
 }
 
 const template: NativeExecTemplate = {
-  pid: 1, startTime: 1, uid: 0, gid: 0, groups: [], capBounding: 0n, noNewPrivs: false, cgroupProcs: [], workingDir: '/', env: [],
+  pid: 1,
+  startTime: 1,
+  uid: 0,
+  gid: 0,
+  groups: [],
+  capBounding: 0n,
+  noNewPrivs: false,
+  cgroupProcs: [],
+  workingDir: '/',
+  env: [],
 };
 const command = { argv: ['true'], timeoutMs: 5_000, maxOutputBytes: 1024 };
 

@@ -1,13 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import {
-  NATIVE_EXEC_PROTOCOL_VERSION, type NativeExecError, NativeExecProtocolError, decodeNativeExecHello, decodeNativeExecReplies, encodeNativeExecHello, encodeNativeExecRequest,
+  NATIVE_EXEC_PROTOCOL_VERSION,
+  type NativeExecError,
+  NativeExecProtocolError,
+  decodeNativeExecHello,
+  decodeNativeExecReplies,
+  encodeNativeExecHello,
+  encodeNativeExecRequest,
   type NativeExecRequest,
 } from '../../../agent/runtime/docker/exec/native-exec-protocol.js';
 
 describe('the native helper protocol', () => {
   const request: NativeExecRequest = {
-    pid: 7, startTime: 2 ** 40, uid: 1000, gid: 1000, groups: [1000, 2000], capBounding: 0xffn, noNewPrivs: true,
-    cgroupProcs: ['/sys/fs/cgroup/x/cgroup.procs'], workingDir: '/', argv: ['sh', '-c', 'echo é'], env: ['A=1'], timeoutMs: 1000, maxOutputBytes: 10,
+    pid: 7,
+    startTime: 2 ** 40,
+    uid: 1000,
+    gid: 1000,
+    groups: [1000, 2000],
+    capBounding: 0xffn,
+    noNewPrivs: true,
+    cgroupProcs: ['/sys/fs/cgroup/x/cgroup.procs'],
+    workingDir: '/',
+    argv: ['sh', '-c', 'echo é'],
+    env: ['A=1'],
+    timeoutMs: 1000,
+    maxOutputBytes: 10,
   };
 
   it('frames a request with its length and NUL-terminated strings', () => {
@@ -25,14 +42,23 @@ describe('the native helper protocol', () => {
 
   it('decodes replies split anywhere, results and set-up failures alike', () => {
     const reply = (id: number, status: number, code: number, out: string, err: string, msg: string) => {
-      const parts = [out, err, msg].map((s) => { const b = Buffer.from(s); const h = Buffer.alloc(4); h.writeUInt32LE(b.length); return Buffer.concat([h, b]); });
+      const parts = [out, err, msg].map((s) => {
+        const b = Buffer.from(s);
+        const h = Buffer.alloc(4);
+        h.writeUInt32LE(b.length);
+        return Buffer.concat([h, b]);
+      });
       const head = Buffer.alloc(13);
-      head.writeUInt32LE(id, 0); head.writeUInt32LE(status, 4); head.writeInt32LE(code, 8); head[12] = 0;
+      head.writeUInt32LE(id, 0);
+      head.writeUInt32LE(status, 4);
+      head.writeInt32LE(code, 8);
+      head[12] = 0;
       const body = Buffer.concat([head, ...parts]);
-      const len = Buffer.alloc(4); len.writeUInt32LE(body.length);
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(body.length);
       return Buffer.concat([len, body]);
     };
-    const stream = Buffer.concat([reply(1, 0, 3, 'out', 'err', ''), reply(2, 2, 3, '', '', 'the container\'s main process: No such process')]);
+    const stream = Buffer.concat([reply(1, 0, 3, 'out', 'err', ''), reply(2, 2, 3, '', '', "the container's main process: No such process")]);
     const first = decodeNativeExecReplies(stream.subarray(0, 40));
     expect(first.replies).toHaveLength(1);
     expect(first.replies[0]).toMatchObject({ id: 1, result: { exitCode: 3, timedOut: false } });
@@ -59,8 +85,11 @@ describe('the native helper protocol', () => {
   it("turns a helper's refusal of the request's version into a protocol error naming both versions", () => {
     const message = Buffer.from('exec helper protocol v2, agent sent a v1 request');
     const body = Buffer.alloc(13 + 4 + 4 + 4 + message.length);
-    body.writeUInt32LE(9, 0); body.writeUInt32LE(3, 4); body.writeInt32LE(2, 8);
-    body.writeUInt32LE(message.length, 25); message.copy(body, 29);
+    body.writeUInt32LE(9, 0);
+    body.writeUInt32LE(3, 4);
+    body.writeInt32LE(2, 8);
+    body.writeUInt32LE(message.length, 25);
+    message.copy(body, 29);
     const frame = Buffer.concat([Buffer.alloc(4), body]);
     frame.writeUInt32LE(body.length, 0);
     const [reply] = decodeNativeExecReplies(frame).replies;

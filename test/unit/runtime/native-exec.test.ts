@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { ExecTarget } from '../../../agent/runtime/docker/exec/exec-target.js';
 import { NativeExec, isBatchExec, resolveExecHandler } from '../../../agent/runtime/docker/exec/native-exec.js';
 import {
-  NativeExecError, NativeExecProtocolError, type NativeExecCommand, type NativeExecTemplate,
+  NativeExecError,
+  NativeExecProtocolError,
+  type NativeExecCommand,
+  type NativeExecTemplate,
 } from '../../../agent/runtime/docker/exec/native-exec-protocol.js';
 import { cgroupProcsPaths, parseConfinement, planNativeExec, type NativeExecFacts } from '../../../agent/runtime/docker/exec/native-exec-plan.js';
 import { NotFoundError } from '../../../agent/runtime/errors.js';
@@ -18,18 +21,35 @@ const MOUNTINFO = [
   '30 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:13 - cgroup cgroup rw,cpu,cpuacct',
   '31 25 0:28 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:14 - cgroup cgroup rw,memory',
 ].join('\n');
-const PROC_CGROUP = [
-  `5:memory:/docker/${ID}`, `4:cpu,cpuacct:/docker/${ID}`, `2:rdma:/`, `1:name=systemd:/docker/${ID}`, `0::/docker/${ID}`, '',
-].join('\n');
+const PROC_CGROUP = [`5:memory:/docker/${ID}`, `4:cpu,cpuacct:/docker/${ID}`, `2:rdma:/`, `1:name=systemd:/docker/${ID}`, `0::/docker/${ID}`, ''].join('\n');
 
-const status = (fields: Record<string, string>) => Object.entries({
-  Name: 'sleep', Uid: '0\t0\t0\t0', CapBnd: '00000000a80425fb', NoNewPrivs: '0', Seccomp: '0', ...fields,
-}).map(([k, v]) => `${k}:\t${v}`).join('\n');
+const status = (fields: Record<string, string>) =>
+  Object.entries({
+    Name: 'sleep',
+    Uid: '0\t0\t0\t0',
+    CapBnd: '00000000a80425fb',
+    NoNewPrivs: '0',
+    Seccomp: '0',
+    ...fields,
+  })
+    .map(([k, v]) => `${k}:\t${v}`)
+    .join('\n');
 
 const target: ExecTarget = {
-  containerId: ID, pid: 4242, startTime: 99, env: ['PATH=/bin', 'HOME=/root'], workingDir: '/srv', credentials: { uid: 0, gid: 0, groups: [10] },
+  containerId: ID,
+  pid: 4242,
+  startTime: 99,
+  env: ['PATH=/bin', 'HOME=/root'],
+  workingDir: '/srv',
+  credentials: { uid: 0, gid: 0, groups: [10] },
 };
-const facts = (over: Partial<NativeExecFacts> = {}): NativeExecFacts => ({ status: status({}), cgroup: PROC_CGROUP, mountinfo: MOUNTINFO, sameUserNamespace: true, ...over });
+const facts = (over: Partial<NativeExecFacts> = {}): NativeExecFacts => ({
+  status: status({}),
+  cgroup: PROC_CGROUP,
+  mountinfo: MOUNTINFO,
+  sameUserNamespace: true,
+  ...over,
+});
 
 describe('cgroupProcsPaths', () => {
   it('names one cgroup.procs per mounted hierarchy, v1 and unified, and skips controllers nobody mounted', () => {
@@ -43,7 +63,14 @@ describe('cgroupProcsPaths', () => {
 
   it('refuses a path that would leave its mount, and a unified line without a cgroup2 mount', () => {
     expect(cgroupProcsPaths('4:memory:/../../etc\n', MOUNTINFO)).toBeUndefined();
-    expect(cgroupProcsPaths(`0::/docker/${ID}\n`, MOUNTINFO.split('\n').filter((l) => !l.includes('cgroup2')).join('\n'))).toBeUndefined();
+    expect(
+      cgroupProcsPaths(
+        `0::/docker/${ID}\n`,
+        MOUNTINFO.split('\n')
+          .filter((l) => !l.includes('cgroup2'))
+          .join('\n'),
+      ),
+    ).toBeUndefined();
   });
 
   it('maps a hierarchy mounted below its root (a nested mount) and refuses a cgroup outside it', () => {
@@ -58,8 +85,16 @@ describe('planNativeExec', () => {
     const plan = planNativeExec(target, facts({ status: status({ NoNewPrivs: '1' }) }));
     expect(plan).toEqual({
       template: {
-        pid: 4242, startTime: 99, uid: 0, gid: 0, groups: [10], capBounding: 0xa80425fbn, noNewPrivs: true,
-        cgroupProcs: cgroupProcsPaths(PROC_CGROUP, MOUNTINFO), workingDir: '/srv', env: ['PATH=/bin', 'HOME=/root'],
+        pid: 4242,
+        startTime: 99,
+        uid: 0,
+        gid: 0,
+        groups: [10],
+        capBounding: 0xa80425fbn,
+        noNewPrivs: true,
+        cgroupProcs: cgroupProcsPaths(PROC_CGROUP, MOUNTINFO),
+        workingDir: '/srv',
+        env: ['PATH=/bin', 'HOME=/root'],
       },
     });
   });
@@ -75,7 +110,11 @@ describe('planNativeExec', () => {
   });
 
   it('reads the bounding set, no_new_privs and seccomp mode from /proc/<pid>/status', () => {
-    expect(parseConfinement(status({ CapBnd: '000001ffffffffff', NoNewPrivs: '1', Seccomp: '2' }))).toEqual({ capBounding: 0x1ffffffffffn, noNewPrivs: true, seccomp: 2 });
+    expect(parseConfinement(status({ CapBnd: '000001ffffffffff', NoNewPrivs: '1', Seccomp: '2' }))).toEqual({
+      capBounding: 0x1ffffffffffn,
+      noNewPrivs: true,
+      seccomp: 2,
+    });
   });
 });
 
@@ -139,10 +178,22 @@ function harness() {
         if (result instanceof Error) throw result;
         return result;
       },
-      stop: () => { state.stops++; },
+      stop: () => {
+        state.stops++;
+      },
     },
   });
-  return { exec, files, setProcess, state, runs, ok, answerWith: (fn: typeof answer) => { answer = fn; } };
+  return {
+    exec,
+    files,
+    setProcess,
+    state,
+    runs,
+    ok,
+    answerWith: (fn: typeof answer) => {
+      answer = fn;
+    },
+  };
 }
 
 describe('NativeExec', () => {
@@ -152,7 +203,10 @@ describe('NativeExec', () => {
     await h.exec.exec(ID, ['true'], { timeoutMs: 1000 });
     await h.exec.exec(ID, ['true'], { timeoutMs: 1000, maxOutputBytes: 10 });
     expect(h.state.inspects).toBe(1);
-    expect(h.runs.map((r) => [r.template.pid, r.template.startTime])).toEqual([[4242, 777], [4242, 777]]);
+    expect(h.runs.map((r) => [r.template.pid, r.template.startTime])).toEqual([
+      [4242, 777],
+      [4242, 777],
+    ]);
     expect(h.runs[1]?.command).toEqual({ argv: ['true'], timeoutMs: 1000, maxOutputBytes: 10 });
   });
 
@@ -163,7 +217,7 @@ describe('NativeExec', () => {
     h.files.delete('/proc/4242/stat');
     h.state.pid = 5000;
     h.setProcess(5000, 900);
-    h.answerWith((t) => (t.pid === 4242 ? new NativeExecError('the container\'s main process: No such process', 3, true) : h.ok));
+    h.answerWith((t) => (t.pid === 4242 ? new NativeExecError("the container's main process: No such process", 3, true) : h.ok));
     expect(await h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).toEqual(h.ok);
     expect(h.state.inspects).toBe(2);
     expect(h.runs.map((r) => r.template.pid)).toEqual([4242, 4242, 5000]);
@@ -194,7 +248,7 @@ describe('NativeExec', () => {
     await expect(h.exec.exec('missing', ['true'], { timeoutMs: 1000 })).rejects.toThrow(NotFoundError);
   });
 
-  it("keeps a Docker answer while the main process holds its pid, and asks again when it changed", async () => {
+  it('keeps a Docker answer while the main process holds its pid, and asks again when it changed', async () => {
     const h = harness();
     h.setProcess(4242, 777, { seccomp: '2' });
     expect(await h.exec.exec(ID, ['true'], { timeoutMs: 1000 })).toBeUndefined();

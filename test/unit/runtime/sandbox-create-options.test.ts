@@ -22,11 +22,13 @@ describe('sandboxCreateOptions', () => {
   });
 
   it('uses the node namespaces for hostNetwork, hostIPC and hostPID, without a hostname', () => {
-    const o = sandboxCreateOptions(sandboxConfig({
-      hostname: '',
-      namespaces: { network: 'NODE', pid: 'NODE', ipc: 'NODE' },
-      portMappings: [{ protocol: 'TCP', containerPort: 80, hostPort: 8080 }],
-    }));
+    const o = sandboxCreateOptions(
+      sandboxConfig({
+        hostname: '',
+        namespaces: { network: 'NODE', pid: 'NODE', ipc: 'NODE' },
+        portMappings: [{ protocol: 'TCP', containerPort: 80, hostPort: 8080 }],
+      }),
+    );
     expect(o.HostConfig?.NetworkMode).toBe('host');
     expect(o.HostConfig?.UTSMode).toBe('host');
     expect(o.HostConfig?.IpcMode).toBe('host');
@@ -40,25 +42,32 @@ describe('sandboxCreateOptions', () => {
   });
 
   it('publishes host ports per protocol, honouring hostIp', () => {
-    const o = sandboxCreateOptions(sandboxConfig({
-      portMappings: [
-        { protocol: 'TCP', containerPort: 80, hostPort: 8080 },
-        { protocol: 'UDP', containerPort: 53, hostPort: 5353, hostIp: '127.0.0.1' },
-        { protocol: 'TCP', containerPort: 80, hostPort: 8081, hostIp: '10.0.0.1' },
-      ],
-    }));
+    const o = sandboxCreateOptions(
+      sandboxConfig({
+        portMappings: [
+          { protocol: 'TCP', containerPort: 80, hostPort: 8080 },
+          { protocol: 'UDP', containerPort: 53, hostPort: 5353, hostIp: '127.0.0.1' },
+          { protocol: 'TCP', containerPort: 80, hostPort: 8081, hostIp: '10.0.0.1' },
+        ],
+      }),
+    );
     expect(o.ExposedPorts).toEqual({ '80/tcp': {}, '53/udp': {} });
     expect(o.HostConfig?.PortBindings).toEqual({
-      '80/tcp': [{ HostIp: '', HostPort: '8080' }, { HostIp: '10.0.0.1', HostPort: '8081' }],
+      '80/tcp': [
+        { HostIp: '', HostPort: '8080' },
+        { HostIp: '10.0.0.1', HostPort: '8081' },
+      ],
       '53/udp': [{ HostIp: '127.0.0.1', HostPort: '5353' }],
     });
   });
 
   it('passes sysctls and keeps annotations as prefixed labels', () => {
-    const o = sandboxCreateOptions(sandboxConfig({
-      sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
-      annotations: { 'kubernetes.io/config.source': 'file' },
-    }));
+    const o = sandboxCreateOptions(
+      sandboxConfig({
+        sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
+        annotations: { 'kubernetes.io/config.source': 'file' },
+      }),
+    );
     expect(o.HostConfig?.Sysctls).toEqual({ 'net.ipv4.ip_unprivileged_port_start': '0' });
     expect(o.Labels?.[`${ANNOTATION_LABEL_PREFIX}kubernetes.io/config.source`]).toBe('file');
   });

@@ -1,7 +1,12 @@
 import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import {
-  containerState, containerStatusFromInspect, containerSummaryFromList, parseDockerTime, sandboxStatusFromInspect, sandboxSummaryFromList,
+  containerState,
+  containerStatusFromInspect,
+  containerSummaryFromList,
+  parseDockerTime,
+  sandboxStatusFromInspect,
+  sandboxSummaryFromList,
 } from '../../../agent/runtime/docker/status-mapping.js';
 
 const ZERO = '0001-01-01T00:00:00Z';
@@ -16,7 +21,17 @@ function inspect(overrides: Record<string, unknown> = {}, state: Record<string, 
     LogPath: '/var/lib/docker/containers/c/c-json.log',
     ResolvConfPath: '/var/lib/docker/containers/c/resolv.conf',
     HostsPath: '/var/lib/docker/containers/c/hosts',
-    State: { Status: 'running', Running: true, OOMKilled: false, Pid: 4242, ExitCode: 0, Error: '', StartedAt: '2024-05-07T21:09:37Z', FinishedAt: ZERO, ...state },
+    State: {
+      Status: 'running',
+      Running: true,
+      OOMKilled: false,
+      Pid: 4242,
+      ExitCode: 0,
+      Error: '',
+      StartedAt: '2024-05-07T21:09:37Z',
+      FinishedAt: ZERO,
+      ...state,
+    },
     Config: {
       Image: 'nodelet/busybox:0.1.0',
       Labels: {
@@ -52,8 +67,15 @@ describe('parseDockerTime', () => {
 
 describe('containerState', () => {
   it.each([
-    ['created', 'created'], ['running', 'running'], ['paused', 'running'], ['restarting', 'running'],
-    ['exited', 'exited'], ['dead', 'exited'], ['removing', 'exited'], ['weird', 'unknown'], [undefined, 'unknown'],
+    ['created', 'created'],
+    ['running', 'running'],
+    ['paused', 'running'],
+    ['restarting', 'running'],
+    ['exited', 'exited'],
+    ['dead', 'exited'],
+    ['removing', 'exited'],
+    ['weird', 'unknown'],
+    [undefined, 'unknown'],
   ] as const)('maps %s to %s', (docker, cri) => {
     expect(containerState(docker)).toBe(cri);
   });
@@ -100,9 +122,19 @@ describe('containerStatusFromInspect', () => {
   });
 
   it('keeps a start failure as the message of a created container', () => {
-    const s = containerStatusFromInspect(inspect({}, {
-      Status: 'created', Running: false, Pid: 0, StartedAt: ZERO, ExitCode: 127, Error: 'exec: "nope": executable file not found in $PATH',
-    }));
+    const s = containerStatusFromInspect(
+      inspect(
+        {},
+        {
+          Status: 'created',
+          Running: false,
+          Pid: 0,
+          StartedAt: ZERO,
+          ExitCode: 127,
+          Error: 'exec: "nope": executable file not found in $PATH',
+        },
+      ),
+    );
     expect(s.state).toBe('created');
     expect(s.startedAt).toBeUndefined();
     expect(s.exitCode).toBeUndefined();
@@ -118,13 +150,25 @@ describe('containerStatusFromInspect', () => {
 });
 
 describe('sandboxStatusFromInspect', () => {
-  const sandbox = (overrides: Record<string, unknown> = {}, state: Record<string, unknown> = {}) => inspect({
-    Name: '/k8s_POD_web_default_uid-1_1',
-    Config: { Image: 'nodelet/pause:0.1.0', Labels: { 'io.kubernetes.pod.name': 'web', 'io.kubernetes.pod.namespace': 'default', 'io.kubernetes.pod.uid': 'uid-1', 'io.kubernetes.docker.type': 'podsandbox' } },
-    HostConfig: { NetworkMode: 'nodelet-node1' },
-    NetworkSettings: { Networks: { bridge: { IPAddress: '' }, 'nodelet-node1': { IPAddress: '10.88.0.5' } } },
-    ...overrides,
-  }, state);
+  const sandbox = (overrides: Record<string, unknown> = {}, state: Record<string, unknown> = {}) =>
+    inspect(
+      {
+        Name: '/k8s_POD_web_default_uid-1_1',
+        Config: {
+          Image: 'nodelet/pause:0.1.0',
+          Labels: {
+            'io.kubernetes.pod.name': 'web',
+            'io.kubernetes.pod.namespace': 'default',
+            'io.kubernetes.pod.uid': 'uid-1',
+            'io.kubernetes.docker.type': 'podsandbox',
+          },
+        },
+        HostConfig: { NetworkMode: 'nodelet-node1' },
+        NetworkSettings: { Networks: { bridge: { IPAddress: '' }, 'nodelet-node1': { IPAddress: '10.88.0.5' } } },
+        ...overrides,
+      },
+      state,
+    );
 
   it('maps a running sandbox with its pod IP and network file paths', () => {
     expect(sandboxStatusFromInspect(sandbox())).toMatchObject({
@@ -138,20 +182,34 @@ describe('sandboxStatusFromInspect', () => {
   });
 
   it('has no IP on the host network and is notready once stopped', () => {
-    const s = sandboxStatusFromInspect(sandbox({ HostConfig: { NetworkMode: 'host' }, NetworkSettings: { Networks: { host: { IPAddress: '' } } } },
-      { Status: 'exited', Running: false }));
+    const s = sandboxStatusFromInspect(
+      sandbox({ HostConfig: { NetworkMode: 'host' }, NetworkSettings: { Networks: { host: { IPAddress: '' } } } }, { Status: 'exited', Running: false }),
+    );
     expect(s).toMatchObject({ ip: '', hostNetwork: true, state: 'notready' });
   });
 });
 
 describe('list summaries', () => {
   const row = (labels: Record<string, string>, name: string, state: string): Docker.ContainerInfo => ({
-    Id: 'd'.repeat(64), Names: [name], Image: 'sha256:img', ImageID: 'sha256:img', Command: '', Created: 1_715_116_176,
-    Ports: [], Labels: labels, State: state, Status: '', HostConfig: { NetworkMode: 'x' }, NetworkSettings: { Networks: {} }, Mounts: [],
+    Id: 'd'.repeat(64),
+    Names: [name],
+    Image: 'sha256:img',
+    ImageID: 'sha256:img',
+    Command: '',
+    Created: 1_715_116_176,
+    Ports: [],
+    Labels: labels,
+    State: state,
+    Status: '',
+    HostConfig: { NetworkMode: 'x' },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
   });
 
   it('maps a container row', () => {
-    const s = containerSummaryFromList(row({ 'io.kubernetes.sandbox.id': SANDBOX, 'io.kubernetes.container.name': 'app' }, '/k8s_app_web_default_uid-1_4', 'exited'));
+    const s = containerSummaryFromList(
+      row({ 'io.kubernetes.sandbox.id': SANDBOX, 'io.kubernetes.container.name': 'app' }, '/k8s_app_web_default_uid-1_4', 'exited'),
+    );
     expect(s).toMatchObject({ podSandboxId: SANDBOX, metadata: { name: 'app', attempt: 4 }, state: 'exited', imageRef: 'sha256:img' });
     expect(s.createdAt.getTime()).toBe(1_715_116_176_000);
   });

@@ -20,7 +20,10 @@ describe('parseManifestFile', () => {
   it('splits multi-document YAML, skips empty documents and numbers the rest', () => {
     const text = `---\n---\n${POD}---\n# only a comment\n---\napiVersion: v1\nkind: Service\nmetadata: {name: svc}\n`;
     const docs = parseManifestFile('/m/multi.yml', text);
-    expect(docs.map((d) => [d.index, d.kind, d.apiVersion])).toEqual([[0, 'Pod', 'v1'], [1, 'Service', 'v1']]);
+    expect(docs.map((d) => [d.index, d.kind, d.apiVersion])).toEqual([
+      [0, 'Pod', 'v1'],
+      [1, 'Service', 'v1'],
+    ]);
     expect(docs.every((d) => d.path === '/m/multi.yml' && d.error === undefined)).toBe(true);
   });
 
@@ -33,7 +36,8 @@ describe('parseManifestFile', () => {
 
   it('reads JSON, and splits a v1 List into its items', () => {
     const list = {
-      apiVersion: 'v1', kind: 'List',
+      apiVersion: 'v1',
+      kind: 'List',
       items: [
         { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a' }, spec: { containers: [] } },
         { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } },
@@ -42,7 +46,9 @@ describe('parseManifestFile', () => {
     };
     const docs = parseManifestFile('/m/list.json', JSON.stringify(list));
     expect(docs.map((d) => [d.index, d.kind, (d.object?.metadata as { name: string }).name])).toEqual([
-      [0, 'Pod', 'a'], [1, 'Service', 's'], [2, 'Pod', 'b'],
+      [0, 'Pod', 'a'],
+      [1, 'Service', 's'],
+      [2, 'Pod', 'b'],
     ]);
   });
 

@@ -11,27 +11,40 @@ describe('applyPodDefaults', () => {
     const out = applyPodDefaults(pod({ containers: [{ name: 'c', image: 'busybox:1' }] }));
     expect(out.metadata.namespace).toBe('default');
     expect(out.spec).toMatchObject({
-      restartPolicy: 'Always', dnsPolicy: 'ClusterFirst', terminationGracePeriodSeconds: 30,
-      securityContext: {}, enableServiceLinks: true,
+      restartPolicy: 'Always',
+      dnsPolicy: 'ClusterFirst',
+      terminationGracePeriodSeconds: 30,
+      securityContext: {},
+      enableServiceLinks: true,
     });
   });
 
   it('keeps what the pod sets, including a zero grace period', () => {
-    const out = applyPodDefaults(pod({
-      restartPolicy: 'Never', dnsPolicy: 'Default', terminationGracePeriodSeconds: 0, securityContext: { runAsUser: 1000 },
-      containers: [{ name: 'c', image: 'busybox:1', imagePullPolicy: 'Never', terminationMessagePolicy: 'FallbackToLogsOnError' }],
-    }, { name: 'p', namespace: 'kube-system' }));
+    const out = applyPodDefaults(
+      pod(
+        {
+          restartPolicy: 'Never',
+          dnsPolicy: 'Default',
+          terminationGracePeriodSeconds: 0,
+          securityContext: { runAsUser: 1000 },
+          containers: [{ name: 'c', image: 'busybox:1', imagePullPolicy: 'Never', terminationMessagePolicy: 'FallbackToLogsOnError' }],
+        },
+        { name: 'p', namespace: 'kube-system' },
+      ),
+    );
     expect(out.metadata.namespace).toBe('kube-system');
     expect(out.spec).toMatchObject({ restartPolicy: 'Never', dnsPolicy: 'Default', terminationGracePeriodSeconds: 0, securityContext: { runAsUser: 1000 } });
     expect(out.spec.containers[0]).toMatchObject({ imagePullPolicy: 'Never', terminationMessagePolicy: 'FallbackToLogsOnError' });
   });
 
   it('defaults every container, init containers too', () => {
-    const out = applyPodDefaults(pod({
-      initContainers: [{ name: 'init', image: 'busybox' }],
-      containers: [{ name: 'c', image: 'busybox:1.36', ports: [{ containerPort: 80 }, { containerPort: 53, protocol: 'UDP' }] }],
-    }));
-    for (const c of [...out.spec.initContainers ?? [], ...out.spec.containers]) {
+    const out = applyPodDefaults(
+      pod({
+        initContainers: [{ name: 'init', image: 'busybox' }],
+        containers: [{ name: 'c', image: 'busybox:1.36', ports: [{ containerPort: 80 }, { containerPort: 53, protocol: 'UDP' }] }],
+      }),
+    );
+    for (const c of [...(out.spec.initContainers ?? []), ...out.spec.containers]) {
       expect(c.terminationMessagePath).toBe('/dev/termination-log');
       expect(c.terminationMessagePolicy).toBe('File');
     }
@@ -41,29 +54,42 @@ describe('applyPodDefaults', () => {
   });
 
   it('defaults probes and their httpGet action, and lifecycle httpGet hooks', () => {
-    const out = applyPodDefaults(pod({
-      containers: [{
-        name: 'c', image: 'x:1',
-        livenessProbe: { httpGet: { port: 8080 } },
-        readinessProbe: { exec: { command: ['true'] }, periodSeconds: 5, timeoutSeconds: 0 },
-        lifecycle: { preStop: { httpGet: { port: 'http' } } },
-      }],
-    }));
+    const out = applyPodDefaults(
+      pod({
+        containers: [
+          {
+            name: 'c',
+            image: 'x:1',
+            livenessProbe: { httpGet: { port: 8080 } },
+            readinessProbe: { exec: { command: ['true'] }, periodSeconds: 5, timeoutSeconds: 0 },
+            lifecycle: { preStop: { httpGet: { port: 'http' } } },
+          },
+        ],
+      }),
+    );
     const c = out.spec.containers[0];
-    expect(c?.livenessProbe).toEqual({ httpGet: { port: 8080, path: '/', scheme: 'HTTP' }, timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3 });
+    expect(c?.livenessProbe).toEqual({
+      httpGet: { port: 8080, path: '/', scheme: 'HTTP' },
+      timeoutSeconds: 1,
+      periodSeconds: 10,
+      successThreshold: 1,
+      failureThreshold: 3,
+    });
     // 0 is Go's "unset" for these int32 fields: it gets the default too.
     expect(c?.readinessProbe).toMatchObject({ periodSeconds: 5, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 });
     expect(c?.lifecycle?.preStop?.httpGet).toEqual({ port: 'http', path: '/', scheme: 'HTTP' });
   });
 
   it('defaults each missing request to its limit, keeping requests that are set', () => {
-    const out = applyPodDefaults(pod({
-      containers: [
-        { name: 'a', image: 'x:1', resources: { limits: { cpu: '500m', memory: '64Mi' } } },
-        { name: 'b', image: 'x:1', resources: { limits: { cpu: '1', memory: '128Mi' }, requests: { cpu: '250m' } } },
-        { name: 'c', image: 'x:1', resources: { requests: { cpu: '100m' } } },
-      ],
-    }));
+    const out = applyPodDefaults(
+      pod({
+        containers: [
+          { name: 'a', image: 'x:1', resources: { limits: { cpu: '500m', memory: '64Mi' } } },
+          { name: 'b', image: 'x:1', resources: { limits: { cpu: '1', memory: '128Mi' }, requests: { cpu: '250m' } } },
+          { name: 'c', image: 'x:1', resources: { requests: { cpu: '100m' } } },
+        ],
+      }),
+    );
     expect(out.spec.containers[0]?.resources?.requests).toEqual({ cpu: '500m', memory: '64Mi' });
     expect(out.spec.containers[1]?.resources?.requests).toEqual({ cpu: '250m', memory: '128Mi' });
     expect(out.spec.containers[2]?.resources).toEqual({ requests: { cpu: '100m' } });
@@ -75,10 +101,12 @@ describe('applyPodDefaults', () => {
   });
 
   it('defaults volumes: no source means emptyDir, file modes 0644, fieldRef apiVersion v1', () => {
-    const out = applyPodDefaults(pod({
-      volumes: [{ name: 'scratch' }, { name: 'cfg', configMap: { name: 'cfg' } }, { name: 's', secret: { secretName: 's', defaultMode: 0o400 } }],
-      containers: [{ name: 'c', image: 'x:1', env: [{ name: 'N', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }] }],
-    }));
+    const out = applyPodDefaults(
+      pod({
+        volumes: [{ name: 'scratch' }, { name: 'cfg', configMap: { name: 'cfg' } }, { name: 's', secret: { secretName: 's', defaultMode: 0o400 } }],
+        containers: [{ name: 'c', image: 'x:1', env: [{ name: 'N', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }] }],
+      }),
+    );
     expect(out.spec.volumes).toEqual([
       { name: 'scratch', emptyDir: {} },
       { name: 'cfg', configMap: { name: 'cfg', defaultMode: 420 } },

@@ -28,18 +28,33 @@ describe('buildStaticPodSnapshot', () => {
   });
 
   it('skips other kinds and rejects invalid pods with the fields at fault', () => {
-    const snap = buildStaticPodSnapshot(file('/m/a.yaml',
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } },
-      pod('dupes', { containers: [{ name: 'x', image: 'a:1' }, { name: 'x', image: 'a:1' }] }),
-      pod('ok'),
-    ), options);
+    const snap = buildStaticPodSnapshot(
+      file(
+        '/m/a.yaml',
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } },
+        pod('dupes', {
+          containers: [
+            { name: 'x', image: 'a:1' },
+            { name: 'x', image: 'a:1' },
+          ],
+        }),
+        pod('ok'),
+      ),
+      options,
+    );
     expect(snap.pods.map((p) => p.metadata.name)).toEqual(['ok-node-a']);
     expect(snap.ignored).toEqual(['/m/a.yaml#0 Service']);
-    expect(snap.rejected).toEqual([{
-      path: '/m/a.yaml', index: 1, name: 'dupes-node-a', namespace: 'default', reason: 'Invalid',
-      message: 'Pod "dupes" is invalid: spec.containers[1].name: Duplicate value: "x"',
-      fields: ['spec.containers[1].name'],
-    }]);
+    expect(snap.rejected).toEqual([
+      {
+        path: '/m/a.yaml',
+        index: 1,
+        name: 'dupes-node-a',
+        namespace: 'default',
+        reason: 'Invalid',
+        message: 'Pod "dupes" is invalid: spec.containers[1].name: Duplicate value: "x"',
+        fields: ['spec.containers[1].name'],
+      },
+    ]);
   });
 
   it('rejects a syntax error with the file and line, without the path repeated in the message', () => {
@@ -50,7 +65,10 @@ describe('buildStaticPodSnapshot', () => {
 
   it('rejects a Pod of another apiVersion, and a document without kind', () => {
     const snap = buildStaticPodSnapshot(file('/m/a.yaml', { ...pod('v2'), apiVersion: 'v2' }, { apiVersion: 'v1', metadata: { name: 'nokind' } }), options);
-    expect(snap.rejected.map((r) => [r.index, r.reason])).toEqual([[0, 'UnsupportedVersion'], [1, 'Invalid']]);
+    expect(snap.rejected.map((r) => [r.index, r.reason])).toEqual([
+      [0, 'UnsupportedVersion'],
+      [1, 'Invalid'],
+    ]);
     expect(snap.rejected[0]?.message).toContain('"v2"');
     expect(snap.rejected[1]?.message).toContain("'Kind' is missing");
   });

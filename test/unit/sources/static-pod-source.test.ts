@@ -13,7 +13,13 @@ function pod(name: string, image = 'busybox:1', spec: Record<string, unknown> = 
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'main', image }], ...spec } };
 }
 
-interface LogLine { level: number; msg: string; file?: string; field?: string; pod?: string }
+interface LogLine {
+  level: number;
+  msg: string;
+  file?: string;
+  field?: string;
+  pod?: string;
+}
 
 /** Records every update and lets a test wait for one that matches. */
 class Updates {
@@ -25,13 +31,21 @@ class Updates {
     this.waiters = this.waiters.filter((w) => (w.test(u) ? (w.resolve(u), false) : true));
   };
 
-  get last(): PodSourceUpdate | undefined { return this.all.at(-1); }
+  get last(): PodSourceUpdate | undefined {
+    return this.all.at(-1);
+  }
 
   /** The next update (from now on) that passes `test`. */
   next(what: string, test: (u: PodSourceUpdate) => boolean): Promise<PodSourceUpdate> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no update where ${what} within ${DEADLINE_MS} ms; last: ${JSON.stringify(this.last)}`)), DEADLINE_MS);
-      this.waiters.push({ test, resolve: (u) => { clearTimeout(timer); resolve(u); } });
+      this.waiters.push({
+        test,
+        resolve: (u) => {
+          clearTimeout(timer);
+          resolve(u);
+        },
+      });
     });
   }
 }
@@ -42,7 +56,15 @@ describe('StaticPodSource', () => {
   let dir: string;
   let logs: LogLine[];
   let source: StaticPodSource | undefined;
-  const logger = () => pino({ level: 'debug' }, { write: (line: string) => { logs.push(JSON.parse(line) as LogLine); } });
+  const logger = () =>
+    pino(
+      { level: 'debug' },
+      {
+        write: (line: string) => {
+          logs.push(JSON.parse(line) as LogLine);
+        },
+      },
+    );
 
   async function write(file: string, content: string | Array<Record<string, unknown>>, into = dir): Promise<void> {
     const text = typeof content === 'string' ? content : content.map((d) => stringify(d)).join('---\n');
@@ -75,7 +97,9 @@ describe('StaticPodSource', () => {
     expect(names(updates.last)).toEqual(['good-node-a']);
     const rejected = updates.last?.rejected ?? [];
     expect(rejected.map((r) => [r.path.slice(dir.length + 1), r.index, r.reason])).toEqual([
-      ['bad.yaml', 0, 'Invalid'], ['bad.yaml', 1, 'Invalid'], ['broken.yaml', 0, 'ParseError'],
+      ['bad.yaml', 0, 'Invalid'],
+      ['bad.yaml', 1, 'Invalid'],
+      ['broken.yaml', 0, 'ParseError'],
     ]);
     expect(rejected[0]?.message).toBe('Pod "noimage" is invalid: spec.containers[0].image: Required value');
     expect(rejected[1]?.message).toContain('spec.terminationGracePeriodSeconds: Invalid value: -1: must be greater than or equal to 0');

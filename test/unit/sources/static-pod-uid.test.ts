@@ -4,11 +4,13 @@ import type { Pod } from '../../../agent/api/types.js';
 import { applyPodDefaults } from '../../../agent/sources/pod-defaults.js';
 import { staticPodUID, withStaticPodIdentity } from '../../../agent/sources/static-pod-uid.js';
 
-const base = (): Pod => applyPodDefaults({
-  apiVersion: 'v1', kind: 'Pod',
-  metadata: { name: 'web', labels: { app: 'web' } },
-  spec: { containers: [{ name: 'main', image: 'busybox:1', command: ['sleep', '3600'] }] },
-});
+const base = (): Pod =>
+  applyPodDefaults({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web', labels: { app: 'web' } },
+    spec: { containers: [{ name: 'main', image: 'busybox:1', command: ['sleep', '3600'] }] },
+  });
 const origin = { path: '/etc/nodelet/manifests/web.yaml', nodeName: 'node-a' };
 
 describe('staticPodUID', () => {
@@ -39,7 +41,11 @@ describe('staticPodUID', () => {
 
   it('ignores the annotations the source itself adds, and any status', () => {
     const stamped = base();
-    stamped.metadata.annotations = { [ANNOTATION_CONFIG_SOURCE]: 'file', [ANNOTATION_CONFIG_HASH]: 'x', [ANNOTATION_CONFIG_SEEN]: new Date(5000).toISOString() };
+    stamped.metadata.annotations = {
+      [ANNOTATION_CONFIG_SOURCE]: 'file',
+      [ANNOTATION_CONFIG_HASH]: 'x',
+      [ANNOTATION_CONFIG_SEEN]: new Date(5000).toISOString(),
+    };
     stamped.status = { phase: 'Running' };
     expect(staticPodUID(stamped, origin)).toBe(staticPodUID(base(), origin));
   });
@@ -60,8 +66,7 @@ describe('withStaticPodIdentity', () => {
   });
 
   it('keeps the UID when only the seen time differs', () => {
-    expect(withStaticPodIdentity(base(), origin, new Date(1)).metadata.uid)
-      .toBe(withStaticPodIdentity(base(), origin, new Date(2)).metadata.uid);
+    expect(withStaticPodIdentity(base(), origin, new Date(1)).metadata.uid).toBe(withStaticPodIdentity(base(), origin, new Date(2)).metadata.uid);
   });
 
   it('does not modify its input', () => {

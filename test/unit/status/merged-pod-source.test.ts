@@ -8,7 +8,9 @@ import type { PodSource, PodSourceUpdate } from '../../../agent/sources/types.js
 class ManualSource implements PodSource {
   private onUpdate: ((u: PodSourceUpdate) => void) | undefined;
   private resolveFirst!: () => void;
-  private readonly first = new Promise<void>((r) => { this.resolveFirst = r; });
+  private readonly first = new Promise<void>((r) => {
+    this.resolveFirst = r;
+  });
   stopped = false;
 
   start(onUpdate: (u: PodSourceUpdate) => void): Promise<void> {
@@ -36,10 +38,20 @@ describe('MergedPodSource', () => {
   it('delivers nothing until every source delivered once, then the union on every change', async () => {
     const file = new ManualSource();
     const api = new ManualSource();
-    const merged = new MergedPodSource([{ name: 'file', source: file }, { name: 'api', source: api }], silentLogger);
+    const merged = new MergedPodSource(
+      [
+        { name: 'file', source: file },
+        { name: 'api', source: api },
+      ],
+      silentLogger,
+    );
     const updates: PodSourceUpdate[] = [];
     let started = false;
-    const starting = merged.start((u) => updates.push(u)).then(() => { started = true; });
+    const starting = merged
+      .start((u) => updates.push(u))
+      .then(() => {
+        started = true;
+      });
 
     file.push('s1');
     await new Promise((r) => setImmediate(r));
@@ -58,7 +70,13 @@ describe('MergedPodSource', () => {
   it('keeps the first copy of a UID two sources deliver', async () => {
     const a = new ManualSource();
     const b = new ManualSource();
-    const merged = new MergedPodSource([{ name: 'a', source: a }, { name: 'b', source: b }], silentLogger);
+    const merged = new MergedPodSource(
+      [
+        { name: 'a', source: a },
+        { name: 'b', source: b },
+      ],
+      silentLogger,
+    );
     const updates: PodSourceUpdate[] = [];
     const starting = merged.start((u) => updates.push(u));
     a.push('x');
@@ -81,7 +99,15 @@ describe('MergedPodSource', () => {
   });
 
   it('refuses two sources with the same name', () => {
-    expect(() => new MergedPodSource([{ name: 'a', source: new ManualSource() }, { name: 'a', source: new ManualSource() }], silentLogger))
-      .toThrow(/unique/);
+    expect(
+      () =>
+        new MergedPodSource(
+          [
+            { name: 'a', source: new ManualSource() },
+            { name: 'a', source: new ManualSource() },
+          ],
+          silentLogger,
+        ),
+    ).toThrow(/unique/);
   });
 });

@@ -14,7 +14,10 @@ let mirrors: MirrorPodManager;
 function staticPod(name: string, hash: string, labels: Record<string, string> = { app: name }): Pod {
   return {
     metadata: {
-      name, namespace: 'kube-system', uid: hash, labels,
+      name,
+      namespace: 'kube-system',
+      uid: hash,
+      labels,
       annotations: { 'kubernetes.io/config.source': 'file', 'kubernetes.io/config.hash': hash, 'kubernetes.io/config.seen': '2026-01-01T00:00:00Z' },
     },
     spec: { containers: [{ name: 'app', image: 'busybox' }], nodeName: 'node-a' },
@@ -29,8 +32,12 @@ beforeEach(() => {
   api = new FakePodApi();
   clock = new FakeClock();
   mirrors = new MirrorPodManager({
-    client: api, nodeName: 'node-a', logger: silentLogger, clock,
-    nodeUID: async () => 'node-uid', backoff: { initialMs: 1000, maxMs: 4000, jitter: 0 },
+    client: api,
+    nodeName: 'node-a',
+    logger: silentLogger,
+    clock,
+    nodeUID: async () => 'node-uid',
+    backoff: { initialMs: 1000, maxMs: 4000, jitter: 0 },
   });
 });
 
@@ -42,7 +49,9 @@ describe('buildMirrorPod', () => {
       namespace: 'kube-system',
       labels: { app: 'etcd-node-a' },
       annotations: {
-        'kubernetes.io/config.source': 'file', 'kubernetes.io/config.hash': 'h1', 'kubernetes.io/config.seen': '2026-01-01T00:00:00Z',
+        'kubernetes.io/config.source': 'file',
+        'kubernetes.io/config.hash': 'h1',
+        'kubernetes.io/config.seen': '2026-01-01T00:00:00Z',
         'kubernetes.io/config.mirror': 'h1',
       },
       ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: 'node-a', uid: 'node-uid', controller: true }],
@@ -90,7 +99,9 @@ describe('MirrorPodManager.sync', () => {
 
   it('replaces a mirror that is being deleted', async () => {
     await mirrors.sync([staticPod('etcd-node-a', 'h1')], []);
-    api.mutate('kube-system', 'etcd-node-a', (p) => { p.metadata.deletionTimestamp = '2026-01-01T00:00:00Z'; });
+    api.mutate('kube-system', 'etcd-node-a', (p) => {
+      p.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
+    });
     await mirrors.sync([staticPod('etcd-node-a', 'h1')], mirrorsNow());
     expect(api.count('DELETE')).toBe(1);
     expect(mirrorsNow()[0]?.metadata.deletionTimestamp).toBeUndefined();

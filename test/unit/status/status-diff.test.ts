@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PodStatus } from '../../../agent/api/types.js';
-import {
-  mergeWithApiStatus, normalizePodStatus, ownedStatus, statusesEqual, statusPatch,
-} from '../../../agent/status/status-diff.js';
+import { mergeWithApiStatus, normalizePodStatus, ownedStatus, statusesEqual, statusPatch } from '../../../agent/status/status-diff.js';
 import { canBeDeleted, terminalStatus } from '../../../agent/status/terminal-status.js';
 import { applyPatch } from '../../support/apiserver/patch.js';
 
@@ -23,10 +21,19 @@ function running(): PodStatus {
     podIP: '10.88.0.5',
     podIPs: [{ ip: '10.88.0.5' }],
     startTime: T0,
-    containerStatuses: [{
-      name: 'app', ready: true, restartCount: 0, image: 'busybox:latest', imageID: 'docker-pullable://busybox@sha256:1',
-      containerID: 'docker://abc', started: true, state: { running: { startedAt: T1 } }, lastState: {},
-    }],
+    containerStatuses: [
+      {
+        name: 'app',
+        ready: true,
+        restartCount: 0,
+        image: 'busybox:latest',
+        imageID: 'docker-pullable://busybox@sha256:1',
+        containerID: 'docker://abc',
+        started: true,
+        state: { running: { startedAt: T1 } },
+        lastState: {},
+      },
+    ],
     qosClass: 'BestEffort',
   };
 }
@@ -43,10 +50,18 @@ function pending(): PodStatus {
     hostIP: '10.0.0.1',
     hostIPs: [{ ip: '10.0.0.1' }],
     startTime: T0,
-    containerStatuses: [{
-      name: 'app', ready: false, restartCount: 0, image: 'busybox:latest', imageID: '', started: false,
-      state: { waiting: { reason: 'ContainerCreating' } }, lastState: {},
-    }],
+    containerStatuses: [
+      {
+        name: 'app',
+        ready: false,
+        restartCount: 0,
+        image: 'busybox:latest',
+        imageID: '',
+        started: false,
+        state: { waiting: { reason: 'ContainerCreating' } },
+        lastState: {},
+      },
+    ],
     qosClass: 'BestEffort',
   };
 }
@@ -116,11 +131,14 @@ describe('statusPatch', () => {
     expect(patch?.status.phase).toBe('Running');
     expect(patch?.status).not.toHaveProperty('hostIP');
     expect(patch?.status['$setElementOrder/conditions']).toEqual([
-      { type: 'Initialized' }, { type: 'Ready' }, { type: 'ContainersReady' }, { type: 'PodScheduled' },
+      { type: 'Initialized' },
+      { type: 'Ready' },
+      { type: 'ContainersReady' },
+      { type: 'PodScheduled' },
     ]);
   });
 
-  it('deletes a kubelet condition we no longer report, and keeps other writers\' conditions', () => {
+  it("deletes a kubelet condition we no longer report, and keeps other writers' conditions", () => {
     const server = running();
     server.conditions!.push({ type: 'PodReadyToStartContainers', status: 'True' });
     server.conditions!.push({ type: 'example.com/gate', status: 'True' });
@@ -140,13 +158,13 @@ describe('statusPatch', () => {
 });
 
 describe('mergeWithApiStatus', () => {
-  it('keeps the server\'s start time', () => {
+  it("keeps the server's start time", () => {
     const desired = running();
     desired.startTime = '2027-01-01T00:00:00Z';
     expect(mergeWithApiStatus(running(), desired).startTime).toBe(T0);
   });
 
-  it('never moves the server\'s terminal phase back', () => {
+  it("never moves the server's terminal phase back", () => {
     const server: PodStatus = { ...running(), phase: 'Failed', reason: 'DeadlineExceeded', message: 'too long' };
     const merged = mergeWithApiStatus(server, running());
     expect(merged).toMatchObject({ phase: 'Failed', reason: 'DeadlineExceeded', message: 'too long' });

@@ -45,7 +45,10 @@ async function settle(): Promise<void> {
 
 function makeManager(withCache = true): StatusManager {
   manager = new StatusManager({
-    client: api, logger: silentLogger, clock, ...(withCache ? { pods: api } : {}),
+    client: api,
+    logger: silentLogger,
+    clock,
+    ...(withCache ? { pods: api } : {}),
     backoff: { initialMs: 1000, maxMs: 8000, jitter: 0 },
   });
   manager.start();
@@ -91,7 +94,9 @@ describe('StatusManager: sending', () => {
 
   it('does not send what the server already has (agent restart): no request at all', async () => {
     const pod = apiPod('web');
-    api.mutate('default', 'web', (p) => { p.status = status('Running', true); });
+    api.mutate('default', 'web', (p) => {
+      p.status = status('Running', true);
+    });
     manager.setPodStatus(pod, status('Running', true));
     await settle();
     expect(api.requests).toHaveLength(0);
@@ -110,7 +115,9 @@ describe('StatusManager: sending', () => {
   it('folds updates arriving while a patch is in flight into one more patch', async () => {
     const pod = apiPod('web');
     let open!: () => void;
-    api.gate = new Promise((r) => { open = r; });
+    api.gate = new Promise((r) => {
+      open = r;
+    });
     manager.setPodStatus(pod, status('Pending'));
     await new Promise((r) => setImmediate(r));
     manager.setPodStatus(pod, status('Running'));
@@ -133,7 +140,9 @@ describe('StatusManager: sending', () => {
 
     // Nor over a terminal phase the server had before we started.
     const other = apiPod('other');
-    api.mutate('default', 'other', (p) => { p.status = { phase: 'Succeeded', startTime: T0 }; });
+    api.mutate('default', 'other', (p) => {
+      p.status = { phase: 'Succeeded', startTime: T0 };
+    });
     manager.setPodStatus(other, status('Running', true));
     await settle();
     expect(api.stored('default', 'other')?.status?.phase).toBe('Succeeded');
@@ -226,7 +235,9 @@ describe('StatusManager: resync', () => {
     const a = apiPod('a');
     manager.setPodStatus(a, status('Running', true));
     await settle();
-    api.mutate('default', 'a', (p) => { p.status = { phase: 'Pending' }; });
+    api.mutate('default', 'a', (p) => {
+      p.status = { phase: 'Pending' };
+    });
     clock.advance(9_999);
     await settle();
     expect(api.count('PATCH')).toBe(1);
@@ -257,7 +268,11 @@ describe('StatusManager: bookkeeping', () => {
     for (const p of [a, b, c]) manager.setPodStatus(p, status('Running'));
     await settle();
     api.failNext(() => new ApiUnavailableError('DELETE', '/x', 'connect ECONNREFUSED'), 'DELETE');
-    manager.podDeleted(api.mutate('default', 'c', (p) => { p.metadata.deletionTimestamp = T0; }));
+    manager.podDeleted(
+      api.mutate('default', 'c', (p) => {
+        p.metadata.deletionTimestamp = T0;
+      }),
+    );
     await settle();
     manager.removeOrphanedStatuses(new Set([a.metadata.uid!]));
     expect(manager.getPodStatus(a.metadata.uid!)).toBeDefined();
@@ -272,7 +287,7 @@ describe('StatusManager: bookkeeping', () => {
 });
 
 describe('StatusManager: static pods', () => {
-  it('sends a static pod\'s status to its mirror pod, once the mirror exists', async () => {
+  it("sends a static pod's status to its mirror pod, once the mirror exists", async () => {
     const pod = staticPod('etcd-node-a', 'hash1');
     manager.setPodStatus(pod, status('Running', true));
     await settle();
@@ -303,7 +318,10 @@ describe('StatusManager: final delete', () => {
     const a = apiPod('a');
     manager.setPodStatus(a, status('Running', true));
     await settle();
-    const marked = api.mutate('default', 'a', (p) => { p.metadata.deletionTimestamp = '2026-01-01T00:00:30Z'; p.metadata.deletionGracePeriodSeconds = 30; });
+    const marked = api.mutate('default', 'a', (p) => {
+      p.metadata.deletionTimestamp = '2026-01-01T00:00:30Z';
+      p.metadata.deletionGracePeriodSeconds = 30;
+    });
     manager.podDeleted(marked);
     await settle();
     const methods = api.requests.map((r) => r.method);
@@ -321,13 +339,15 @@ describe('StatusManager: final delete', () => {
     const a = apiPod('a');
     manager.setPodStatus(a, status('Succeeded'));
     await settle();
-    const marked = api.mutate('default', 'a', (p) => { p.metadata.deletionTimestamp = '2026-01-01T00:00:30Z'; });
+    const marked = api.mutate('default', 'a', (p) => {
+      p.metadata.deletionTimestamp = '2026-01-01T00:00:30Z';
+    });
     manager.podDeleted(marked);
     await settle();
     expect(api.requests.map((r) => r.method)).toEqual(['PATCH', 'DELETE']);
   });
 
-  it('only forgets a pod without a pending deletion, and never deletes a static pod\'s mirror', async () => {
+  it("only forgets a pod without a pending deletion, and never deletes a static pod's mirror", async () => {
     const a = apiPod('a');
     manager.setPodStatus(a, status('Running'));
     await settle();
@@ -337,7 +357,10 @@ describe('StatusManager: final delete', () => {
     expect(manager.getPodStatus(a.metadata.uid!)).toBeUndefined();
 
     const s = staticPod('etcd-node-a', 'hash1');
-    api.add({ metadata: { name: 'etcd-node-a', namespace: 'default', deletionTimestamp: T0, annotations: { 'kubernetes.io/config.mirror': 'hash1' } }, spec: s.spec });
+    api.add({
+      metadata: { name: 'etcd-node-a', namespace: 'default', deletionTimestamp: T0, annotations: { 'kubernetes.io/config.mirror': 'hash1' } },
+      spec: s.spec,
+    });
     manager.podDeleted({ ...s, metadata: { ...s.metadata, deletionTimestamp: T0 } });
     await settle();
     expect(api.count('DELETE')).toBe(0);
@@ -345,7 +368,10 @@ describe('StatusManager: final delete', () => {
 
   it('retries the final delete when the server is unreachable', async () => {
     apiPod('a');
-    const marked = api.mutate('default', 'a', (p) => { p.metadata.deletionTimestamp = T0; p.status = { phase: 'Failed' }; });
+    const marked = api.mutate('default', 'a', (p) => {
+      p.metadata.deletionTimestamp = T0;
+      p.status = { phase: 'Failed' };
+    });
     api.failNext(() => new ApiUnavailableError('DELETE', '/x', 'connect ECONNREFUSED'), 'DELETE');
     manager.podDeleted(marked);
     await settle();

@@ -18,7 +18,10 @@ async function rawServer(reply: (socket: net.Socket, request: string) => void): 
 }
 
 let server: { port: number; close: () => Promise<void> } | undefined;
-afterEach(async () => { await server?.close(); server = undefined; });
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
 const get = 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
 
 describe('http1Exchange', () => {
@@ -61,7 +64,10 @@ describe('http1Exchange', () => {
 
 describe('http1Upgrade', () => {
   it('hands over the connection after a 101 with the bytes already read', async () => {
-    server = await rawServer((s) => { s.write('HTTP/1.1 101 UPGRADED\r\nUpgrade: tcp\r\n\r\nfirst'); setTimeout(() => s.end('second'), 20); });
+    server = await rawServer((s) => {
+      s.write('HTTP/1.1 101 UPGRADED\r\nUpgrade: tcp\r\n\r\nfirst');
+      setTimeout(() => s.end('second'), 20);
+    });
     const r = await http1Upgrade({ host: '127.0.0.1', port: server.port }, get, { maxBodyBytes: 100 });
     if (!('upgraded' in r)) throw new Error('not upgraded');
     const chunks: Buffer[] = [r.upgraded.leftover];

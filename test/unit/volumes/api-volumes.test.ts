@@ -15,7 +15,9 @@ import { VolumeError, type KeyedObject, type ObjectSource, type VolumeKind, type
 const mounts = vi.hoisted(() => ({ calls: [] as Array<{ dir: string; options: unknown }> }));
 vi.mock('../../../agent/volumes/mount.js', async (importOriginal) => ({
   ...(await importOriginal<typeof import('../../../agent/volumes/mount.js')>()),
-  mountTmpfs: async (dir: string, options: unknown) => { mounts.calls.push({ dir, options }); },
+  mountTmpfs: async (dir: string, options: unknown) => {
+    mounts.calls.push({ dir, options });
+  },
 }));
 
 const TS_DIR = /^\.\.\d{4}_\d{2}_\d{2}_/;
@@ -106,7 +108,14 @@ describe('ConfigMapVolume', () => {
     objects.configMaps.set('shop/web-config', { 'app.conf': b('port=80'), 'extra.txt': b('x'), 'logo.png': Buffer.from([137, 80, 78, 71]) });
     const volume: Volume = {
       name: 'config',
-      configMap: { name: 'web-config', defaultMode: 0o440, items: [{ key: 'app.conf', path: 'etc/app.conf', mode: 0o600 }, { key: 'logo.png', path: 'logo' }] },
+      configMap: {
+        name: 'web-config',
+        defaultMode: 0o440,
+        items: [
+          { key: 'app.conf', path: 'etc/app.conf', mode: 0o600 },
+          { key: 'logo.png', path: 'logo' },
+        ],
+      },
     };
     const { ctx, mounted } = await setUp(new ConfigMapVolume(), makePod([volume]), volume);
     expect(mounted).toEqual({ hostPath: ctx.dir, readOnly: true, dynamic: true });
@@ -145,15 +154,17 @@ describe('ConfigMapVolume', () => {
   it('a listed key missing from the ConfigMap is an error naming it', async () => {
     objects.configMaps.set('shop/c', { a: b('1') });
     const volume: Volume = { name: 'c', configMap: { name: 'c', items: [{ key: 'nope', path: 'n' }] } };
-    await expect(new ConfigMapVolume().setUp(context(makePod([volume]), volume)))
-      .rejects.toThrow('configMap.items[0].key: configmap "c" references non-existent config key: nope');
+    await expect(new ConfigMapVolume().setUp(context(makePod([volume]), volume))).rejects.toThrow(
+      'configMap.items[0].key: configmap "c" references non-existent config key: nope',
+    );
   });
 
   it('a transport failure is a VolumeError saying what was read', async () => {
     objects.failWith = new Error('connect ECONNREFUSED 127.0.0.1:6443');
     const volume: Volume = { name: 'c', configMap: { name: 'c' } };
-    await expect(new ConfigMapVolume().setUp(context(makePod([volume]), volume)))
-      .rejects.toThrow('failed to get configmap "c": connect ECONNREFUSED 127.0.0.1:6443');
+    await expect(new ConfigMapVolume().setUp(context(makePod([volume]), volume))).rejects.toThrow(
+      'failed to get configmap "c": connect ECONNREFUSED 127.0.0.1:6443',
+    );
   });
 
   it('follows updates of the ConfigMap, writes nothing when it did not change, and tears down', async () => {
@@ -196,7 +207,10 @@ describe('SecretVolume', () => {
 
     objects.secrets.set('shop/db', { password: b('hunter2') });
     const badKey: Volume = { name: 'creds', secret: { secretName: 'db', items: [{ key: 'token', path: 't' }] } };
-    const err = await new SecretVolume().setUp(context(makePod([badKey]), badKey)).then(() => new Error('set up unexpectedly'), (e: unknown) => e as Error);
+    const err = await new SecretVolume().setUp(context(makePod([badKey]), badKey)).then(
+      () => new Error('set up unexpectedly'),
+      (e: unknown) => e as Error,
+    );
     expect(err.message).toBe('secret.items[0].key: secret "db" references non-existent secret key: token');
     expect(err.message).not.toContain('hunter2');
   });
@@ -204,8 +218,9 @@ describe('SecretVolume', () => {
   it('an item path escaping the volume is refused before anything is created or mounted', async () => {
     objects.secrets.set('shop/db', { password: b('pw') });
     const volume: Volume = { name: 'creds', secret: { secretName: 'db', items: [{ key: 'password', path: '../../etc/shadow' }] } };
-    await expect(new SecretVolume().setUp(context(makePod([volume]), volume)))
-      .rejects.toThrow(`secret.items[0].path "../../etc/shadow": invalid path: must not contain '..'`);
+    await expect(new SecretVolume().setUp(context(makePod([volume]), volume))).rejects.toThrow(
+      `secret.items[0].path "../../etc/shadow": invalid path: must not contain '..'`,
+    );
     expect(mounts.calls).toEqual([]);
     expect(await readdir(root)).toEqual([]);
   });
@@ -236,7 +251,10 @@ describe('DownwardAPIVolume', () => {
     const { ctx, mounted } = await setUp(kind, pod, volume);
     expect(mounted).toEqual({ hostPath: ctx.dir, readOnly: true, dynamic: true });
     expect(await visible(ctx.dir)).toEqual({
-      annotations: 'note="a \\"b\\""', labels: 'app="web"\ntier="front"', mem: '128', name: 'web',
+      annotations: 'note="a \\"b\\""',
+      labels: 'app="web"\ntier="front"',
+      mem: '128',
+      name: 'web',
     });
     expect(await modeOf(join(ctx.dir, 'labels'))).toBe('444');
     expect(await modeOf(join(ctx.dir, 'annotations'))).toBe('400');
@@ -248,30 +266,47 @@ describe('DownwardAPIVolume', () => {
 
   it('refuses an unsupported field with a message naming the item', async () => {
     const volume: Volume = { name: 'podinfo', downwardAPI: { items: [{ path: 'ip', fieldRef: { fieldPath: 'status.podIP' } }] } };
-    await expect(new DownwardAPIVolume().setUp(context(makePod([volume]), volume)))
-      .rejects.toThrow('downwardAPI.items[0].fieldRef.fieldPath: unsupported fieldPath "status.podIP"');
+    await expect(new DownwardAPIVolume().setUp(context(makePod([volume]), volume))).rejects.toThrow(
+      'downwardAPI.items[0].fieldRef.fieldPath: unsupported fieldPath "status.podIP"',
+    );
   });
 });
 
 describe('ProjectedVolume', () => {
   const projected = (sources: unknown[], defaultMode?: number): Volume => ({
-    name: 'all-in-one', projected: { sources, ...(defaultMode !== undefined ? { defaultMode } : {}) },
+    name: 'all-in-one',
+    projected: { sources, ...(defaultMode !== undefined ? { defaultMode } : {}) },
   });
 
   it('merges configMap, secret, downwardAPI and serviceAccountToken sources on a tmpfs', async () => {
     objects.configMaps.set('shop/cfg', { 'app.conf': b('port=80'), shared: b('from configmap') });
     objects.secrets.set('shop/db', { password: b('pw'), shared: b('from secret') });
-    const volume = projected([
-      { configMap: { name: 'cfg' } },
-      { secret: { name: 'db', items: [{ key: 'password', path: 'db/password', mode: 0o400 }, { key: 'shared', path: 'shared' }] } },
-      { downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
-      { serviceAccountToken: { path: 'token', audience: 'vault', expirationSeconds: 7200 } },
-    ], 0o440);
+    const volume = projected(
+      [
+        { configMap: { name: 'cfg' } },
+        {
+          secret: {
+            name: 'db',
+            items: [
+              { key: 'password', path: 'db/password', mode: 0o400 },
+              { key: 'shared', path: 'shared' },
+            ],
+          },
+        },
+        { downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
+        { serviceAccountToken: { path: 'token', audience: 'vault', expirationSeconds: 7200 } },
+      ],
+      0o440,
+    );
     const { ctx, mounted } = await setUp(new ProjectedVolume(), makePod([volume]), volume);
     expect(mounted).toEqual({ hostPath: ctx.dir, readOnly: true, dynamic: true });
     expect(mounts.calls).toEqual([{ dir: ctx.dir, options: { mode: 0o755 } }]);
     expect(await visible(ctx.dir)).toEqual({
-      'app.conf': 'port=80', db: '<dir>', labels: 'app="web"\ntier="front"', shared: 'from secret', token: 'token-1',
+      'app.conf': 'port=80',
+      db: '<dir>',
+      labels: 'app="web"\ntier="front"',
+      shared: 'from secret',
+      token: 'token-1',
     });
     expect(await readFile(join(ctx.dir, 'db/password'), 'utf8')).toBe('pw');
     expect(await modeOf(join(ctx.dir, 'db/password'))).toBe('400');
@@ -282,10 +317,7 @@ describe('ProjectedVolume', () => {
 
   it('the later source wins a path, whichever kinds they are', async () => {
     objects.configMaps.set('shop/cfg', { name: b('from configmap') });
-    const volume = projected([
-      { downwardAPI: { items: [{ path: 'name', fieldRef: { fieldPath: 'metadata.name' } }] } },
-      { configMap: { name: 'cfg' } },
-    ]);
+    const volume = projected([{ downwardAPI: { items: [{ path: 'name', fieldRef: { fieldPath: 'metadata.name' } }] } }, { configMap: { name: 'cfg' } }]);
     const { ctx } = await setUp(new ProjectedVolume(), makePod([volume]), volume);
     expect(await visible(ctx.dir)).toEqual({ name: 'from configmap' });
     expect(mounts.calls).toEqual([]); // no secret, no token: on disk
@@ -315,7 +347,9 @@ describe('ProjectedVolume', () => {
     const kind = new ProjectedVolume({ clock });
     const volume = projected([{ serviceAccountToken: { path: 'token', expirationSeconds: 1000 } }]);
     const { ctx } = await setUp(kind, makePod([volume]), volume);
-    objects.serviceAccountToken = async () => { throw new Error('apiserver unavailable'); };
+    objects.serviceAccountToken = async () => {
+      throw new Error('apiserver unavailable');
+    };
     clock.advance(900_000);
     await kind.setUp(ctx);
     expect(await readFile(join(ctx.dir, 'token'), 'utf8')).toBe('token-1');
@@ -342,11 +376,16 @@ describe('ProjectedVolume', () => {
       { secret: { name: 'gone' } },
       { clusterTrustBundle: { name: 'x', path: 'ca.crt' } },
     ]);
-    const err = await new ProjectedVolume().setUp(context(makePod([volume]), volume)).then(() => new Error('set up unexpectedly'), (e: unknown) => e as Error);
+    const err = await new ProjectedVolume().setUp(context(makePod([volume]), volume)).then(
+      () => new Error('set up unexpectedly'),
+      (e: unknown) => e as Error,
+    );
     expect(err).toBeInstanceOf(VolumeError);
-    expect(err.message).toBe('configmap "absent" not found; secret "gone" not found; ' +
-      'projected.sources[3]: projected source clusterTrustBundle is not supported by this node ' +
-      '(configMap, secret, downwardAPI, serviceAccountToken)');
+    expect(err.message).toBe(
+      'configmap "absent" not found; secret "gone" not found; ' +
+        'projected.sources[3]: projected source clusterTrustBundle is not supported by this node ' +
+        '(configMap, secret, downwardAPI, serviceAccountToken)',
+    );
     expect(mounts.calls).toEqual([]);
   });
 

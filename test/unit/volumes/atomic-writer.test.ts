@@ -8,10 +8,12 @@ import { PayloadError } from '../../../agent/volumes/payload.js';
 const TS_DIR = /^\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\.[A-Za-z0-9]+$/;
 
 function payload(files: Record<string, string | [string, number]>): Payload {
-  return new Map(Object.entries(files).map(([path, v]) => {
-    const [text, mode] = typeof v === 'string' ? [v, 0o644] : v;
-    return [path, { data: Buffer.from(text), mode }];
-  }));
+  return new Map(
+    Object.entries(files).map(([path, v]) => {
+      const [text, mode] = typeof v === 'string' ? [v, 0o644] : v;
+      return [path, { data: Buffer.from(text), mode }];
+    }),
+  );
 }
 
 async function versions(dir: string): Promise<string[]> {
@@ -158,7 +160,7 @@ describe('writeAtomically', () => {
 
   it('with an fsGroup gives files and directories the group and group read (kubelet SetVolumeOwnership)', async () => {
     // The tests run as root (the agent does too), so chown to any group works.
-    await writeAtomically(dir, payload({ 'token': ['t', 0o600], 'sub/key': ['k', 0o400] }), { fsGroup: 4321 });
+    await writeAtomically(dir, payload({ token: ['t', 0o600], 'sub/key': ['k', 0o400] }), { fsGroup: 4321 });
     const token = await stat(join(dir, 'token'));
     expect(token.mode & 0o7777).toBe(0o640);
     expect(token.gid).toBe(4321);
@@ -167,6 +169,6 @@ describe('writeAtomically', () => {
     expect(sub.mode & 0o7777).toBe(0o2755);
     expect(sub.gid).toBe(4321);
     forgetWritten(dir);
-    expect(await writeAtomically(dir, payload({ 'token': ['t', 0o600], 'sub/key': ['k', 0o400] }), { fsGroup: 4321 })).toBe(false);
+    expect(await writeAtomically(dir, payload({ token: ['t', 0o600], 'sub/key': ['k', 0o400] }), { fsGroup: 4321 })).toBe(false);
   });
 });

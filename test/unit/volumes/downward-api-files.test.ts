@@ -6,15 +6,14 @@ import { PayloadError } from '../../../agent/volumes/payload.js';
 function pod(): Pod {
   return {
     metadata: {
-      name: 'web', namespace: 'shop', uid: 'uid-1',
+      name: 'web',
+      namespace: 'shop',
+      uid: 'uid-1',
       labels: { zone: 'eu-1', app: 'web', 'app.kubernetes.io/name': 'shop' },
       annotations: { 'example.com/note': 'say "hi"\nbye', build: '42' },
     },
     spec: {
-      containers: [
-        { name: 'app', resources: { limits: { cpu: '500m', memory: '64Mi' } } },
-        { name: 'sidecar' },
-      ],
+      containers: [{ name: 'app', resources: { limits: { cpu: '500m', memory: '64Mi' } } }, { name: 'sidecar' }],
       initContainers: [{ name: 'init', resources: { requests: { cpu: '100m' } } }],
     },
   };
@@ -47,8 +46,7 @@ describe('goQuote (Go %q)', () => {
 
 describe('formatMap (labels and annotations files)', () => {
   it('writes sorted key="value" lines without a trailing newline', () => {
-    expect(formatMap({ zone: 'eu-1', app: 'web', 'app.kubernetes.io/name': 'shop' }))
-      .toBe('app="web"\napp.kubernetes.io/name="shop"\nzone="eu-1"');
+    expect(formatMap({ zone: 'eu-1', app: 'web', 'app.kubernetes.io/name': 'shop' })).toBe('app="web"\napp.kubernetes.io/name="shop"\nzone="eu-1"');
     expect(formatMap({})).toBe('');
   });
 });
@@ -66,19 +64,25 @@ describe('podFieldValue', () => {
   });
 
   it('refuses env-only and unknown fields, naming the field', () => {
-    expect(() => podFieldValue(pod(), 'spec.nodeName', 'items[2].fieldRef.fieldPath'))
-      .toThrow('items[2].fieldRef.fieldPath: unsupported fieldPath "spec.nodeName" in a downwardAPI volume');
+    expect(() => podFieldValue(pod(), 'spec.nodeName', 'items[2].fieldRef.fieldPath')).toThrow(
+      'items[2].fieldRef.fieldPath: unsupported fieldPath "spec.nodeName" in a downwardAPI volume',
+    );
     expect(() => podFieldValue(pod(), 'status.podIP')).toThrow(PayloadError);
   });
 });
 
 describe('downwardAPIPayload', () => {
   it('writes one file per item with its mode or the default', () => {
-    const payload = downwardAPIPayload([
-      { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
-      { path: 'meta/name', fieldRef: { fieldPath: 'metadata.name', apiVersion: 'v1' }, mode: 0o400 },
-      { path: 'cpu_limit', resourceFieldRef: { containerName: 'app', resource: 'limits.cpu', divisor: '1m' } },
-    ], pod(), ctx, 0o644);
+    const payload = downwardAPIPayload(
+      [
+        { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
+        { path: 'meta/name', fieldRef: { fieldPath: 'metadata.name', apiVersion: 'v1' }, mode: 0o400 },
+        { path: 'cpu_limit', resourceFieldRef: { containerName: 'app', resource: 'limits.cpu', divisor: '1m' } },
+      ],
+      pod(),
+      ctx,
+      0o644,
+    );
     expect(text(payload, 'labels')).toBe('app="web"\napp.kubernetes.io/name="shop"\nzone="eu-1"');
     expect(text(payload, 'meta/name')).toBe('web');
     expect(payload.get('meta/name')?.mode).toBe(0o400);
@@ -87,12 +91,17 @@ describe('downwardAPIPayload', () => {
   });
 
   it('reports container resources as kubelet does: requests default to limits, unset limits are node allocatable', () => {
-    const payload = downwardAPIPayload([
-      { path: 'cpu', resourceFieldRef: { containerName: 'app', resource: 'limits.cpu' } },
-      { path: 'mem_request', resourceFieldRef: { containerName: 'app', resource: 'requests.memory' } },
-      { path: 'sidecar_mem_limit', resourceFieldRef: { containerName: 'sidecar', resource: 'limits.memory', divisor: '1Mi' } },
-      { path: 'init_cpu_request', resourceFieldRef: { containerName: 'init', resource: 'requests.cpu', divisor: '1m' } },
-    ], pod(), ctx, 0o644);
+    const payload = downwardAPIPayload(
+      [
+        { path: 'cpu', resourceFieldRef: { containerName: 'app', resource: 'limits.cpu' } },
+        { path: 'mem_request', resourceFieldRef: { containerName: 'app', resource: 'requests.memory' } },
+        { path: 'sidecar_mem_limit', resourceFieldRef: { containerName: 'sidecar', resource: 'limits.memory', divisor: '1Mi' } },
+        { path: 'init_cpu_request', resourceFieldRef: { containerName: 'init', resource: 'requests.cpu', divisor: '1m' } },
+      ],
+      pod(),
+      ctx,
+      0o644,
+    );
     expect(text(payload, 'cpu')).toBe('1'); // 500m rounded up to whole cores
     expect(text(payload, 'mem_request')).toBe(String(64 * 1024 * 1024));
     expect(text(payload, 'sidecar_mem_limit')).toBe('2048');
@@ -100,18 +109,29 @@ describe('downwardAPIPayload', () => {
   });
 
   it('lists every failing item in one error', () => {
-    const build = () => downwardAPIPayload([
-      { path: 'ok', fieldRef: { fieldPath: 'metadata.name' } },
-      { path: 'cpu', resourceFieldRef: { resource: 'limits.cpu' } },
-      { path: 'x', resourceFieldRef: { containerName: 'ghost', resource: 'limits.cpu' } },
-      { path: '../escape', fieldRef: { fieldPath: 'metadata.name' } },
-      { path: 'node', fieldRef: { fieldPath: 'spec.nodeName' } },
-      { path: 'empty' },
-      { path: 'bad', resourceFieldRef: { containerName: 'app', resource: 'limits.gpu' } },
-    ], pod(), ctx, 0o644, 'downwardAPI.items');
+    const build = () =>
+      downwardAPIPayload(
+        [
+          { path: 'ok', fieldRef: { fieldPath: 'metadata.name' } },
+          { path: 'cpu', resourceFieldRef: { resource: 'limits.cpu' } },
+          { path: 'x', resourceFieldRef: { containerName: 'ghost', resource: 'limits.cpu' } },
+          { path: '../escape', fieldRef: { fieldPath: 'metadata.name' } },
+          { path: 'node', fieldRef: { fieldPath: 'spec.nodeName' } },
+          { path: 'empty' },
+          { path: 'bad', resourceFieldRef: { containerName: 'app', resource: 'limits.gpu' } },
+        ],
+        pod(),
+        ctx,
+        0o644,
+        'downwardAPI.items',
+      );
     expect(build).toThrow(PayloadError);
     let message = '';
-    try { build(); } catch (err) { message = (err as Error).message; }
+    try {
+      build();
+    } catch (err) {
+      message = (err as Error).message;
+    }
     expect(message).toContain('downwardAPI.items[1].resourceFieldRef.containerName: required in a volume');
     expect(message).toContain('downwardAPI.items[2].resourceFieldRef.containerName: container "ghost" not found in the pod');
     expect(message).toContain(`downwardAPI.items[3].path "../escape": invalid path: must not contain '..'`);

@@ -34,7 +34,9 @@ describe('checkHostPathType', () => {
     await mkdir(join(dir, 'd'));
     await writeFile(join(dir, 'f'), 'x');
   });
-  afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('accepts matching types and the empty type without looking', async () => {
     await checkHostPathType('v', join(dir, 'd'), 'Directory');
@@ -47,10 +49,12 @@ describe('checkHostPathType', () => {
     expect((await stat(join(dir, 'a', 'b'))).mode & 0o777).toBe(0o755);
     await checkHostPathType('v', join(dir, 'd', 'new'), 'FileOrCreate');
     const st = await stat(join(dir, 'd', 'new'));
-    expect(st.isFile() && (st.mode & 0o777)).toBe(0o644);
+    expect(st.isFile() && st.mode & 0o777).toBe(0o644);
   });
   it('names the path, the type and what was found on a mismatch', async () => {
-    await expect(checkHostPathType('v', join(dir, 'f'), 'Directory')).rejects.toThrow(/f is not a directory as type Directory requires \(found a regular file\)/);
+    await expect(checkHostPathType('v', join(dir, 'f'), 'Directory')).rejects.toThrow(
+      /f is not a directory as type Directory requires \(found a regular file\)/,
+    );
     await expect(checkHostPathType('v', join(dir, 'd'), 'FileOrCreate')).rejects.toThrow(/found a directory/);
     await expect(checkHostPathType('v', join(dir, 'nope', 'f'), 'FileOrCreate')).rejects.toThrow(/parent directory .*nope does not exist/);
     await expect(checkHostPathType('v', join(dir, 'f'), 'Fancy')).rejects.toThrow(/unsupported type "Fancy"/);

@@ -5,7 +5,10 @@ import { planVolumeMounts, subPathProblem } from '../../../agent/volumes/mount-p
 import type { MountedVolume } from '../../../agent/volumes/types.js';
 
 const vol = (hostPath: string, readOnly = false): MountedVolume => ({ hostPath, readOnly, dynamic: false });
-const volumes = new Map([['data', vol('/r/pods/u/volumes/emptyDir/data')], ['cfg', vol('/r/pods/u/volumes/configMap/cfg', true)]]);
+const volumes = new Map([
+  ['data', vol('/r/pods/u/volumes/emptyDir/data')],
+  ['cfg', vol('/r/pods/u/volumes/configMap/cfg', true)],
+]);
 
 function pod(container: Container): Pod {
   return { metadata: { name: 'p', namespace: 'ns', uid: 'u' }, spec: { containers: [container] } };
@@ -25,7 +28,10 @@ describe('planVolumeMounts', () => {
       { name: 'data', mountPath: '/bi', mountPropagation: 'Bidirectional' },
     ]);
     expect(out.map((m) => [m.containerPath, m.readOnly, m.propagation])).toEqual([
-      ['/data', false, 'private'], ['/etc/cfg', true, 'private'], ['/shared', true, 'rslave'], ['/bi', false, 'rshared'],
+      ['/data', false, 'private'],
+      ['/etc/cfg', true, 'private'],
+      ['/shared', true, 'rslave'],
+      ['/bi', false, 'rshared'],
     ]);
   });
 
@@ -40,7 +46,12 @@ describe('planVolumeMounts', () => {
   });
 
   it('refuses two mounts on one path', () => {
-    expect(() => plan([{ name: 'data', mountPath: '/x' }, { name: 'cfg', mountPath: '/x/' }])).toThrow(/volumeMounts\[1\]\.mountPath: "\/x\/" is already mounted by volumeMounts\[0\]/);
+    expect(() =>
+      plan([
+        { name: 'data', mountPath: '/x' },
+        { name: 'cfg', mountPath: '/x/' },
+      ]),
+    ).toThrow(/volumeMounts\[1\]\.mountPath: "\/x\/" is already mounted by volumeMounts\[0\]/);
   });
 
   it('refuses subPaths that are absolute or climb out, also after expansion', () => {

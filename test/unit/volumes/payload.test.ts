@@ -1,7 +1,15 @@
 import { describe, it, expect } from 'vitest';
 import {
-  checkMode, cleanPayloadPath, DEFAULT_FILE_MODE, defaultModeOf, keyedObjectPayload, mergePayload, PayloadError,
-  toVolumeError, validatePayload, type Payload,
+  checkMode,
+  cleanPayloadPath,
+  DEFAULT_FILE_MODE,
+  defaultModeOf,
+  keyedObjectPayload,
+  mergePayload,
+  PayloadError,
+  toVolumeError,
+  validatePayload,
+  type Payload,
 } from '../../../agent/volumes/payload.js';
 import { VolumeError } from '../../../agent/volumes/types.js';
 
@@ -88,8 +96,15 @@ describe('keyedObjectPayload', () => {
 
   it('projects only the listed keys, at their paths, with their modes', () => {
     const payload = keyedObjectPayload({
-      kind: 'configmap', name: 'web', object, defaultMode: 0o644, optional: false,
-      items: [{ key: 'app.conf', path: 'conf/app.conf', mode: 0o600 }, { key: 'extra.txt', path: 'extra' }],
+      kind: 'configmap',
+      name: 'web',
+      object,
+      defaultMode: 0o644,
+      optional: false,
+      items: [
+        { key: 'app.conf', path: 'conf/app.conf', mode: 0o600 },
+        { key: 'extra.txt', path: 'extra' },
+      ],
     });
     expect(contents(payload)).toEqual({
       'conf/app.conf': { text: 'port=80', mode: '600' },
@@ -98,48 +113,87 @@ describe('keyedObjectPayload', () => {
   });
 
   it('refuses a listed key the object does not have, naming the object and key', () => {
-    const build = () => keyedObjectPayload({
-      kind: 'configmap', name: 'web', object, defaultMode: 0o644, optional: false, field: 'configMap',
-      items: [{ key: 'app.conf', path: 'a' }, { key: 'missing', path: 'm' }],
-    });
+    const build = () =>
+      keyedObjectPayload({
+        kind: 'configmap',
+        name: 'web',
+        object,
+        defaultMode: 0o644,
+        optional: false,
+        field: 'configMap',
+        items: [
+          { key: 'app.conf', path: 'a' },
+          { key: 'missing', path: 'm' },
+        ],
+      });
     expect(build).toThrow('configMap.items[1].key: configmap "web" references non-existent config key: missing');
-    const secret = () => keyedObjectPayload({
-      kind: 'secret', name: 'db', object, defaultMode: 0o644, optional: false, items: [{ key: 'password', path: 'p' }],
-    });
+    const secret = () =>
+      keyedObjectPayload({
+        kind: 'secret',
+        name: 'db',
+        object,
+        defaultMode: 0o644,
+        optional: false,
+        items: [{ key: 'password', path: 'p' }],
+      });
     expect(secret).toThrow('secret "db" references non-existent secret key: password');
   });
 
   it('skips a missing listed key when the source is optional', () => {
     const payload = keyedObjectPayload({
-      kind: 'secret', name: 'db', object, defaultMode: 0o644, optional: true,
-      items: [{ key: 'missing', path: 'm' }, { key: 'extra.txt', path: 'e' }],
+      kind: 'secret',
+      name: 'db',
+      object,
+      defaultMode: 0o644,
+      optional: true,
+      items: [
+        { key: 'missing', path: 'm' },
+        { key: 'extra.txt', path: 'e' },
+      ],
     });
     expect([...payload.keys()]).toEqual(['e']);
   });
 
   it('a missing object is "not found" unless optional (then empty)', () => {
-    expect(() => keyedObjectPayload({ kind: 'configmap', name: 'web', object: undefined, defaultMode: 0o644, optional: false }))
-      .toThrow('configmap "web" not found');
-    expect(() => keyedObjectPayload({ kind: 'secret', name: 'db', object: undefined, defaultMode: 0o644, optional: false }))
-      .toThrow('secret "db" not found');
+    expect(() => keyedObjectPayload({ kind: 'configmap', name: 'web', object: undefined, defaultMode: 0o644, optional: false })).toThrow(
+      'configmap "web" not found',
+    );
+    expect(() => keyedObjectPayload({ kind: 'secret', name: 'db', object: undefined, defaultMode: 0o644, optional: false })).toThrow('secret "db" not found');
     expect(keyedObjectPayload({ kind: 'secret', name: 'db', object: undefined, defaultMode: 0o644, optional: true }).size).toBe(0);
   });
 
   it('refuses an item path escaping the volume and a bad item mode', () => {
-    expect(() => keyedObjectPayload({
-      kind: 'configmap', name: 'web', object, defaultMode: 0o644, optional: false, field: 'configMap',
-      items: [{ key: 'app.conf', path: '../../etc/cron.d/x' }],
-    })).toThrow(`configMap.items[0].path "../../etc/cron.d/x": invalid path: must not contain '..'`);
-    expect(() => keyedObjectPayload({
-      kind: 'configmap', name: 'web', object, defaultMode: 0o644, optional: false, field: 'configMap',
-      items: [{ key: 'app.conf', path: 'a', mode: 0o4755 }],
-    })).toThrow('configMap.items[0].mode: must be a number between 0 and 0777');
+    expect(() =>
+      keyedObjectPayload({
+        kind: 'configmap',
+        name: 'web',
+        object,
+        defaultMode: 0o644,
+        optional: false,
+        field: 'configMap',
+        items: [{ key: 'app.conf', path: '../../etc/cron.d/x' }],
+      }),
+    ).toThrow(`configMap.items[0].path "../../etc/cron.d/x": invalid path: must not contain '..'`);
+    expect(() =>
+      keyedObjectPayload({
+        kind: 'configmap',
+        name: 'web',
+        object,
+        defaultMode: 0o644,
+        optional: false,
+        field: 'configMap',
+        items: [{ key: 'app.conf', path: 'a', mode: 0o4755 }],
+      }),
+    ).toThrow('configMap.items[0].mode: must be a number between 0 and 0777');
   });
 });
 
 describe('mergePayload', () => {
   it('lets the later source win a path', () => {
-    const into: Payload = new Map([['a', { data: text('first'), mode: 0o644 }], ['b', { data: text('b'), mode: 0o644 }]]);
+    const into: Payload = new Map([
+      ['a', { data: text('first'), mode: 0o644 }],
+      ['b', { data: text('b'), mode: 0o644 }],
+    ]);
     mergePayload(into, new Map([['a', { data: text('second'), mode: 0o600 }]]));
     expect(contents(into)).toEqual({ a: { text: 'second', mode: '600' }, b: { text: 'b', mode: '644' } });
   });

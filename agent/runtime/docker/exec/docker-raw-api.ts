@@ -35,9 +35,10 @@ function apiError(method: string, path: string, status: number, body: Buffer): E
   } catch {
     // not JSON: keep the text
   }
-  const message = typeof json === 'object' && json !== null && typeof (json as { message?: unknown }).message === 'string'
-    ? (json as { message: string }).message
-    : String(json).trim();
+  const message =
+    typeof json === 'object' && json !== null && typeof (json as { message?: unknown }).message === 'string'
+      ? (json as { message: string }).message
+      : String(json).trim();
   return Object.assign(new Error(`(HTTP code ${status}) ${method} ${path}: ${message}`), { statusCode: status, json });
 }
 

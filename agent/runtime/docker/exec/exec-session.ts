@@ -16,13 +16,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function runExec(
-  api: DockerRawApi,
-  containerId: string,
-  cmd: string[],
-  options: ExecOptions,
-  call: DockerCall,
-): Promise<ExecResult> {
+export async function runExec(api: DockerRawApi, containerId: string, cmd: string[], options: ExecOptions, call: DockerCall): Promise<ExecResult> {
   const tty = options.tty === true;
   const stdin = options.stdin === undefined ? undefined : Buffer.from(options.stdin);
   const timeoutMs = options.timeoutMs ?? 0;
@@ -31,7 +25,8 @@ export async function runExec(
   const what = `exec ${JSON.stringify(cmd)} in container ${containerId.slice(0, 12)}`;
 
   const execId = await call(what, (signal) =>
-    api.createExec(containerId, { Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: stdin !== undefined, Tty: tty }, signal));
+    api.createExec(containerId, { Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: stdin !== undefined, Tty: tty }, signal),
+  );
   const { socket, leftover } = await call(what, async (signal) => {
     const started = await api.startExec(execId, tty, signal);
     // The deadline passed while Docker was upgrading the connection: nobody will read it.
@@ -65,11 +60,14 @@ export async function runExec(
     socket.once('close', () => finish());
     socket.on('error', (err) => finish(err));
     if (deadline !== undefined) {
-      timer = setTimeout(() => {
-        timedOut = true;
-        socket.destroy();
-        finish();
-      }, Math.max(0, deadline - Date.now()));
+      timer = setTimeout(
+        () => {
+          timedOut = true;
+          socket.destroy();
+          finish();
+        },
+        Math.max(0, deadline - Date.now()),
+      );
     }
     if (stdin !== undefined) {
       // Half-close after the input: the process sees EOF on stdin, its output still flows.

@@ -103,7 +103,10 @@ export function numericUser(user: string | undefined): { uid: number; gid?: numb
 /** The value of `key` in NUL-separated /proc/<pid>/environ text. */
 export function environValue(environ: string, key: string): string | undefined {
   const prefix = `${key}=`;
-  return environ.split('\0').find((entry) => entry.startsWith(prefix))?.slice(prefix.length);
+  return environ
+    .split('\0')
+    .find((entry) => entry.startsWith(prefix))
+    ?.slice(prefix.length);
 }
 
 /** Docker's exec environment: PATH and HOSTNAME, overridden or extended by the container's Env, then HOME if unset. */

@@ -10,8 +10,15 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ExecResult } from '../../runtime.js';
 import {
-  NATIVE_EXEC_PROTOCOL_VERSION, NativeExecError, NativeExecProtocolError, decodeNativeExecHello, decodeNativeExecReplies, encodeNativeExecFrame,
-  encodeNativeExecTemplate, type NativeExecCommand, type NativeExecTemplate,
+  NATIVE_EXEC_PROTOCOL_VERSION,
+  NativeExecError,
+  NativeExecProtocolError,
+  decodeNativeExecHello,
+  decodeNativeExecReplies,
+  encodeNativeExecFrame,
+  encodeNativeExecTemplate,
+  type NativeExecCommand,
+  type NativeExecTemplate,
 } from './native-exec-protocol.js';
 import { ReplyWaiters, type ReplyWaiter } from './reply-waiters.js';
 
@@ -19,10 +26,10 @@ import { ReplyWaiters, type ReplyWaiter } from './reply-waiters.js';
  * Where `npm run build` puts the helper: dist/native/nsexec-helper, beside dist/agent
  * when this module runs from dist, or below the checkout when it runs from source (tests).
  */
-export const NATIVE_EXEC_HELPER_PATH: string = [
-  new URL('../../../../native/nsexec-helper', import.meta.url),
-  new URL('../../../../dist/native/nsexec-helper', import.meta.url),
-].map((url) => fileURLToPath(url)).find((path: string) => isExecutableFile(path)) ?? fileURLToPath(new URL('../../../../native/nsexec-helper', import.meta.url));
+export const NATIVE_EXEC_HELPER_PATH: string =
+  [new URL('../../../../native/nsexec-helper', import.meta.url), new URL('../../../../dist/native/nsexec-helper', import.meta.url)]
+    .map((url) => fileURLToPath(url))
+    .find((path: string) => isExecutableFile(path)) ?? fileURLToPath(new URL('../../../../native/nsexec-helper', import.meta.url));
 /** How long past the command's own deadline a reply may take before the helper counts as stuck. */
 const REPLY_GRACE_MS = 10_000;
 /** The helper says hello as its first act; one that has not after this long speaks no versioned protocol. */
@@ -54,7 +61,10 @@ export class NativeExecHelper {
   /** Set once the helper turned out to speak another protocol: every run fails with it. */
   private refused?: NativeExecProtocolError;
 
-  constructor(private readonly path = NATIVE_EXEC_HELPER_PATH, private readonly helloTimeoutMs = HELLO_TIMEOUT_MS) {}
+  constructor(
+    private readonly path = NATIVE_EXEC_HELPER_PATH,
+    private readonly helloTimeoutMs = HELLO_TIMEOUT_MS,
+  ) {}
 
   /** The helper's pid while it runs (for tests and diagnostics). */
   get pid(): number | undefined {
@@ -74,7 +84,9 @@ export class NativeExecHelper {
       const waiter: ReplyWaiter = { resolve, reject };
       if (command.timeoutMs > 0) {
         waiter.timer = setTimeout(() => {
-          this.waiters.settle(id)?.reject(new NativeExecError(`the exec helper gave no answer ${REPLY_GRACE_MS} ms past the command's ${command.timeoutMs} ms deadline`, 0, false));
+          this.waiters
+            .settle(id)
+            ?.reject(new NativeExecError(`the exec helper gave no answer ${REPLY_GRACE_MS} ms past the command's ${command.timeoutMs} ms deadline`, 0, false));
         }, command.timeoutMs + REPLY_GRACE_MS);
       }
       this.waiters.add(id, waiter);

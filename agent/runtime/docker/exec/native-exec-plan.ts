@@ -60,7 +60,9 @@ function cgroupMounts(mountinfo: string): CgroupMount[] {
     const fields = line.slice(0, dash).split(' ');
     const [fsType, , superOptions = ''] = line.slice(dash + 3).split(' ');
     if (fsType !== 'cgroup' && fsType !== 'cgroup2') continue;
-    const controllers = new Set(superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro' && !o.startsWith('xattr') && o !== 'nsdelegate' && o !== 'memory_recursiveprot'));
+    const controllers = new Set(
+      superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro' && !o.startsWith('xattr') && o !== 'nsdelegate' && o !== 'memory_recursiveprot'),
+    );
     mounts.push({ root: unescapeMountPath(fields[3] ?? '/'), mountPoint: unescapeMountPath(fields[4] ?? ''), fsType, controllers });
   }
   return mounts;
@@ -82,9 +84,8 @@ export function cgroupProcsPaths(procCgroup: string, mountinfo: string): string[
     const controllerList = line.slice(first + 1, second);
     const path = line.slice(second + 1);
     const wanted = controllerList === '' ? [] : controllerList.split(',');
-    const mount = wanted.length === 0
-      ? mounts.find((m) => m.fsType === 'cgroup2')
-      : mounts.find((m) => m.fsType === 'cgroup' && wanted.every((c) => m.controllers.has(c)));
+    const mount =
+      wanted.length === 0 ? mounts.find((m) => m.fsType === 'cgroup2') : mounts.find((m) => m.fsType === 'cgroup' && wanted.every((c) => m.controllers.has(c)));
     // A v1 controller nobody mounted (as rdma often is) holds no limits to join.
     if (!mount) {
       if (wanted.length === 0) return undefined;

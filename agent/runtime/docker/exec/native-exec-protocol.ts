@@ -40,7 +40,11 @@ export interface NativeExecRequest {
 
 /** The helper could not set the command up; `targetGone` when the main process is no longer the one named. */
 export class NativeExecError extends Error {
-  constructor(message: string, readonly errno: number, readonly targetGone: boolean) {
+  constructor(
+    message: string,
+    readonly errno: number,
+    readonly targetGone: boolean,
+  ) {
     super(message);
     this.name = 'NativeExecError';
   }
@@ -52,10 +56,17 @@ export class NativeExecError extends Error {
  * the agent asked for, so the agent runs execs through Docker instead.
  */
 export class NativeExecProtocolError extends NativeExecError {
-  constructor(readonly helperVersion: number | undefined, readonly agentVersion = NATIVE_EXEC_PROTOCOL_VERSION) {
-    super(helperVersion === undefined
-      ? `exec helper named no protocol version (a build from before versions?), agent expects v${agentVersion}`
-      : `exec helper protocol v${helperVersion}, agent expects v${agentVersion}`, 0, false);
+  constructor(
+    readonly helperVersion: number | undefined,
+    readonly agentVersion = NATIVE_EXEC_PROTOCOL_VERSION,
+  ) {
+    super(
+      helperVersion === undefined
+        ? `exec helper named no protocol version (a build from before versions?), agent expects v${agentVersion}`
+        : `exec helper protocol v${helperVersion}, agent expects v${agentVersion}`,
+      0,
+      false,
+    );
     this.name = 'NativeExecProtocolError';
   }
 }
@@ -116,9 +127,7 @@ export function encodeNativeExecRequest(id: number, r: NativeExecRequest): Buffe
   return encodeNativeExecFrame(id, encodeNativeExecTemplate(r), r);
 }
 
-export type NativeExecReply =
-  | { id: number; result: ExecResult }
-  | { id: number; error: NativeExecError };
+export type NativeExecReply = { id: number; result: ExecResult } | { id: number; error: NativeExecError };
 
 /** Decodes the complete reply frames at the start of `data`; `rest` is what belongs to the next. */
 export function decodeNativeExecReplies(data: Buffer): { replies: NativeExecReply[]; rest: Buffer } {

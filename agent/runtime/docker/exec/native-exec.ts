@@ -14,11 +14,16 @@ import { silentLogger } from '../../../log/logger.js';
 import type { ExecHandler, ExecOptions, ExecResult } from '../../runtime.js';
 import { DEFAULT_MAX_OUTPUT_BYTES } from './capped-output.js';
 import {
-  cgroupBelongsTo, isSameProcess, parseStartTime, planExec, type ExecRoute, type InspectFacts, type ProcFacts, type ProcessIdentity,
+  cgroupBelongsTo,
+  isSameProcess,
+  parseStartTime,
+  planExec,
+  type ExecRoute,
+  type InspectFacts,
+  type ProcFacts,
+  type ProcessIdentity,
 } from './exec-target.js';
-import {
-  NativeExecError, NativeExecProtocolError, type NativeExecCommand, type NativeExecTemplate,
-} from './native-exec-protocol.js';
+import { NativeExecError, NativeExecProtocolError, type NativeExecCommand, type NativeExecTemplate } from './native-exec-protocol.js';
 import { planNativeExec, type NativeExecFacts } from './native-exec-plan.js';
 
 /** The handler this host gets for the one asked for. */
@@ -35,7 +40,11 @@ export interface ResolvedExecHandler {
  */
 export function resolveExecHandler(asked: ExecHandler, host: { isRoot: boolean; nativeInstalled: boolean }): ResolvedExecHandler {
   if (asked === 'docker') return { handler: 'docker' };
-  const unmet = !host.isRoot ? 'the agent does not run as root' : !host.nativeInstalled ? 'the native exec helper is not built (npm run build needs a C compiler)' : undefined;
+  const unmet = !host.isRoot
+    ? 'the agent does not run as root'
+    : !host.nativeInstalled
+      ? 'the native exec helper is not built (npm run build needs a C compiler)'
+      : undefined;
   if (unmet === undefined) return { handler: 'native' };
   return asked === 'native' ? { handler: 'docker', unmet } : { handler: 'docker' };
 }
@@ -93,13 +102,15 @@ export class NativeExec {
   constructor(private readonly options: NativeExecOptions) {
     this.readProc = options.readProc ?? readProcFile;
     this.log = options.logger ?? silentLogger;
-    this.readUserNamespace = options.readUserNamespace ?? ((pid) => {
-      try {
-        return readlinkSync(`/proc/${pid}/ns/user`);
-      } catch {
-        return undefined;
-      }
-    });
+    this.readUserNamespace =
+      options.readUserNamespace ??
+      ((pid) => {
+        try {
+          return readlinkSync(`/proc/${pid}/ns/user`);
+        } catch {
+          return undefined;
+        }
+      });
   }
 
   /** False once the helper turned out to speak another protocol than the agent. */
@@ -116,12 +127,15 @@ export class NativeExec {
       if (!template) return undefined;
       try {
         return await this.options.helper.run(template, {
-          argv: cmd, timeoutMs: options.timeoutMs ?? 0, maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+          argv: cmd,
+          timeoutMs: options.timeoutMs ?? 0,
+          maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
         });
       } catch (err) {
         if (err instanceof NativeExecProtocolError) {
           // Built from other sources than the agent: as good as not built, which is Docker's exec.
-          if (!this.refused) this.log.warn({ err: err.message }, 'the native exec helper speaks another protocol; exec through Docker from now on (npm run build rebuilds it)');
+          if (!this.refused)
+            this.log.warn({ err: err.message }, 'the native exec helper speaks another protocol; exec through Docker from now on (npm run build rebuilds it)');
           this.refused = true;
           this.routes.clear();
           this.options.helper.stop();
@@ -158,7 +172,7 @@ export class NativeExec {
     if (cached && (cached.native || this.stillHolds(cached.identity))) return cached.route;
     this.routes.delete(containerId);
     const inspect = await this.options.inspect(containerId);
-    const pid = inspect.State?.Running ? inspect.State.Pid ?? 0 : 0;
+    const pid = inspect.State?.Running ? (inspect.State.Pid ?? 0) : 0;
     const proc = pid > 0 ? this.procFacts(pid) : undefined;
     let route = planExec(inspect, proc);
     let native: NativeExecTemplate | undefined;
@@ -189,7 +203,10 @@ export class NativeExec {
     }
     const own = this.readUserNamespace('self');
     return {
-      status: proc.status, cgroup: proc.cgroup, mountinfo, sameUserNamespace: own !== undefined && own === this.readUserNamespace(pid),
+      status: proc.status,
+      cgroup: proc.cgroup,
+      mountinfo,
+      sameUserNamespace: own !== undefined && own === this.readUserNamespace(pid),
       ...(lsmLabel !== undefined ? { lsmLabel } : {}),
     };
   }

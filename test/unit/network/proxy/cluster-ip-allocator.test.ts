@@ -14,8 +14,12 @@ const ipsOf = (r: { services: Service[] }) => Object.fromEntries(r.services.map(
 
 describe('ClusterIPAllocator', () => {
   let root: string;
-  beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'nodelet-cip-')); });
-  afterEach(async () => { await rm(root, { recursive: true, force: true }); });
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'nodelet-cip-'));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
 
   it('gives each Service without clusterIP a distinct address from the default 10.96.0.0/12, kept across restarts', async () => {
     const a = await ClusterIPAllocator.open({ rootDir: root });
@@ -79,17 +83,24 @@ describe('ClusterIPAllocator', () => {
     await a.assignAll([svc('dns', { clusterIP: '10.96.0.10' })]);
     const r = await a.assignAll([svc('another', { clusterIP: '10.96.0.10' }), svc('dns', { clusterIP: '10.96.0.10' })]);
     expect(ipsOf(r)).toEqual({ dns: '10.96.0.10' });
-    expect(r.rejected).toEqual([{
-      service: 'default/another',
-      error: 'Service "default/another": spec.clusterIP: Invalid value: "10.96.0.10": failed to allocate IP 10.96.0.10: provided IP is already allocated (to Service "default/dns")',
-    }]);
+    expect(r.rejected).toEqual([
+      {
+        service: 'default/another',
+        error:
+          'Service "default/another": spec.clusterIP: Invalid value: "10.96.0.10": failed to allocate IP 10.96.0.10: provided IP is already allocated (to Service "default/dns")',
+      },
+    ]);
   });
 
   it('moves a Service that starts asking for a fixed address, and gives none to headless or ExternalName Services', async () => {
     const a = await ClusterIPAllocator.open({ rootDir: root });
     const r1 = await a.assignAll([svc('web')]);
     const auto = ipsOf(r1).web ?? '';
-    const r2 = await a.assignAll([svc('web', { clusterIP: '10.96.0.50' }), svc('db', { clusterIP: 'None' }), svc('ext', { type: 'ExternalName', externalName: 'x.example.com' })]);
+    const r2 = await a.assignAll([
+      svc('web', { clusterIP: '10.96.0.50' }),
+      svc('db', { clusterIP: 'None' }),
+      svc('ext', { type: 'ExternalName', externalName: 'x.example.com' }),
+    ]);
     expect(ipsOf(r2)).toEqual({ web: '10.96.0.50', db: 'None', ext: undefined });
     expect(a.allocations()).toEqual(new Map([['default/web', '10.96.0.50']]));
     // The old automatic address is free again.
@@ -111,7 +122,10 @@ describe('ClusterIPAllocator', () => {
     const a = await ClusterIPAllocator.open({ rootDir: root });
     expect(a.allocations().size).toBe(0);
 
-    await writeFile(join(root, 'proxy', 'cluster-ips.json'), JSON.stringify({ serviceCIDR: '10.96.0.0/12', clusterIPs: { 'default/a': '10.96.5.5', 'default/b': '10.200.0.1' } }));
+    await writeFile(
+      join(root, 'proxy', 'cluster-ips.json'),
+      JSON.stringify({ serviceCIDR: '10.96.0.0/12', clusterIPs: { 'default/a': '10.96.5.5', 'default/b': '10.200.0.1' } }),
+    );
     const b = await ClusterIPAllocator.open({ rootDir: root, serviceCIDR: '10.96.0.0/16' });
     expect(b.allocations()).toEqual(new Map([['default/a', '10.96.5.5']]));
   });

@@ -35,15 +35,15 @@ describe('selectEndpoints', () => {
 
   it('local traffic sees only this node, with its own terminating fallback', () => {
     const svc = servicePort('ns', 'web', {
-      endpoints: [
-        endpoint('10.244.1.2'),
-        endpoint('10.244.0.4', 8080, { ready: false, serving: true, terminating: true, isLocal: true }),
-      ],
+      endpoints: [endpoint('10.244.1.2'), endpoint('10.244.0.4', 8080, { ready: false, serving: true, terminating: true, isLocal: true })],
     });
     expect(ips(selectEndpoints(svc, 'cluster'))).toEqual(['10.244.1.2:8080']);
     expect(ips(selectEndpoints(svc, 'local'))).toEqual(['10.244.0.4:8080']);
     const readyLocal = servicePort('ns', 'web', {
-      endpoints: [endpoint('10.244.0.4', 8080, { isLocal: true }), endpoint('10.244.0.5', 8080, { ready: false, serving: true, terminating: true, isLocal: true })],
+      endpoints: [
+        endpoint('10.244.0.4', 8080, { isLocal: true }),
+        endpoint('10.244.0.5', 8080, { ready: false, serving: true, terminating: true, isLocal: true }),
+      ],
     });
     expect(ips(selectEndpoints(readyLocal, 'local'))).toEqual(['10.244.0.4:8080']);
   });

@@ -22,7 +22,10 @@ function runner(chains: Record<string, string[]>, existing: string[] = []): Comm
         return ok([`-P ${args.at(-1)} ACCEPT`, ...(chains[key] ?? [])].join('\n'));
       }
       if (command === 'nft') return existing.includes(`${args[3]} ${args[4]}`) ? ok() : { code: 1, stdout: '', stderr: 'No such file or directory' };
-      if (command === 'iptables-restore') { r.restores.push(options?.input ?? ''); return ok(); }
+      if (command === 'iptables-restore') {
+        r.restores.push(options?.input ?? '');
+        return ok();
+      }
       throw new Error(`unexpected ${command} ${args.join(' ')}`);
     },
   };
@@ -31,7 +34,10 @@ function runner(chains: Record<string, string[]>, existing: string[] = []): Comm
 
 describe('ensureIptablesJumps', () => {
   it('writes nothing when our jumps already lead their chains in order', async () => {
-    const r = runner({ 'filter FORWARD': [canonicalJump(jumps[0]!), canonicalJump(jumps[1]!), '-A FORWARD -j DOCKER-USER'], 'nat PREROUTING': [canonicalJump(jumps[2]!)] });
+    const r = runner({
+      'filter FORWARD': [canonicalJump(jumps[0]!), canonicalJump(jumps[1]!), '-A FORWARD -j DOCKER-USER'],
+      'nat PREROUTING': [canonicalJump(jumps[2]!)],
+    });
     await ensureIptablesJumps(r, jumps, true);
     expect(r.restores).toEqual([]);
     expect(r.calls).toBe(2);
@@ -42,10 +48,13 @@ describe('ensureIptablesJumps', () => {
     await ensureIptablesJumps(r, jumps, true);
     expect(r.restores).toEqual([
       ['*nat', ':NODELET-NEW-PREROUTING - [0:0]', '-I PREROUTING 1 -j KUBE-SERVICES', 'COMMIT', ''].join('\n'),
-      ['*filter',
+      [
+        '*filter',
         '-I FORWARD 1 -m conntrack --ctstate NEW -j KUBE-SERVICES',
         '-I FORWARD 1 -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
-        'COMMIT', ''].join('\n'),
+        'COMMIT',
+        '',
+      ].join('\n'),
     ]);
   });
 
@@ -62,13 +71,19 @@ describe('ensureIptablesJumps', () => {
       '-D FORWARD -m conntrack --ctstate NEW -j KUBE-SERVICES',
       '-I FORWARD 1 -m conntrack --ctstate NEW -j KUBE-SERVICES',
       '-I FORWARD 1 -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
-      'COMMIT', '',
+      'COMMIT',
+      '',
     ]);
   });
 
   it('marks a table the sync created and asks nft about none of its chains', async () => {
     const r = runner({});
-    await ensureIptablesJumps(r, jumps.filter((j) => j.table === 'nat'), true, new Set(['nat', 'filter']));
+    await ensureIptablesJumps(
+      r,
+      jumps.filter((j) => j.table === 'nat'),
+      true,
+      new Set(['nat', 'filter']),
+    );
     expect(r.restores).toEqual([
       ['*nat', ':NODELET-NEW-TABLE - [0:0]', ':NODELET-NEW-PREROUTING - [0:0]', '-I PREROUTING 1 -j KUBE-SERVICES', 'COMMIT', ''].join('\n'),
       ['*filter', ':NODELET-NEW-TABLE - [0:0]', 'COMMIT', ''].join('\n'),

@@ -1,18 +1,16 @@
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import {
-  buildIptablesRules,
-  iptablesJumpRules,
-  iptablesProbability,
-  KUBE_PROXY_CANARY,
-} from '../../../../agent/network/proxy/iptables-rules.js';
+import { buildIptablesRules, iptablesJumpRules, iptablesProbability, KUBE_PROXY_CANARY } from '../../../../agent/network/proxy/iptables-rules.js';
 import { endpointChain, serviceClusterChain, serviceExternalChain, serviceLocalChain } from '../../../../agent/network/proxy/chain-names.js';
 import { serviceKey, type ServicePortInfo } from '../../../../agent/network/proxy/service-model.js';
 import { endpoint, largeState, proxyState, servicePort } from './proxy-fixtures.js';
 
 const lines = (text: string) => text.split('\n');
 const rulesOf = (text: string, chain: string) => lines(text).filter((l) => l.startsWith(`-A ${chain} `));
-const declared = (text: string) => lines(text).filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]);
+const declared = (text: string) =>
+  lines(text)
+    .filter((l) => l.startsWith(':'))
+    .map((l) => l.slice(1).split(' ')[0]);
 
 /** Chains used (as `-A` or `-j` target) that would not exist after the restore. */
 function danglingChains(text: string, existingBefore: Set<string> = new Set()): string[] {
@@ -45,7 +43,9 @@ describe('iptables layout', () => {
     ]);
     expect(rulesOf(nat, 'KUBE-MARK-MASQ')).toEqual(['-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000']);
     const services = rulesOf(nat, 'KUBE-SERVICES');
-    expect(services.at(-1)).toBe('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j KUBE-NODEPORTS');
+    expect(services.at(-1)).toBe(
+      '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j KUBE-NODEPORTS',
+    );
     expect(declared(filter)).toEqual(['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-NODEPORTS', KUBE_PROXY_CANARY]);
     expect(rulesOf(filter, 'KUBE-FORWARD')[0]).toContain('-m mark --mark 0x4000/0x4000 -j ACCEPT');
   });
@@ -64,10 +64,23 @@ describe('iptables layout', () => {
       expect(nat + filter).not.toMatch(new RegExp(`^(:|-A )${builtin} `, 'm'));
     }
     const jumps = iptablesJumpRules();
-    expect(jumps).toContainEqual({ table: 'nat', chain: 'PREROUTING', rule: ['-m', 'comment', '--comment', 'kubernetes service portals', '-j', 'KUBE-SERVICES'] });
-    expect(jumps).toContainEqual({ table: 'nat', chain: 'POSTROUTING', rule: ['-m', 'comment', '--comment', 'kubernetes postrouting rules', '-j', 'KUBE-POSTROUTING'] });
+    expect(jumps).toContainEqual({
+      table: 'nat',
+      chain: 'PREROUTING',
+      rule: ['-m', 'comment', '--comment', 'kubernetes service portals', '-j', 'KUBE-SERVICES'],
+    });
+    expect(jumps).toContainEqual({
+      table: 'nat',
+      chain: 'POSTROUTING',
+      rule: ['-m', 'comment', '--comment', 'kubernetes postrouting rules', '-j', 'KUBE-POSTROUTING'],
+    });
     expect(jumps.filter((j) => j.table === 'filter').map((j) => `${j.chain}>${j.rule.at(-1)}`)).toEqual([
-      'INPUT>KUBE-EXTERNAL-SERVICES', 'FORWARD>KUBE-EXTERNAL-SERVICES', 'INPUT>KUBE-NODEPORTS', 'FORWARD>KUBE-SERVICES', 'OUTPUT>KUBE-SERVICES', 'FORWARD>KUBE-FORWARD',
+      'INPUT>KUBE-EXTERNAL-SERVICES',
+      'FORWARD>KUBE-EXTERNAL-SERVICES',
+      'INPUT>KUBE-NODEPORTS',
+      'FORWARD>KUBE-SERVICES',
+      'OUTPUT>KUBE-SERVICES',
+      'FORWARD>KUBE-FORWARD',
     ]);
   });
 });
@@ -98,10 +111,16 @@ describe('Service rules', () => {
 
   it('dispatches the ClusterIP and masquerades off-cluster sources only', () => {
     const { nat } = buildIptablesRules(proxyState([web]));
-    expect(rulesOf(nat, 'KUBE-SERVICES')[0]).toBe(`-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j ${svcWeb}`);
-    expect(rulesOf(nat, svcWeb)[0]).toBe(`-A ${svcWeb} -d 10.96.0.10/32 ! -s 10.244.0.0/16 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ`);
+    expect(rulesOf(nat, 'KUBE-SERVICES')[0]).toBe(
+      `-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j ${svcWeb}`,
+    );
+    expect(rulesOf(nat, svcWeb)[0]).toBe(
+      `-A ${svcWeb} -d 10.96.0.10/32 ! -s 10.244.0.0/16 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ`,
+    );
     const noCIDR = buildIptablesRules(proxyState([web], { clusterCIDR: undefined })).nat;
-    expect(rulesOf(noCIDR, svcWeb)[0]).toBe(`-A ${svcWeb} -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ`);
+    expect(rulesOf(noCIDR, svcWeb)[0]).toBe(
+      `-A ${svcWeb} -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ`,
+    );
   });
 
   it('sticks ClientIP affinity with recent --rcheck in the Service chain and --set in the endpoint chain', () => {
@@ -109,10 +128,14 @@ describe('Service rules', () => {
     const { nat } = buildIptablesRules(proxyState([sticky]));
     const sep0 = endpointChain(web.name, '10.244.0.5', 8080);
     const svcRules = rulesOf(nat, svcWeb);
-    expect(svcRules[1]).toBe(`-A ${svcWeb} -m comment --comment "default/web:http -> 10.244.0.5:8080" -m recent --name ${sep0} --rcheck --seconds 10800 --reap -j ${sep0}`);
+    expect(svcRules[1]).toBe(
+      `-A ${svcWeb} -m comment --comment "default/web:http -> 10.244.0.5:8080" -m recent --name ${sep0} --rcheck --seconds 10800 --reap -j ${sep0}`,
+    );
     expect(svcRules.filter((l) => l.includes('--rcheck'))).toHaveLength(4);
     expect(svcRules.findIndex((l) => l.includes('statistic'))).toBeGreaterThan(svcRules.findLastIndex((l) => l.includes('--rcheck')));
-    expect(rulesOf(nat, sep0)[1]).toBe(`-A ${sep0} -p tcp -m comment --comment default/web:http -m recent --name ${sep0} --set -m tcp -j DNAT --to-destination 10.244.0.5:8080`);
+    expect(rulesOf(nat, sep0)[1]).toBe(
+      `-A ${sep0} -p tcp -m comment --comment default/web:http -m recent --name ${sep0} --set -m tcp -j DNAT --to-destination 10.244.0.5:8080`,
+    );
   });
 
   it('sends a Cluster-policy NodePort through KUBE-EXT, marked for masquerade', () => {
@@ -137,10 +160,14 @@ describe('Service rules', () => {
     const { nat } = buildIptablesRules(proxyState([local]));
     const ext = serviceExternalChain(web.name);
     const svl = serviceLocalChain(web.name);
-    expect(rulesOf(nat, 'KUBE-SERVICES')[1]).toBe(`-A KUBE-SERVICES -d 192.0.2.10/32 -p tcp -m comment --comment "default/web:http external IP" -m tcp --dport 80 -j ${ext}`);
+    expect(rulesOf(nat, 'KUBE-SERVICES')[1]).toBe(
+      `-A KUBE-SERVICES -d 192.0.2.10/32 -p tcp -m comment --comment "default/web:http external IP" -m tcp --dport 80 -j ${ext}`,
+    );
     expect(rulesOf(nat, ext).map((l) => l.split(' -j ')[1])).toEqual([svcWeb, 'KUBE-MARK-MASQ', svcWeb, svl]);
     expect(rulesOf(nat, ext)[0]).toContain('-s 10.244.0.0/16');
-    expect(rulesOf(nat, svl)).toEqual([`-A ${svl} -m comment --comment "default/web:http -> 10.244.0.5:8080" -j ${endpointChain(web.name, '10.244.0.5', 8080)}`]);
+    expect(rulesOf(nat, svl)).toEqual([
+      `-A ${svl} -m comment --comment "default/web:http -> 10.244.0.5:8080" -j ${endpointChain(web.name, '10.244.0.5', 8080)}`,
+    ]);
     expect(rulesOf(nat, svcWeb).filter((l) => l.includes('KUBE-SEP-'))).toHaveLength(2);
   });
 
@@ -166,7 +193,9 @@ describe('Service rules', () => {
   it('rejects a Service without endpoints in the filter table and writes no nat chain for it', () => {
     const none = servicePort('default', 'none', { clusterIP: '10.96.0.12', nodePort: 30082, protocol: 'UDP', externalIPs: ['192.0.2.12'] });
     const { nat, filter } = buildIptablesRules(proxyState([none]));
-    expect(rulesOf(filter, 'KUBE-SERVICES')).toEqual(['-A KUBE-SERVICES -d 10.96.0.12/32 -p udp -m comment --comment "default/none has no endpoints" -m udp --dport 80 -j REJECT']);
+    expect(rulesOf(filter, 'KUBE-SERVICES')).toEqual([
+      '-A KUBE-SERVICES -d 10.96.0.12/32 -p udp -m comment --comment "default/none has no endpoints" -m udp --dport 80 -j REJECT',
+    ]);
     expect(rulesOf(filter, 'KUBE-EXTERNAL-SERVICES')).toEqual([
       '-A KUBE-EXTERNAL-SERVICES -d 192.0.2.12/32 -p udp -m comment --comment "default/none has no endpoints" -m udp --dport 80 -j REJECT',
       '-A KUBE-EXTERNAL-SERVICES -p udp -m comment --comment "default/none has no endpoints" -m addrtype --dst-type LOCAL -m udp --dport 30082 -j REJECT',
@@ -228,13 +257,19 @@ describe('partial sync', () => {
     const r = buildIptablesRules(proxyState([web, added]), { changed: new Set(), previousChains: first.chains });
     expect(declared(r.nat)).toContain(serviceClusterChain(added.name));
     expect(rulesOf(r.nat, serviceClusterChain(added.name))).toHaveLength(2);
-    const deleted = lines(r.nat).filter((l) => l.startsWith('-X ')).map((l) => l.slice(3));
-    expect(deleted.sort()).toEqual([serviceClusterChain(api.name), endpointChain(api.name, '10.244.2.1', 8080), endpointChain(api.name, '10.244.2.2', 8080)].sort());
+    const deleted = lines(r.nat)
+      .filter((l) => l.startsWith('-X '))
+      .map((l) => l.slice(3));
+    expect(deleted.sort()).toEqual(
+      [serviceClusterChain(api.name), endpointChain(api.name, '10.244.2.1', 8080), endpointChain(api.name, '10.244.2.2', 8080)].sort(),
+    );
   });
 
   it('never deletes chains that are not per-Service chains', () => {
     const r = buildIptablesRules(proxyState([web]), { previousChains: new Set([...first.chains, 'DOCKER', 'KUBE-SERVICES']) });
-    const deleted = lines(r.nat).filter((l) => l.startsWith('-X ')).map((l) => l.slice(3));
+    const deleted = lines(r.nat)
+      .filter((l) => l.startsWith('-X '))
+      .map((l) => l.slice(3));
     expect(deleted.every((c) => c.startsWith('KUBE-SVC-') || c.startsWith('KUBE-SEP-'))).toBe(true);
     expect(deleted).toHaveLength(3);
   });

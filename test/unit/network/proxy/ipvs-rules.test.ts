@@ -1,11 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import {
-  buildIpvsState,
-  ipvsadmRestoreScript,
-  ipvsIptablesJumpRules,
-  type IpvsVirtualServer,
-} from '../../../../agent/network/proxy/ipvs-rules.js';
+import { buildIpvsState, ipvsadmRestoreScript, ipvsIptablesJumpRules, type IpvsVirtualServer } from '../../../../agent/network/proxy/ipvs-rules.js';
 import { endpoint, proxyState, servicePort } from './proxy-fixtures.js';
 
 const web = servicePort('default', 'web', {
@@ -59,14 +54,21 @@ describe('buildIpvsState', () => {
     const svc = { ...web, nodePort: 30080 };
     const { iptablesRestore } = buildIpvsState(proxyState([svc]));
     const rules = iptablesRestore.split('\n').filter((l) => l.startsWith('-A '));
-    expect(rules).toContain('-A KUBE-SERVICES -d 10.96.0.10/32 ! -s 10.244.0.0/16 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ');
+    expect(rules).toContain(
+      '-A KUBE-SERVICES -d 10.96.0.10/32 ! -s 10.244.0.0/16 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ',
+    );
     expect(rules).toContain('-A KUBE-NODE-PORT -p tcp -m comment --comment default/web:http -m tcp --dport 30080 -j KUBE-MARK-MASQ');
-    expect(rules).toContain('-A KUBE-POSTROUTING -s 10.244.0.5/32 -d 10.244.0.5/32 -p tcp -m comment --comment "default/web:http hairpin" -m tcp --dport 8080 -j MASQUERADE');
+    expect(rules).toContain(
+      '-A KUBE-POSTROUTING -s 10.244.0.5/32 -d 10.244.0.5/32 -p tcp -m comment --comment "default/web:http hairpin" -m tcp --dport 8080 -j MASQUERADE',
+    );
     expect(rules.filter((l) => l.startsWith('-A KUBE-POSTROUTING')).at(-1)).toContain('-j MASQUERADE --random-fully');
     expect(iptablesRestore).not.toContain('match-set');
     expect(() => execFileSync('iptables-restore', ['--test', '--noflush'], { input: iptablesRestore, stdio: ['pipe', 'pipe', 'pipe'] })).not.toThrow();
     expect(ipvsIptablesJumpRules().map((j) => `${j.table} ${j.chain}>${j.rule.at(-1)}`)).toEqual([
-      'nat PREROUTING>KUBE-SERVICES', 'nat OUTPUT>KUBE-SERVICES', 'nat POSTROUTING>KUBE-POSTROUTING', 'filter FORWARD>KUBE-FORWARD',
+      'nat PREROUTING>KUBE-SERVICES',
+      'nat OUTPUT>KUBE-SERVICES',
+      'nat POSTROUTING>KUBE-POSTROUTING',
+      'filter FORWARD>KUBE-FORWARD',
     ]);
   });
 

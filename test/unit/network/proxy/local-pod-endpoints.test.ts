@@ -9,7 +9,13 @@ import { buildServicePorts } from '../../../../agent/network/proxy/service-to-mo
 import type { Service, ServiceSpec } from '../../../../agent/network/proxy/service-types.js';
 import { PodStateStore } from '../../../../agent/state/pod-state-store.js';
 
-function pod(name: string, labels: Record<string, string>, status: PodStatus | undefined, extra: Partial<Pod['metadata']> = {}, ports = [{ name: 'http', containerPort: 8080 }]): Pod {
+function pod(
+  name: string,
+  labels: Record<string, string>,
+  status: PodStatus | undefined,
+  extra: Partial<Pod['metadata']> = {},
+  ports = [{ name: 'http', containerPort: 8080 }],
+): Pod {
   return {
     metadata: { name, namespace: 'default', uid: `uid-${name}`, labels, ...extra },
     spec: { containers: [{ name: 'main', image: 'web:1', ports }] },
@@ -18,7 +24,9 @@ function pod(name: string, labels: Record<string, string>, status: PodStatus | u
 }
 
 const running = (ip: string, ready = true): PodStatus => ({
-  phase: 'Running', podIP: ip, podIPs: [{ ip }],
+  phase: 'Running',
+  podIP: ip,
+  podIPs: [{ ip }],
   conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
 });
 
@@ -38,24 +46,47 @@ describe('slicesForService', () => {
       { ...pod('elsewhere', { app: 'web' }, running('10.88.0.5')), metadata: { name: 'elsewhere', namespace: 'shop', labels: { app: 'web' } } },
     ];
     const slices = slicesForService(svc({ selector: { app: 'web' }, ports: [{ port: 80, targetPort: 'http' }] }), pods, 'node-a');
-    expect(slices).toEqual([{
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-      metadata: { name: 'web-local-0', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'nodelet-proxy' } },
-      addressType: 'IPv4',
-      endpoints: [
-        { addresses: ['10.88.0.2'], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'node-a', targetRef: { kind: 'Pod', namespace: 'default', name: 'web-1', uid: 'uid-web-1' } },
-        { addresses: ['10.88.0.3'], conditions: { ready: false, serving: false, terminating: false }, nodeName: 'node-a', targetRef: { kind: 'Pod', namespace: 'default', name: 'web-2', uid: 'uid-web-2' } },
-      ],
-      ports: [{ name: '', protocol: 'TCP', port: 8080 }],
-    }]);
+    expect(slices).toEqual([
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: {
+          name: 'web-local-0',
+          namespace: 'default',
+          labels: { 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'nodelet-proxy' },
+        },
+        addressType: 'IPv4',
+        endpoints: [
+          {
+            addresses: ['10.88.0.2'],
+            conditions: { ready: true, serving: true, terminating: false },
+            nodeName: 'node-a',
+            targetRef: { kind: 'Pod', namespace: 'default', name: 'web-1', uid: 'uid-web-1' },
+          },
+          {
+            addresses: ['10.88.0.3'],
+            conditions: { ready: false, serving: false, terminating: false },
+            nodeName: 'node-a',
+            targetRef: { kind: 'Pod', namespace: 'default', name: 'web-2', uid: 'uid-web-2' },
+          },
+        ],
+        ports: [{ name: '', protocol: 'TCP', port: 8080 }],
+      },
+    ]);
   });
 
   it('marks a pod being deleted terminating: serving while Ready, never ready', () => {
-    const [slice] = slicesForService(svc({ selector: { app: 'web' }, ports: [{ port: 80 }] }),
-      [pod('web-1', { app: 'web' }, running('10.88.0.2'), { deletionTimestamp: '2026-01-01T00:00:00Z' })], 'n');
+    const [slice] = slicesForService(
+      svc({ selector: { app: 'web' }, ports: [{ port: 80 }] }),
+      [pod('web-1', { app: 'web' }, running('10.88.0.2'), { deletionTimestamp: '2026-01-01T00:00:00Z' })],
+      'n',
+    );
     expect(slice?.endpoints?.[0]?.conditions).toEqual({ ready: false, serving: true, terminating: true });
-    const [published] = slicesForService(svc({ selector: { app: 'web' }, ports: [{ port: 80 }], publishNotReadyAddresses: true }),
-      [pod('web-1', { app: 'web' }, running('10.88.0.2', false))], 'n');
+    const [published] = slicesForService(
+      svc({ selector: { app: 'web' }, ports: [{ port: 80 }], publishNotReadyAddresses: true }),
+      [pod('web-1', { app: 'web' }, running('10.88.0.2', false))],
+      'n',
+    );
     expect(published?.endpoints?.[0]?.conditions).toEqual({ ready: true, serving: false, terminating: false });
   });
 
@@ -65,10 +96,32 @@ describe('slicesForService', () => {
       pod('b', { app: 'web' }, running('10.88.0.3'), {}, [{ name: 'http', containerPort: 9090 }]),
       pod('c', { app: 'web' }, running('10.88.0.4'), {}, [{ name: 'metrics', containerPort: 9100 }]),
     ];
-    const slices = slicesForService(svc({ selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }, { name: 'raw', port: 81 }] }), pods, 'n');
+    const slices = slicesForService(
+      svc({
+        selector: { app: 'web' },
+        ports: [
+          { name: 'http', port: 80, targetPort: 'http' },
+          { name: 'raw', port: 81 },
+        ],
+      }),
+      pods,
+      'n',
+    );
     expect(slices.map((s) => [s.ports, (s.endpoints ?? []).map((e) => e.addresses[0])])).toEqual([
-      [[{ name: 'http', protocol: 'TCP', port: 8080 }, { name: 'raw', protocol: 'TCP', port: 81 }], ['10.88.0.2']],
-      [[{ name: 'http', protocol: 'TCP', port: 9090 }, { name: 'raw', protocol: 'TCP', port: 81 }], ['10.88.0.3']],
+      [
+        [
+          { name: 'http', protocol: 'TCP', port: 8080 },
+          { name: 'raw', protocol: 'TCP', port: 81 },
+        ],
+        ['10.88.0.2'],
+      ],
+      [
+        [
+          { name: 'http', protocol: 'TCP', port: 9090 },
+          { name: 'raw', protocol: 'TCP', port: 81 },
+        ],
+        ['10.88.0.3'],
+      ],
       // A pod without the named port still serves the numbered one.
       [[{ name: 'raw', protocol: 'TCP', port: 81 }], ['10.88.0.4']],
     ]);
@@ -97,8 +150,12 @@ describe('slicesForService', () => {
 
 describe('localPodEndpoints', () => {
   let root: string;
-  beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'nodelet-localeps-')); });
-  afterEach(async () => { await rm(root, { recursive: true, force: true }); });
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'nodelet-localeps-'));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
 
   it("reads the agent's pod state and feeds the rule model", async () => {
     const store = new PodStateStore(root);
@@ -114,7 +171,11 @@ describe('localPodEndpoints', () => {
     await mkdir(join(root, 'pods', 'torn'), { recursive: true });
     await writeFile(join(root, 'pods', 'torn', 'pod.json'), '{');
 
-    expect(readLocalPods(root).map((p) => p.metadata.name).sort()).toEqual(['web-1', 'web-2', 'web-3']);
+    expect(
+      readLocalPods(root)
+        .map((p) => p.metadata.name)
+        .sort(),
+    ).toEqual(['web-1', 'web-2', 'web-3']);
     const service = svc({ selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] });
     const slices = localPodEndpoints(root, 'node-a', [service, svc({ selector: { app: 'none' }, ports: [{ port: 80 }] }, 'empty')]);
     expect(slices.map((s) => s.metadata.name)).toEqual(['web-local-0']);

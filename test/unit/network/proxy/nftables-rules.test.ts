@@ -8,7 +8,9 @@ import { endpoint, proxyState, servicePort } from './proxy-fixtures.js';
 const T = 'ip nodelet';
 const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 const rulesOf = (script: string, chain: string) =>
-  lines(script).filter((l) => l.startsWith(`add rule ${T} ${chain} `)).map((l) => l.slice(`add rule ${T} ${chain} `.length));
+  lines(script)
+    .filter((l) => l.startsWith(`add rule ${T} ${chain} `))
+    .map((l) => l.slice(`add rule ${T} ${chain} `.length));
 const elementsOf = (script: string, verb: 'add' | 'delete', map: string) =>
   lines(script)
     .filter((l) => l.startsWith(`${verb} element ${T} ${map} { `))
@@ -111,7 +113,10 @@ describe('full sync', () => {
   it('rejects Services without endpoints through the no-endpoint maps', () => {
     const none = servicePort('default', 'none', { clusterIP: '10.96.0.12', nodePort: 30082, protocol: 'UDP', loadBalancerIPs: ['198.51.100.7'] });
     const { script, state } = buildNftablesRuleset(proxyState([none]));
-    expect(elementsOf(script, 'add', 'no-endpoint-services')).toEqual(['10.96.0.12 . udp . 80 : goto reject-chain', '198.51.100.7 . udp . 80 : goto reject-chain']);
+    expect(elementsOf(script, 'add', 'no-endpoint-services')).toEqual([
+      '10.96.0.12 . udp . 80 : goto reject-chain',
+      '198.51.100.7 . udp . 80 : goto reject-chain',
+    ]);
     expect(elementsOf(script, 'add', 'no-endpoint-nodeports')).toEqual(['udp . 30082 : goto reject-chain']);
     expect(rulesOf(script, 'reject-chain')).toEqual(['reject']);
     expect(state.services.get(serviceKey(none))?.chains).toEqual([]);
@@ -155,7 +160,11 @@ describe('partial sync', () => {
     expect(elementsOf(r.script, 'add', 'no-endpoint-services')).toEqual(['10.96.0.20 . tcp . 80 : goto reject-chain']);
     expect(elementsOf(r.script, 'add', 'no-endpoint-nodeports')).toEqual(['tcp . 30090 : goto reject-chain']);
     const stale = [apiSvc, apiExt];
-    expect(lines(r.script).filter((l) => l.startsWith('flush chain')).map((l) => l.split(' ').at(-1))).toEqual(stale);
+    expect(
+      lines(r.script)
+        .filter((l) => l.startsWith('flush chain'))
+        .map((l) => l.split(' ').at(-1)),
+    ).toEqual(stale);
     expect([...r.state.staleChains]).toEqual(stale);
     expect(r.state.services.get(serviceKey(web))).toBe(first.state.services.get(serviceKey(web)));
 

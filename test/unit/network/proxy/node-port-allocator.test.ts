@@ -12,13 +12,20 @@ const nodePorts = (r: { services: Service[] }) => Object.fromEntries(r.services.
 
 describe('NodePortAllocator', () => {
   let root: string;
-  beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'nodelet-np-')); });
-  afterEach(async () => { await rm(root, { recursive: true, force: true }); });
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'nodelet-np-'));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
 
   it('gives every port of NodePort and LoadBalancer Services a distinct port of 30000-32767, kept across restarts; ClusterIP Services get none', async () => {
     const a = await NodePortAllocator.open({ rootDir: root });
     const services = [
-      svc('web', [{ name: 'http', port: 80 }, { name: 'https', port: 443 }]),
+      svc('web', [
+        { name: 'http', port: 80 },
+        { name: 'https', port: 443 },
+      ]),
       svc('lb', [{ port: 53, protocol: 'UDP' }], 'LoadBalancer'),
       svc('inner', [{ port: 80 }], 'ClusterIP'),
     ];
@@ -40,7 +47,12 @@ describe('NodePortAllocator', () => {
     const a = await NodePortAllocator.open({ rootDir: root });
     const first = await a.assignAll([svc('a', [{ port: 80, nodePort: 30080 }]), svc('b', [{ port: 80, nodePort: 30080 }])]);
     expect(nodePorts(first)).toEqual({ a: [30080] });
-    expect(first.rejected).toEqual([{ service: 'default/b', error: 'Service "default/b": spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated (to Service "default/a")' }]);
+    expect(first.rejected).toEqual([
+      {
+        service: 'default/b',
+        error: 'Service "default/b": spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated (to Service "default/a")',
+      },
+    ]);
     // The holder keeps its port even when the other asks first next time.
     const again = await a.assignAll([svc('b', [{ port: 80, nodePort: 30080 }]), svc('a', [{ port: 80, nodePort: 30080 }])]);
     expect(nodePorts(again)).toEqual({ a: [30080] });
@@ -51,7 +63,12 @@ describe('NodePortAllocator', () => {
 
   it('lets one Service use one number for TCP and UDP', async () => {
     const a = await NodePortAllocator.open({ rootDir: root });
-    const r = await a.assignAll([svc('dns', [{ name: 'tcp', port: 53, nodePort: 30053 }, { name: 'udp', port: 53, protocol: 'UDP', nodePort: 30053 }])]);
+    const r = await a.assignAll([
+      svc('dns', [
+        { name: 'tcp', port: 53, nodePort: 30053 },
+        { name: 'udp', port: 53, protocol: 'UDP', nodePort: 30053 },
+      ]),
+    ]);
     expect(r.rejected).toEqual([]);
     expect(nodePorts(r)).toEqual({ dns: [30053, 30053] });
   });

@@ -45,8 +45,18 @@ function setup(extra: Partial<ConstructorParameters<typeof Proxier>[0]> = {}) {
   const metrics = new ProxyMetrics();
   const cleared: UdpConntrackFilter[][] = [];
   const proxier = new Proxier({
-    backend, clock, metrics, minSyncMs: 1_000, maxSyncMs: 30_000, serviceCIDR: '10.96.0.0/12', nodeIPs: ['192.0.2.2'],
-    conntrack: { clear: async (f) => { cleared.push(f); } },
+    backend,
+    clock,
+    metrics,
+    minSyncMs: 1_000,
+    maxSyncMs: 30_000,
+    serviceCIDR: '10.96.0.0/12',
+    nodeIPs: ['192.0.2.2'],
+    conntrack: {
+      clear: async (f) => {
+        cleared.push(f);
+      },
+    },
     ...extra,
   });
   const advance = async (ms: number, step = 100) => {
@@ -60,7 +70,11 @@ function setup(extra: Partial<ConstructorParameters<typeof Proxier>[0]> = {}) {
 
 const web = servicePort('default', 'web', { clusterIP: '10.96.0.10', endpoints: [endpoint('10.88.0.2'), endpoint('10.88.0.3')] });
 const dns = servicePort('kube-system', 'dns', {
-  portName: 'dns', protocol: 'UDP', clusterIP: '10.96.0.53', port: 53, endpoints: [endpoint('10.88.0.7', 53), endpoint('10.88.0.8', 53)],
+  portName: 'dns',
+  protocol: 'UDP',
+  clusterIP: '10.96.0.53',
+  port: 53,
+  endpoints: [endpoint('10.88.0.7', 53), endpoint('10.88.0.8', 53)],
 });
 
 describe('Proxier', () => {
@@ -166,12 +180,21 @@ describe('Proxier', () => {
   it('ensures the service route before full syncs and removes other modes once, before any rule', async () => {
     const order: string[] = [];
     const h = setup({
-      serviceRoute: { ensure: async () => { order.push('route'); } },
-      cleanupOtherModes: async () => { order.push('cleanup'); },
+      serviceRoute: {
+        ensure: async () => {
+          order.push('route');
+        },
+      },
+      cleanupOtherModes: async () => {
+        order.push('cleanup');
+      },
       fullSyncMs: 30_000,
     });
     const sync = h.backend.sync.bind(h.backend);
-    h.backend.sync = async (s, c) => { order.push(c === 'full' ? 'full' : 'partial'); return sync(s, c); };
+    h.backend.sync = async (s, c) => {
+      order.push(c === 'full' ? 'full' : 'partial');
+      return sync(s, c);
+    };
     h.proxier.update(mapOf(web));
     await h.proxier.start();
     h.proxier.setSynced();
@@ -186,7 +209,10 @@ describe('Proxier', () => {
     const h = setup();
     const kinds: string[] = [];
     const sync = h.backend.sync.bind(h.backend);
-    h.backend.sync = async (s, c) => { kinds.push(c === 'full' ? 'full' : 'partial'); return sync(s, c); };
+    h.backend.sync = async (s, c) => {
+      kinds.push(c === 'full' ? 'full' : 'partial');
+      return sync(s, c);
+    };
     h.proxier.update(mapOf(web));
     h.proxier.setSynced();
     await h.proxier.start();
@@ -273,7 +299,15 @@ describe('stale UDP conntrack filters', () => {
 
   it('builds conntrack arguments and refuses an empty filter', () => {
     expect(conntrackDeleteArgs({ serviceIP: '10.96.0.53', port: 53, endpointIP: '10.88.0.7' })).toEqual([
-      '-D', '-p', 'udp', '--orig-dst', '10.96.0.53', '--orig-port-dst', '53', '--dst-nat', '10.88.0.7',
+      '-D',
+      '-p',
+      'udp',
+      '--orig-dst',
+      '10.96.0.53',
+      '--orig-port-dst',
+      '53',
+      '--dst-nat',
+      '10.88.0.7',
     ]);
     expect(() => conntrackDeleteArgs({})).toThrow(/at least one of serviceIP, port or endpointIP/);
     expect(() => conntrackDeleteArgs({ port: 70000 })).toThrow(/port 70000/);
@@ -310,14 +344,17 @@ describe('IPVS mode on a kernel without IPVS', () => {
     const support = await checkIpvsSupport({ runner, readFile: noFile, kernelRelease: '6.18.44-test' });
     expect(support).toEqual({
       ok: false,
-      reason: 'IPVS mode needs the ip_vs kernel module, which this kernel (6.18.44-test) does not have (/proc/net/ip_vs does not exist; modprobe is not installed); use --mode iptables or --mode nftables',
+      reason:
+        'IPVS mode needs the ip_vs kernel module, which this kernel (6.18.44-test) does not have (/proc/net/ip_vs does not exist; modprobe is not installed); use --mode iptables or --mode nftables',
     });
   });
 
   it('quotes modprobe when it cannot find the module', async () => {
-    const runner = fakeRunner((cmd) => cmd === 'modprobe'
-      ? { code: 1, stdout: '', stderr: 'modprobe: FATAL: Module ip_vs not found in directory /lib/modules/6.18.44-test\n' }
-      : { code: 0, stdout: '', stderr: '' });
+    const runner = fakeRunner((cmd) =>
+      cmd === 'modprobe'
+        ? { code: 1, stdout: '', stderr: 'modprobe: FATAL: Module ip_vs not found in directory /lib/modules/6.18.44-test\n' }
+        : { code: 0, stdout: '', stderr: '' },
+    );
     const support = await checkIpvsSupport({ runner, readFile: noFile, kernelRelease: '6.18.44-test' });
     expect(support.ok).toBe(false);
     expect(!support.ok && support.reason).toContain('modprobe -n ip_vs: modprobe: FATAL: Module ip_vs not found');
@@ -334,7 +371,9 @@ describe('IPVS mode on a kernel without IPVS', () => {
     const proxier = new Proxier({ backend, clock: new FakeClock(0), serviceCIDR: '10.96.0.0/12', nodeIPs: [] });
     proxier.update(mapOf(web));
     proxier.setSynced();
-    await expect(proxier.start()).rejects.toThrow(/^IPVS mode needs the ip_vs kernel module, which this kernel \(6\.18\.44-test\) does not have \(.*\); use --mode iptables or --mode nftables$/);
+    await expect(proxier.start()).rejects.toThrow(
+      /^IPVS mode needs the ip_vs kernel module, which this kernel \(6\.18\.44-test\) does not have \(.*\); use --mode iptables or --mode nftables$/,
+    );
     expect(runner.calls.filter((c) => /^(iptables|ipvsadm -R|ip )/.test(c))).toEqual([]);
   });
 
@@ -347,7 +386,14 @@ describe('IPVS mode on a kernel without IPVS', () => {
     ].join('\n');
     expect(parseIpvsadmSave(text)).toEqual([
       { address: '10.96.0.10', port: 80, protocol: 'TCP', scheduler: 'rr', realServers: [{ address: '10.88.0.2', port: 8080, weight: 1 }] },
-      { address: '10.96.0.53', port: 53, protocol: 'UDP', scheduler: 'rr', persistenceSeconds: 10800, realServers: [{ address: '10.88.0.7', port: 53, weight: 2 }] },
+      {
+        address: '10.96.0.53',
+        port: 53,
+        protocol: 'UDP',
+        scheduler: 'rr',
+        persistenceSeconds: 10800,
+        realServers: [{ address: '10.88.0.7', port: 53, weight: 2 }],
+      },
     ]);
   });
 });

@@ -47,11 +47,13 @@ export function largeState(count: number, perService: number): ProxyState {
     for (let j = 0; j < perService; j++, pod++) {
       endpoints.push(endpoint(`10.${128 + (pod >> 16)}.${(pod >> 8) & 255}.${pod & 255}`, 8080));
     }
-    services.push(servicePort(`ns${i % 50}`, `svc-${i}`, {
-      portName: 'http',
-      clusterIP: `10.96.${(i >> 8) & 255}.${i & 255}`,
-      endpoints,
-    }));
+    services.push(
+      servicePort(`ns${i % 50}`, `svc-${i}`, {
+        portName: 'http',
+        clusterIP: `10.96.${(i >> 8) & 255}.${i & 255}`,
+        endpoints,
+      }),
+    );
   }
   return proxyState(services, { clusterCIDR: '10.128.0.0/9' });
 }

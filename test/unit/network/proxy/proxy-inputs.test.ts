@@ -23,18 +23,31 @@ describe('StandaloneProxyInputs', () => {
   });
 
   it('builds the model from Service manifests and the Ready local pods, allocating a ClusterIP, skipping a bad Service', async () => {
-    await writeFile(join(manifests, 'all.yaml'), [
-      'apiVersion: v1\nkind: Pod\nmetadata: {name: ignored}\nspec: {containers: [{name: c, image: x}]}',
-      'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}',
-      'apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec: {selector: {app: web}, ports: [{port: 70000}]}',
-    ].join('\n---\n'));
+    await writeFile(
+      join(manifests, 'all.yaml'),
+      [
+        'apiVersion: v1\nkind: Pod\nmetadata: {name: ignored}\nspec: {containers: [{name: c, image: x}]}',
+        'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}',
+        'apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec: {selector: {app: web}, ports: [{port: 70000}]}',
+      ].join('\n---\n'),
+    );
     const store = new PodStateStore(root);
-    const pod: Pod = { metadata: { name: 'web-1', namespace: 'default', uid: 'u1', labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'x' }] } };
+    const pod: Pod = {
+      metadata: { name: 'web-1', namespace: 'default', uid: 'u1', labels: { app: 'web' } },
+      spec: { containers: [{ name: 'c', image: 'x' }] },
+    };
     await store.savePod(pod);
     await store.saveStatus('u1', { phase: 'Running', podIP: '10.88.0.5', podIPs: [{ ip: '10.88.0.5' }], conditions: [{ type: 'Ready', status: 'True' }] });
 
     const warnings: string[] = [];
-    const logger = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(line); } });
+    const logger = pino(
+      { level: 'warn' },
+      {
+        write: (line: string) => {
+          warnings.push(line);
+        },
+      },
+    );
     inputs = new StandaloneProxyInputs({ manifests, rootDir: root, nodeName: 'n1', serviceCIDR: '10.96.0.0/12', logger, pollMs: 100 });
     const models: Array<ProxyState['services']> = [];
     await inputs.start((m) => models.push(m));

@@ -96,7 +96,11 @@ describe('proxy health server', () => {
 
   async function start(lastSyncedAt: number | undefined, clock: FakeClock, metrics = new ProxyMetrics()) {
     server = await startProxyHealthServer({
-      metrics, maxSyncMs: 30_000, port: 0, host: '127.0.0.1', clock,
+      metrics,
+      maxSyncMs: 30_000,
+      port: 0,
+      host: '127.0.0.1',
+      clock,
       sync: { lastSyncedAt: () => lastSyncedAt, startedAt: () => 0 },
     });
     return `http://127.0.0.1:${server.port}`;

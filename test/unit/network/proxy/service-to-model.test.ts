@@ -12,22 +12,40 @@ function svc(spec: ServiceSpec, name = 'web', extra: Partial<Service> = {}): Ser
 describe('buildServicePorts', () => {
   it('fills in the Kubernetes defaults', () => {
     const ports = buildServicePorts(svc({ clusterIP: '10.96.0.10', selector: { app: 'web' }, ports: [{ port: 80 }] }), CIDR);
-    expect(ports).toEqual([{
-      name: { namespace: 'shop', name: 'web', port: '', protocol: 'TCP' },
-      type: 'ClusterIP', clusterIP: '10.96.0.10', port: 80, nodePort: 0,
-      externalIPs: [], loadBalancerIPs: [], stickySeconds: 0,
-      externalTrafficLocal: false, internalTrafficLocal: false, endpoints: [],
-    }]);
+    expect(ports).toEqual([
+      {
+        name: { namespace: 'shop', name: 'web', port: '', protocol: 'TCP' },
+        type: 'ClusterIP',
+        clusterIP: '10.96.0.10',
+        port: 80,
+        nodePort: 0,
+        externalIPs: [],
+        loadBalancerIPs: [],
+        stickySeconds: 0,
+        externalTrafficLocal: false,
+        internalTrafficLocal: false,
+        endpoints: [],
+      },
+    ]);
     expect(serviceKey(ports[0] ?? { name: { namespace: '', name: '', port: '', protocol: 'TCP' } })).toBe('shop/web/TCP');
   });
 
   it('maps each port with its protocol, NodePort, affinity and traffic policies', () => {
-    const ports = buildServicePorts(svc({
-      type: 'NodePort', clusterIP: '10.96.0.11',
-      ports: [{ name: 'http', port: 80, nodePort: 30080 }, { name: 'dns', port: 53, protocol: 'UDP' }],
-      sessionAffinity: 'ClientIP', externalTrafficPolicy: 'Local', internalTrafficPolicy: 'Local',
-      externalIPs: ['192.0.2.7', 'fd00::7', '192.0.2.7'],
-    }), CIDR);
+    const ports = buildServicePorts(
+      svc({
+        type: 'NodePort',
+        clusterIP: '10.96.0.11',
+        ports: [
+          { name: 'http', port: 80, nodePort: 30080 },
+          { name: 'dns', port: 53, protocol: 'UDP' },
+        ],
+        sessionAffinity: 'ClientIP',
+        externalTrafficPolicy: 'Local',
+        internalTrafficPolicy: 'Local',
+        externalIPs: ['192.0.2.7', 'fd00::7', '192.0.2.7'],
+      }),
+      CIDR,
+    );
     expect(ports.map((p) => [p.name.port, p.name.protocol, p.port, p.nodePort, p.stickySeconds, p.externalTrafficLocal, p.internalTrafficLocal])).toEqual([
       ['http', 'TCP', 80, 30080, 10800, true, true],
       ['dns', 'UDP', 53, 0, 10800, true, true],
@@ -40,16 +58,25 @@ describe('buildServicePorts', () => {
   it('keeps NodePorts only for NodePort and LoadBalancer, and Local external policy only where reachable from outside', () => {
     const [clusterIP] = buildServicePorts(svc({ clusterIP: '10.96.0.12', ports: [{ port: 80, nodePort: 30080 }], externalTrafficPolicy: 'Local' }), CIDR);
     expect([clusterIP?.nodePort, clusterIP?.externalTrafficLocal]).toEqual([0, false]);
-    const [withExternal] = buildServicePorts(svc({ clusterIP: '10.96.0.12', ports: [{ port: 80 }], externalIPs: ['192.0.2.1'], externalTrafficPolicy: 'Local' }), CIDR);
+    const [withExternal] = buildServicePorts(
+      svc({ clusterIP: '10.96.0.12', ports: [{ port: 80 }], externalIPs: ['192.0.2.1'], externalTrafficPolicy: 'Local' }),
+      CIDR,
+    );
     expect(withExternal?.externalTrafficLocal).toBe(true);
-    const [affinity] = buildServicePorts(svc({ clusterIP: '10.96.0.12', ports: [{ port: 80 }], sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 30 } } }), CIDR);
+    const [affinity] = buildServicePorts(
+      svc({ clusterIP: '10.96.0.12', ports: [{ port: 80 }], sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 30 } } }),
+      CIDR,
+    );
     expect(affinity?.stickySeconds).toBe(30);
   });
 
   it('takes load balancer IPs from the status, except Proxy-mode ones', () => {
-    const [lb] = buildServicePorts(svc({ type: 'LoadBalancer', clusterIP: '10.96.0.13', ports: [{ port: 443, nodePort: 31443 }] }, 'web', {
-      status: { loadBalancer: { ingress: [{ ip: '203.0.113.5' }, { ip: '203.0.113.6', ipMode: 'Proxy' }, { hostname: 'lb.example.com' }] } },
-    }), CIDR);
+    const [lb] = buildServicePorts(
+      svc({ type: 'LoadBalancer', clusterIP: '10.96.0.13', ports: [{ port: 443, nodePort: 31443 }] }, 'web', {
+        status: { loadBalancer: { ingress: [{ ip: '203.0.113.5' }, { ip: '203.0.113.6', ipMode: 'Proxy' }, { hostname: 'lb.example.com' }] } },
+      }),
+      CIDR,
+    );
     expect([lb?.type, lb?.nodePort, lb?.loadBalancerIPs]).toEqual(['LoadBalancer', 31443, ['203.0.113.5']]);
   });
 
@@ -79,18 +106,34 @@ describe('buildServiceMap', () => {
         svc({ clusterIP: '10.96.0.22', ports: [{ port: 53, protocol: 'UDP' }] }, 'dns'),
       ],
       slices: [
-        { metadata: { name: 'web-abc', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4',
-          endpoints: [{ addresses: ['10.88.0.2'], nodeName: 'node-a' }, { addresses: ['x'] }], ports: [{ name: 'http', port: 8080 }] },
-        { metadata: { name: 'unlabelled', namespace: 'shop' }, addressType: 'IPv4', endpoints: [{ addresses: ['10.88.0.3'] }], ports: [{ port: 53, protocol: 'UDP' }] },
+        {
+          metadata: { name: 'web-abc', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } },
+          addressType: 'IPv4',
+          endpoints: [{ addresses: ['10.88.0.2'], nodeName: 'node-a' }, { addresses: ['x'] }],
+          ports: [{ name: 'http', port: 8080 }],
+        },
+        {
+          metadata: { name: 'unlabelled', namespace: 'shop' },
+          addressType: 'IPv4',
+          endpoints: [{ addresses: ['10.88.0.3'] }],
+          ports: [{ port: 53, protocol: 'UDP' }],
+        },
       ],
       whereOf: (s) => `file-${s.metadata.name}`,
       log: (o, f, m) => logs.push(`${o} ${f}: ${m}`),
     });
     expect([...result.services.keys()]).toEqual(['shop/web:http/TCP', 'shop/dns/UDP']);
-    expect(result.services.get('shop/web:http/TCP')?.endpoints).toEqual([{ ip: '10.88.0.2', port: 8080, ready: true, serving: true, terminating: false, isLocal: true }]);
+    expect(result.services.get('shop/web:http/TCP')?.endpoints).toEqual([
+      { ip: '10.88.0.2', port: 8080, ready: true, serving: true, terminating: false, isLocal: true },
+    ]);
     // A slice without the service-name label belongs to no Service.
     expect(result.services.get('shop/dns/UDP')?.endpoints).toEqual([]);
-    expect(result.invalid).toEqual([{ service: 'shop/broken', errors: ['file-broken: Service "shop/broken": spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive'] }]);
+    expect(result.invalid).toEqual([
+      {
+        service: 'shop/broken',
+        errors: ['file-broken: Service "shop/broken": spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive'],
+      },
+    ]);
     expect(logs).toEqual(['EndpointSlice shop/web-abc endpoints[1].addresses[0]: Invalid value: "x": must be a valid IPv4 address']);
   });
 });

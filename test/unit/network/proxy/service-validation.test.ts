@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Service } from '../../../../agent/network/proxy/service-types.js';
-import {
-  formatIPv4, isAllocatableIP, parseIPv4, parseIPv4CIDR, validateService,
-} from '../../../../agent/network/proxy/service-validation.js';
+import { formatIPv4, isAllocatableIP, parseIPv4, parseIPv4CIDR, validateService } from '../../../../agent/network/proxy/service-validation.js';
 
 const CIDR = { serviceCIDR: '10.96.0.0/12' };
 
@@ -45,12 +43,24 @@ describe('IPv4 helpers', () => {
 describe('validateService', () => {
   it('accepts a defaulted Service, an unallocated one, headless and ExternalName Services', () => {
     expect(validateService(svc({ selector: { app: 'web' }, ports: [{ port: 80 }] }), '', CIDR)).toEqual({ ok: true });
-    expect(errorsOf(svc({
-      type: 'NodePort', clusterIP: '10.96.0.10', selector: { 'app.kubernetes.io/name': 'web' },
-      ports: [{ name: 'http', port: 80, targetPort: 'http', nodePort: 30080 }, { name: 'dns', port: 53, protocol: 'UDP', targetPort: 5353 }],
-      sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } },
-      externalTrafficPolicy: 'Local', internalTrafficPolicy: 'Cluster', externalIPs: ['192.0.2.1'],
-    }))).toEqual([]);
+    expect(
+      errorsOf(
+        svc({
+          type: 'NodePort',
+          clusterIP: '10.96.0.10',
+          selector: { 'app.kubernetes.io/name': 'web' },
+          ports: [
+            { name: 'http', port: 80, targetPort: 'http', nodePort: 30080 },
+            { name: 'dns', port: 53, protocol: 'UDP', targetPort: 5353 },
+          ],
+          sessionAffinity: 'ClientIP',
+          sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } },
+          externalTrafficPolicy: 'Local',
+          internalTrafficPolicy: 'Cluster',
+          externalIPs: ['192.0.2.1'],
+        }),
+      ),
+    ).toEqual([]);
     expect(errorsOf(svc({ clusterIP: 'None', selector: { app: 'db' } }))).toEqual([]);
     expect(errorsOf(svc({ type: 'ExternalName', externalName: 'db.example.com.' }))).toEqual([]);
   });
@@ -72,12 +82,37 @@ describe('validateService', () => {
 
   it('requires names with several ports and refuses duplicates', () => {
     expect(fieldsOf(svc({ ports: [{ port: 80 }, { name: 'b', port: 81 }] }))).toEqual(['spec.ports[0].name: Required value']);
-    expect(fieldsOf(svc({ ports: [{ name: 'a', port: 80 }, { name: 'a', port: 81 }] }))).toEqual(['spec.ports[1].name: Duplicate value: "a"']);
-    expect(fieldsOf(svc({ ports: [{ name: 'a', port: 80 }, { name: 'b', port: 80 }] }))).toEqual([
-      'spec.ports[1]: Duplicate value: {"port":80,"protocol":"TCP"}',
-    ]);
+    expect(
+      fieldsOf(
+        svc({
+          ports: [
+            { name: 'a', port: 80 },
+            { name: 'a', port: 81 },
+          ],
+        }),
+      ),
+    ).toEqual(['spec.ports[1].name: Duplicate value: "a"']);
+    expect(
+      fieldsOf(
+        svc({
+          ports: [
+            { name: 'a', port: 80 },
+            { name: 'b', port: 80 },
+          ],
+        }),
+      ),
+    ).toEqual(['spec.ports[1]: Duplicate value: {"port":80,"protocol":"TCP"}']);
     // The same number on another protocol is a different port.
-    expect(fieldsOf(svc({ ports: [{ name: 'a', port: 53 }, { name: 'b', port: 53, protocol: 'UDP' }] }))).toEqual([]);
+    expect(
+      fieldsOf(
+        svc({
+          ports: [
+            { name: 'a', port: 53 },
+            { name: 'b', port: 53, protocol: 'UDP' },
+          ],
+        }),
+      ),
+    ).toEqual([]);
     expect(fieldsOf(svc({ ports: [{ name: 'Http', port: 80 }] }))[0]).toMatch(/^spec\.ports\[0\]\.name: Invalid value: "Http": a lowercase RFC 1123 label/);
   });
 
@@ -124,9 +159,17 @@ describe('validateService', () => {
     expect(fieldsOf(svc({ ports: [{ port: 80, nodePort: 30080 }] }))).toEqual([
       "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'",
     ]);
-    expect(fieldsOf(svc({ type: 'LoadBalancer', ports: [{ name: 'a', port: 80, nodePort: 30080 }, { name: 'b', port: 81, nodePort: 30080 }] }))).toEqual([
-      'spec.ports[1].nodePort: Duplicate value: 30080',
-    ]);
+    expect(
+      fieldsOf(
+        svc({
+          type: 'LoadBalancer',
+          ports: [
+            { name: 'a', port: 80, nodePort: 30080 },
+            { name: 'b', port: 81, nodePort: 30080 },
+          ],
+        }),
+      ),
+    ).toEqual(['spec.ports[1].nodePort: Duplicate value: 30080']);
   });
 
   it('checks type, affinity, traffic policies, externalIPs and the name', () => {
@@ -154,9 +197,10 @@ describe('validateService', () => {
     const bad = { metadata: 'x', spec: { ports: 'eighty' } } as unknown as Service;
     const r = validateService(bad, '', CIDR);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.errors).toEqual([
-      'Service "default/": metadata.name: Required value: name or generateName is required',
-      'Service "default/": spec.ports: Invalid value: "eighty": must be a list',
-    ]);
+    if (!r.ok)
+      expect(r.errors).toEqual([
+        'Service "default/": metadata.name: Required value: name or generateName is required',
+        'Service "default/": spec.ports: Invalid value: "eighty": must be a list',
+      ]);
   });
 });

@@ -8,8 +8,15 @@ import { StandaloneServiceSource } from '../../../../agent/network/proxy/standal
 import type { Service } from '../../../../agent/network/proxy/service-types.js';
 import { FakeClock } from '../../../../agent/api/clock.js';
 
-interface LogLine { level: number; msg: string; file?: string }
-interface Update { services: Service[]; origins: ReadonlyMap<string, string> }
+interface LogLine {
+  level: number;
+  msg: string;
+  file?: string;
+}
+interface Update {
+  services: Service[];
+  origins: ReadonlyMap<string, string>;
+}
 
 function service(name: string, extra: Record<string, unknown> = {}) {
   return { apiVersion: 'v1', kind: 'Service', metadata: { name, ...extra }, spec: { selector: { app: name }, ports: [{ port: 80 }] } };
@@ -22,8 +29,18 @@ describe('StandaloneServiceSource', () => {
   let logs: LogLine[];
   let updates: Update[];
   let source: StandaloneServiceSource | undefined;
-  const logger = () => pino({ level: 'info' }, { write: (line: string) => { logs.push(JSON.parse(line) as LogLine); } });
-  const onUpdate = (services: Service[], origins: ReadonlyMap<string, string>) => { updates.push({ services, origins }); };
+  const logger = () =>
+    pino(
+      { level: 'info' },
+      {
+        write: (line: string) => {
+          logs.push(JSON.parse(line) as LogLine);
+        },
+      },
+    );
+  const onUpdate = (services: Service[], origins: ReadonlyMap<string, string>) => {
+    updates.push({ services, origins });
+  };
   const names = () => (updates.at(-1)?.services ?? []).map((s) => `${s.metadata.namespace}/${s.metadata.name}`);
   const warnings = () => logs.filter((l) => l.level >= 40).map((l) => l.msg);
 

@@ -7,7 +7,10 @@ const MAX = 30_000;
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-interface Call { at: number; full: boolean }
+interface Call {
+  at: number;
+  full: boolean;
+}
 
 function harness(fullIntervalMs?: number) {
   const clock = new FakeClock(0);
@@ -33,8 +36,14 @@ function harness(fullIntervalMs?: number) {
     }
   };
   return {
-    clock, calls, failures, runner, advance,
-    setOutcome: (fn: () => Promise<void>) => { outcome = fn; },
+    clock,
+    calls,
+    failures,
+    runner,
+    advance,
+    setOutcome: (fn: () => Promise<void>) => {
+      outcome = fn;
+    },
   };
 }
 
@@ -44,8 +53,11 @@ describe('SyncRunner', () => {
     h.runner.start();
     await h.advance(125_000, 500);
     expect(h.calls).toEqual([
-      { at: 0, full: true }, { at: 30_000, full: false }, { at: 60_000, full: false },
-      { at: 90_000, full: false }, { at: 120_000, full: true },
+      { at: 0, full: true },
+      { at: 30_000, full: false },
+      { at: 60_000, full: false },
+      { at: 90_000, full: false },
+      { at: 120_000, full: true },
     ]);
   });
 
@@ -65,7 +77,10 @@ describe('SyncRunner', () => {
     await h.advance(2_000);
     for (let i = 0; i < 10; i++) h.runner.request();
     await h.advance(2_000);
-    expect(h.calls).toEqual([{ at: 0, full: true }, { at: 2_000, full: false }]);
+    expect(h.calls).toEqual([
+      { at: 0, full: true },
+      { at: 2_000, full: false },
+    ]);
   });
 
   it('never starts two syncs closer than the minimum interval', async () => {
@@ -76,13 +91,21 @@ describe('SyncRunner', () => {
     await h.advance(850);
     expect(h.calls).toHaveLength(1);
     await h.advance(100);
-    expect(h.calls).toEqual([{ at: 0, full: true }, { at: MIN, full: false }]);
+    expect(h.calls).toEqual([
+      { at: 0, full: true },
+      { at: MIN, full: false },
+    ]);
   });
 
   it('runs a request made during a sync once, after it', async () => {
     const h = harness();
     let release!: () => void;
-    h.setOutcome(() => new Promise<void>((r) => { release = r; }));
+    h.setOutcome(
+      () =>
+        new Promise<void>((r) => {
+          release = r;
+        }),
+    );
     h.runner.start();
     await h.advance(50);
     h.runner.request();
@@ -93,14 +116,21 @@ describe('SyncRunner', () => {
     release();
     await settle();
     await h.advance(100);
-    expect(h.calls).toEqual([{ at: 0, full: true }, { at: 3_050, full: false }]);
+    expect(h.calls).toEqual([
+      { at: 0, full: true },
+      { at: 3_050, full: false },
+    ]);
   });
 
   it('syncs fully every maximum interval without requests', async () => {
     const h = harness();
     h.runner.start();
     await h.advance(MAX * 2 + 100, 500);
-    expect(h.calls).toEqual([{ at: 0, full: true }, { at: MAX, full: true }, { at: 2 * MAX, full: true }]);
+    expect(h.calls).toEqual([
+      { at: 0, full: true },
+      { at: MAX, full: true },
+      { at: 2 * MAX, full: true },
+    ]);
   });
 
   it('makes a sync full once the last full one is older than the maximum interval', async () => {
@@ -127,7 +157,12 @@ describe('SyncRunner', () => {
     await h.advance(1_000); // partial at 1000 fails
     await h.advance(1_000); // retry at 2000 fails
     await h.advance(2_000); // retry at 4000 fails
-    expect(h.calls.map((c) => [c.at, c.full])).toEqual([[0, true], [1_000, false], [2_000, true], [4_000, true]]);
+    expect(h.calls.map((c) => [c.at, c.full])).toEqual([
+      [0, true],
+      [1_000, false],
+      [2_000, true],
+      [4_000, true],
+    ]);
     expect(h.failures).toEqual([1, 2, 3]);
     expect(h.runner.consecutiveFailures).toBe(3);
     h.setOutcome(async () => {});
@@ -155,7 +190,9 @@ describe('SyncRunner', () => {
     const clock = new FakeClock(0);
     let n = 0;
     const runner = new SyncRunner({
-      clock, minIntervalMs: MIN, maxIntervalMs: MAX,
+      clock,
+      minIntervalMs: MIN,
+      maxIntervalMs: MAX,
       sync: () => {
         n++;
         if (n === 1) throw new Error('boom');
@@ -165,7 +202,10 @@ describe('SyncRunner', () => {
     runner.start();
     clock.advance(0);
     await settle();
-    for (let i = 0; i < 30; i++) { clock.advance(100); await settle(); }
+    for (let i = 0; i < 30; i++) {
+      clock.advance(100);
+      await settle();
+    }
     expect(n).toBe(2);
   });
 
@@ -182,7 +222,13 @@ describe('SyncRunner', () => {
     const h = harness();
     let release!: () => void;
     let finished = false;
-    h.setOutcome(() => new Promise<void>((r) => { release = r; }).then(() => { finished = true; }));
+    h.setOutcome(() =>
+      new Promise<void>((r) => {
+        release = r;
+      }).then(() => {
+        finished = true;
+      }),
+    );
     h.runner.start();
     await h.advance(50);
     h.runner.request();
