@@ -5,7 +5,7 @@
 // `--heap-dir DIR` writes, at each settled point, a V8 heap snapshot of the agent and
 // its `process.memoryUsage()` into DIR (through a debug-only preload the bench gives
 // the agent process; the agent's code has no such path).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { VERSION } from '../../agent/api/version.js';
 import { cpuSeconds, freeBenchSubnet, removeByLabel, removeNetwork, rssMiB } from './startup.js';
+import { spawnStandaloneAgent } from './standalone-agent.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -110,25 +111,14 @@ export async function runIdleBench(args: string[]): Promise<void> {
   await mkdir(manifests);
   if (heapDir) await mkdir(heapDir, { recursive: true });
   const subnet = await freeBenchSubnet();
-  const child = spawn(
-    process.execPath,
-    [
-      ...(heapDir ? ['--import', HEAP_ON_SIGUSR2] : []),
-      'dist/agent/cli/main.js',
-      'agent',
-      '--node-name',
-      nodeName,
-      '--root-dir',
-      rootDir,
-      '--manifests',
-      manifests,
-      '--pod-cidr',
-      subnet,
-      '--log-level',
-      'error',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...(heapDir ? { NODELET_BENCH_HEAP_DIR: heapDir } : {}) } },
-  );
+  const child = spawnStandaloneAgent({
+    nodeName,
+    rootDir,
+    manifests,
+    podCIDR: subnet,
+    nodeArgs: heapDir ? ['--import', HEAP_ON_SIGUSR2] : [],
+    env: { ...process.env, ...(heapDir ? { NODELET_BENCH_HEAP_DIR: heapDir } : {}) },
+  });
   // Ends the run early, cleaning up, when the agent dies or the bench is interrupted.
   let onInterrupt: () => void = () => undefined;
   const exited = new Promise<never>((_, reject) => {

@@ -8,7 +8,6 @@
 // in dockerd, containerd and runc; the whole machine's busy time shows both.
 // `--cpu-prof DIR` writes a V8 CPU profile of the agent with probes into DIR;
 // `--only-probes` skips the run without probes.
-import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +15,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { VERSION } from '../../agent/api/version.js';
 import { cpuSeconds, freeBenchSubnet, removeByLabel, removeNetwork, rssMiB } from './startup.js';
+import { spawnStandaloneAgent } from './standalone-agent.js';
 
 /** The agent keeps the newest 10 000 latencies per handler and writes their summary every 10 s. */
 const LATENCY_RING = 10_000;
@@ -139,27 +139,7 @@ async function runNode(
   await writeFile(configPath, `execHandler: ${execHandler}\n`);
   const profile = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--import', EXIT_ON_SIGUSR2] : [];
   const subnet = await freeBenchSubnet();
-  const child = spawn(
-    process.execPath,
-    [
-      ...profile,
-      'dist/agent/cli/main.js',
-      'agent',
-      '--node-name',
-      nodeName,
-      '--root-dir',
-      rootDir,
-      '--manifests',
-      manifests,
-      '--pod-cidr',
-      subnet,
-      '--log-level',
-      'error',
-      '--config',
-      configPath,
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const child = spawnStandaloneAgent({ nodeName, rootDir, manifests, podCIDR: subnet, nodeArgs: profile, agentArgs: ['--config', configPath] });
   try {
     await new Promise((r) => setTimeout(r, 3000));
     await writeFile(join(manifests, 'pods.yaml'), podsYaml(count, withProbes));

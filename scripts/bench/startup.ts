@@ -1,7 +1,6 @@
 // Startup benchmark: 50 pods (pause + one busybox container each) brought up by the
 // agent, against the same Docker calls made by a bare dockerode script at the same
 // concurrency, in one run. Prints both times, the ratio and the agent's RSS.
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { DockerNetworkDriver } from '../../agent/runtime/docker/docker-network-d
 import { DOCKER_SOCKET_PATH } from '../../agent/runtime/docker/docker-socket.js';
 import { stringify } from 'yaml';
 import { VERSION } from '../../agent/api/version.js';
+import { spawnStandaloneAgent } from './standalone-agent.js';
 
 const docker = new Docker({ socketPath: DOCKER_SOCKET_PATH });
 
@@ -135,24 +135,7 @@ async function runAgent(count: number): Promise<{ ms: number; rss: number; cpu: 
   const nodeName = `bench-${Date.now().toString(36)}`;
   const rootDir = await mkdtemp(join(tmpdir(), 'nodelet-bench-root-'));
   const manifests = await mkdtemp(join(tmpdir(), 'nodelet-bench-manifests-'));
-  const child = spawn(
-    process.execPath,
-    [
-      'dist/agent/cli/main.js',
-      'agent',
-      '--node-name',
-      nodeName,
-      '--root-dir',
-      rootDir,
-      '--manifests',
-      manifests,
-      '--pod-cidr',
-      benchSubnet(),
-      '--log-level',
-      'error',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const child = spawnStandaloneAgent({ nodeName, rootDir, manifests, podCIDR: benchSubnet() });
   try {
     // Let the agent finish starting (network, images) before the clock starts.
     const statePods = join(rootDir, 'pods');
