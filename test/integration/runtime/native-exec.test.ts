@@ -18,6 +18,7 @@ import {
 } from '../../../agent/runtime/docker/exec/native-exec-protocol.js';
 import { busyboxImageTag } from '../../../agent/runtime/docker/local-images.js';
 import { TEST_RUN_LABEL, docker, removeAllWithLabel, runId } from '../../support/docker.js';
+import { PLACEHOLDER_EXEC_TEMPLATE } from '../../support/native-exec-fixtures.js';
 
 const BUSYBOX = busyboxImageTag();
 let native: EngineRuntime;
@@ -166,18 +167,7 @@ describe('the native helper protocol version, checked on both sides', () => {
     child.stdout.on('data', (chunk: Buffer) => {
       data = Buffer.concat([data, chunk]);
     });
-    const template = encodeNativeExecTemplate({
-      pid: 1,
-      startTime: 1,
-      uid: 0,
-      gid: 0,
-      groups: [],
-      capBounding: 0n,
-      noNewPrivs: false,
-      cgroupProcs: [],
-      workingDir: '/',
-      env: [],
-    });
+    const template = encodeNativeExecTemplate(PLACEHOLDER_EXEC_TEMPLATE);
     child.stdin.write(encodeNativeExecFrame(42, template, { argv: ['true'], timeoutMs: 1000, maxOutputBytes: 10 }, 9));
     await expect
       .poll(

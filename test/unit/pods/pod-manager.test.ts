@@ -16,24 +16,12 @@ import { LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID, nodeSelectorLabels 
 import { PodStateStore } from '../../../agent/state/pod-state-store.js';
 import { FakeClock } from '../../../agent/api/clock.js';
 import { FakeRuntime } from '../../support/fake-runtime.js';
+import { BUSYBOX_IMAGE as IMAGE, defaultedPod } from '../../support/pod-fixtures.js';
 
-const IMAGE = 'nodelet/busybox:0.1.0';
 const NODE = 'node-a';
 const silent = pino({ level: 'silent' });
 
-function pod(name: string): Pod {
-  return {
-    metadata: { name, namespace: 'default', uid: `uid-${name}` },
-    spec: {
-      restartPolicy: 'Always',
-      terminationGracePeriodSeconds: 30,
-      dnsPolicy: 'ClusterFirst',
-      containers: [
-        { name: 'main', image: IMAGE, imagePullPolicy: 'IfNotPresent', terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' },
-      ],
-    },
-  };
-}
+const pod = (name: string): Pod => defaultedPod(name);
 
 describe('PodManager with the PLEG', () => {
   let root: string;

@@ -14,24 +14,11 @@ import { PodStateStore } from '../../../agent/state/pod-state-store.js';
 import { FakeClock } from '../../../agent/api/clock.js';
 import type { Pod, PodStatus } from '../../../agent/api/types.js';
 import { FakeRuntime } from '../../support/fake-runtime.js';
+import { BUSYBOX_IMAGE as IMAGE, defaultedPod } from '../../support/pod-fixtures.js';
 
-const IMAGE = 'nodelet/busybox:0.1.0';
 const silent = pino({ level: 'silent' });
 
-function pod(name: string, spec: Partial<Pod['spec']> = {}): Pod {
-  return {
-    metadata: { name, namespace: 'default', uid: `uid-${name}` },
-    spec: {
-      restartPolicy: 'Always',
-      terminationGracePeriodSeconds: 30,
-      dnsPolicy: 'ClusterFirst',
-      containers: [
-        { name: 'main', image: IMAGE, imagePullPolicy: 'IfNotPresent', terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' },
-      ],
-      ...spec,
-    },
-  };
-}
+const pod = defaultedPod;
 
 describe('PodWorker', () => {
   let root: string;

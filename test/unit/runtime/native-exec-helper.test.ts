@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NativeExecHelper } from '../../../agent/runtime/docker/exec/native-exec-helper.js';
-import { NATIVE_EXEC_PROTOCOL_VERSION, NativeExecProtocolError, type NativeExecTemplate } from '../../../agent/runtime/docker/exec/native-exec-protocol.js';
+import { NATIVE_EXEC_PROTOCOL_VERSION, NativeExecProtocolError } from '../../../agent/runtime/docker/exec/native-exec-protocol.js';
+import { PLACEHOLDER_EXEC_TEMPLATE } from '../../support/native-exec-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nodelet-native-helper-'));
 const helpers: NativeExecHelper[] = [];
@@ -22,18 +23,7 @@ function fakeHelper(name: string, firstOutput: string): string {
   return path;
 }
 
-const template: NativeExecTemplate = {
-  pid: 1,
-  startTime: 1,
-  uid: 0,
-  gid: 0,
-  groups: [],
-  capBounding: 0n,
-  noNewPrivs: false,
-  cgroupProcs: [],
-  workingDir: '/',
-  env: [],
-};
+const template = PLACEHOLDER_EXEC_TEMPLATE;
 const command = { argv: ['true'], timeoutMs: 5_000, maxOutputBytes: 1024 };
 
 describe('NativeExecHelper and the protocol version', () => {
